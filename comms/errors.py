@@ -1,0 +1,52 @@
+"""Exceptions of the core, each saying what the caller should do next."""
+
+from __future__ import annotations
+
+
+class CommsError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class InvalidEvent(CommsError):
+    """The event breaks the contract: record it as rejected, keep it, do not retry."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+class FieldError:
+    """One field-level problem, phrased without the offending value (it may be personal)."""
+
+    __slots__ = ("field", "message")
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class RenderRefused(CommsError):
+    """The letter may not go out as it is (fail closed): record the reason, tell staff, never send."""
+
+    def __init__(self, reason: str, *, template: str | None = None) -> None:
+        self.reason = reason
+        self.template = template
+        super().__init__(f"{template}: {reason}" if template else reason)
+
+
+class MissingTemplate(RenderRefused):
+    """No template for this language and type: never fall back to another language."""
+
+
+class MissingMention(RenderRefused):
+    """A mandatory legal mention (reasons, appeal, payment block) is absent from the rendering."""
+
+
+class DuplicateEvent(CommsError):
+    """The same event id arrived with different content: refuse it as a conflict."""

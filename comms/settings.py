@@ -1,0 +1,84 @@
+"""Settings from `COMMS_*` environment variables, validated once, with safe embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_HMAC_SECRET = "dev-only-not-secret"  # refused when COMMS_ENVIRONMENT=production
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set; built by `load_settings()`, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMS_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    templates_dir: Path = REPO_ROOT / "templates"
+    routing_policy: Path = REPO_ROOT / "comms" / "routing.toml"
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    hmac_secret: SecretStr = SecretStr(DEV_HMAC_SECRET)
+
+    # Letter layout (domain §8: window position depends on the print shop's envelope; DIN 5008-like default)
+    address_window_left_mm: float = 20.0
+    address_window_top_mm: float = 50.0
+    address_window_width_mm: float = 90.0
+    address_window_height_mm: float = 40.0
+
+    # Email (aiosmtplib)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_implicit_tls: bool = False
+    smtp_timeout_s: float = 30.0
+    email_from: str = "Sociaal verzekeringsfonds <noreply@fonds.example>"
+    email_domain: str = "fonds.example"  # right-hand side of Message-IDs
+
+    # eBox (domain/ebox.md); the defaults point at the loopback simulator
+    ebox_base_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/messageRegistry/v3"
+    ebox_token_url: str = "http://127.0.0.1:8765/REST/oauth/v5/token"
+    ebox_client_id: str = "comms-dev"
+    ebox_private_key_path: Path | None = None  # PEM; a throwaway key is generated in development
+    ebox_sender_enterprise_number: str = "0406798006"
+    ebox_message_type_id: str = "dev-message-type"
+    ebox_sender_application_id: str = "dev-sender-application"
+    ebox_timeout_s: float = 30.0
+
+    # Post-print outbox
+    post_outbox_dir: Path | None = None  # default: data_dir / "outbox" / "post"
+
+    render_processes: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production":
+            if self.hmac_secret.get_secret_value() == DEV_HMAC_SECRET:
+                raise ValueError("COMMS_HMAC_SECRET must be set in production")
+            if not self.database_url:
+                raise ValueError("COMMS_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'comms.db').resolve()}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def post_dir(self) -> Path:
+        return self.post_outbox_dir or self.data_dir / "outbox" / "post"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads the environment once; overrides are for tests and the demo."""
+    return Settings(**overrides)  # type: ignore[arg-type]
