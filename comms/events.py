@@ -351,6 +351,7 @@ class AccountStatement(Strict):
     opening_balance: SignedMoney
     movements: Annotated[list[Movement], Field(max_length=500)]
     balance: SignedMoney
+    pay_by: date | None = None
     payment: Payment | None = None
 
     @model_validator(mode="after")
@@ -358,8 +359,8 @@ class AccountStatement(Strict):
         moved = sum((m.debit - m.credit for m in self.movements), Decimal("0"))
         if self.opening_balance + moved != self.balance:
             raise ValueError("balance must equal the opening balance plus debits minus credits")
-        if self.balance > 0 and self.payment is None:
-            raise ValueError("a statement with an amount due needs its payment details")
+        if self.balance > 0 and (self.payment is None or self.pay_by is None):
+            raise ValueError("a statement with an amount due needs pay_by and payment details")
         return self
 
 

@@ -56,6 +56,7 @@ class Document:
     pdf: bytes
     sha256: str
     template_version: str
+    renderer_version: str
     filename: str
 
 

@@ -1,0 +1,205 @@
+"""Turns one event into its rendered letter, email and eBox subject, or refuses with the reason."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocumentType
+from comms.compose.environment import build_environment, load_fund
+from comms.compose.mentions import missing_mentions
+from comms.compose.pdf import PdfRenderer, WindowLayout, renderer_version
+from comms.compose.versions import template_files, template_version
+from comms.errors import MissingMention, MissingTemplate, RenderRefused
+from comms.events import AnyEvent
+from comms.models import Document, Language, Message
+from comms.payment import epc_qr
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+EBOX_SUBJECT_MAX_CHARS = 400  # eBox v3 limit (domain/ebox.md)
+QR_SCALE = 4  # module size in SVG units; the CSS sets the printed size
+
+
+def today_in_brussels() -> date:
+    return datetime.now(BRUSSELS).date()
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The texts of one rendering, before the PDF is made (what previews show)."""
+
+    letter_html: str
+    email_html: str
+    email_text: str
+    subject: str
+    ebox_subject: str
+    template_version: str
+
+
+class Composer:
+    """Compiled templates, parsed CSS and fonts are kept across letters: batches are the normal case."""
+
+    def __init__(self, templates_dir: Path, layout: WindowLayout) -> None:
+        self.templates_dir = templates_dir.resolve()
+        self._pdf = PdfRenderer(self.templates_dir / "shared", layout)
+        self._envs: dict[Language, ImmutableSandboxedEnvironment] = {}
+        self._versions: dict[tuple[Any, ...], str] = {}
+        self._lock = threading.Lock()
+
+    def _env(self, language: Language) -> ImmutableSandboxedEnvironment:
+        with self._lock:
+            if language not in self._envs:
+                self._envs[language] = build_environment(self.templates_dir, language)
+            return self._envs[language]
+
+    def version(self, language: Language, doc_type: str) -> str:
+        """Cached by the files' sizes and times, so a batch does not rehash every letter."""
+        files = template_files(self.templates_dir, language, doc_type)
+        key = (language, doc_type, *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        with self._lock:
+            if key not in self._versions:
+                self._versions[key] = template_version(self.templates_dir, language, doc_type)
+            return self._versions[key]
+
+    def _check_files(self, language: Language, doc_type: str) -> None:
+        folder = self.templates_dir / language.value / doc_type
+        missing = [name for name in TEMPLATE_FILES if not (folder / name).is_file()]
+        if missing:
+            raise MissingTemplate(
+                f"no {language.value} template for {doc_type} ({', '.join(missing)}); "
+                "another language is never used instead",
+                template=f"{language.value}/{doc_type}",
+            )
+
+    def context(self, event: AnyEvent, issued_on: date) -> dict[str, Any]:
+        """What templates see (docs/templates.md): plain data, no model methods."""
+        doc_type = CATALOGUE[event.type]
+        language = event.recipient.language
+        payable = doc_type.payable(event)
+        qr_uri = None
+        if payable is not None:
+            qr = epc_qr(
+                beneficiary=payable.payment.beneficiary,
+                iban=payable.payment.iban,
+                bic=payable.payment.bic,
+                amount=payable.amount,
+                reference=payable.payment.structured_communication,
+            )
+            qr_uri = qr.svg_data_uri(scale=QR_SCALE, border=0)
+        dumped = event.model_dump(mode="python")
+        return {
+            "event": {k: dumped[k] for k in ("event_id", "type", "dossier", "occurred_at")},
+            "recipient": dumped["recipient"],
+            "data": dumped["payload"],
+            "fund": load_fund(self.templates_dir, language),
+            "letter": {
+                "date": issued_on,
+                "registered": doc_type.registered,
+                "language": language.value,
+            },
+            "payable": None
+            if payable is None
+            else {
+                "amount": payable.amount,
+                "due_date": payable.due_date,
+                "beneficiary": payable.payment.beneficiary,
+                "iban": payable.payment.iban,
+                "bic": payable.payment.bic,
+                "structured_communication": payable.payment.structured_communication,
+            },
+            "payment_qr": qr_uri,
+        }
+
+    def render_texts(self, event: AnyEvent, *, issued_on: date | None = None) -> Rendered:
+        """Renders every template of the event's type in its language and checks the mentions."""
+        doc_type = self._doc_type(event)
+        language = event.recipient.language
+        self._check_files(language, doc_type.name)
+        env = self._env(language)
+        context = self.context(event, issued_on or today_in_brussels())
+        texts = {name: self._render(env, f"{doc_type.name}/{name}", context) for name in TEMPLATE_FILES}
+        missing = missing_mentions(texts["letter.html"], doc_type.required_mentions(event))
+        if missing:
+            raise MissingMention(
+                "required mention(s) missing or empty: " + ", ".join(missing),
+                template=f"{language.value}/{doc_type.name}/letter.html",
+            )
+        ebox_subject = _one_line(texts["ebox_subject.txt"])
+        if not ebox_subject or len(ebox_subject) > EBOX_SUBJECT_MAX_CHARS:
+            raise RenderRefused(
+                f"the eBox subject must hold 1 to {EBOX_SUBJECT_MAX_CHARS} characters",
+                template=f"{language.value}/{doc_type.name}/ebox_subject.txt",
+            )
+        return Rendered(
+            letter_html=texts["letter.html"],
+            email_html=texts["email.html"],
+            email_text=texts["email.txt"].strip() + "\n",
+            subject=_one_line(texts["subject.txt"]),
+            ebox_subject=ebox_subject,
+            template_version=self.version(language, doc_type.name),
+        )
+
+    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
+        """The frozen document and its wrappings; the caller archives and records it."""
+        rendered = self.render_texts(event, issued_on=issued_on)
+        pdf, pages = self._pdf.render(rendered.letter_html)
+        document = Document(
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            template_version=rendered.template_version,
+            renderer_version=renderer_version(),
+            filename=f"{event.type}-{event.dossier}.pdf".replace("/", "-"),
+        )
+        return Message(
+            doc_type=event.type,
+            language=event.recipient.language,
+            subject=rendered.subject,
+            email_text=rendered.email_text,
+            email_html=rendered.email_html,
+            ebox_subject=rendered.ebox_subject,
+            document=document,
+            page_count=pages,
+        )
+
+    def pdf_from_html(self, html: str) -> tuple[bytes, int]:
+        """For previews of pasted or edited HTML, through the same restricted fetcher."""
+        return self._pdf.render(html)
+
+    @staticmethod
+    def _doc_type(event: AnyEvent) -> DocumentType:
+        try:
+            return CATALOGUE[event.type]
+        except KeyError:
+            raise RenderRefused(f"unknown document type {event.type!r}") from None
+
+    @staticmethod
+    def _render(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+        """Jinja's failures become refusals that name the file and line, never the member's data."""
+        try:
+            return env.get_template(name).render(context)
+        except TemplateNotFound as exc:
+            raise MissingTemplate(f"template not found: {exc.name}", template=name) from None
+        except TemplateSyntaxError as exc:
+            where = f"{exc.filename or exc.name or name}:{exc.lineno}"
+            raise RenderRefused(f"syntax error: {exc.message}", template=where) from None
+        except UndefinedError as exc:
+            raise RenderRefused(
+                f"the template uses a variable the event does not have ({exc.message})", template=name
+            ) from None
+        except SecurityError:
+            raise RenderRefused("the template tried an operation the sandbox forbids", template=name) from None
+        except TemplateError as exc:
+            raise RenderRefused(f"template error: {exc.message}", template=name) from None

@@ -1,0 +1,53 @@
+"""Babel-backed Jinja filters, so amounts and dates read as each locale writes them (domain §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+
+from comms.identifiers import format_enterprise_number, format_iban, format_national_number
+from comms.payment import format_structured_communication
+
+SHORT_DATE_PATTERN = "dd/MM/yyyy"  # fr_BE's default short date has a two-digit year (domain §7)
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
+    """The filters templates use; every one is bound to the letter's single locale."""
+    territories = Locale.parse(locale).territories
+
+    def money(value: Decimal) -> str:
+        return format_currency(value, "EUR", locale=locale)
+
+    def date_long(value: date | datetime) -> str:
+        return format_date(_as_date(value), format="long", locale=locale)
+
+    def date_short(value: date | datetime) -> str:
+        return format_date(_as_date(value), format=SHORT_DATE_PATTERN, locale=locale)
+
+    def number(value: Decimal | int) -> str:
+        return format_decimal(value, locale=locale)
+
+    def country_name(code: str) -> str:
+        return str(territories.get(code, code)).upper()
+
+    return {
+        "money": money,
+        "date_long": date_long,
+        "date_short": date_short,
+        "number": number,
+        "country_name": country_name,
+        "ogm": format_structured_communication,
+        "iban": format_iban,
+        "insz": format_national_number,
+        "kbo": format_enterprise_number,
+    }
