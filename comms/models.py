@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -72,4 +72,4 @@ class Message:
     ebox_subject: str
     document: Document
     page_count: int
-    extra: dict[str, str] = field(default_factory=dict)
+    address_lines: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ from comms.payment import epc_qr
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EBOX_SUBJECT_MAX_CHARS = 400  # eBox v3 limit (domain/ebox.md)
+ADDRESS_TEMPLATE = "_common/address.txt"  # the window's lines, for the print manifest
 QR_SCALE = 4  # module size in SVG units; the CSS sets the printed size
 
 
@@ -46,6 +47,7 @@ class Rendered:
     email_text: str
     subject: str
     ebox_subject: str
+    address_lines: tuple[str, ...]
     template_version: str
 
 
@@ -131,6 +133,7 @@ class Composer:
         env = self._env(language)
         context = self.context(event, issued_on or today_in_brussels())
         texts = {name: self._render(env, f"{doc_type.name}/{name}", context) for name in TEMPLATE_FILES}
+        address = self._render(env, ADDRESS_TEMPLATE, context)
         missing = missing_mentions(texts["letter.html"], doc_type.required_mentions(event))
         if missing:
             raise MissingMention(
@@ -149,6 +152,7 @@ class Composer:
             email_text=texts["email.txt"].strip() + "\n",
             subject=_one_line(texts["subject.txt"]),
             ebox_subject=ebox_subject,
+            address_lines=tuple(line.strip() for line in address.splitlines() if line.strip()),
             template_version=self.version(language, doc_type.name),
         )
 
@@ -172,6 +176,7 @@ class Composer:
             ebox_subject=rendered.ebox_subject,
             document=document,
             page_count=pages,
+            address_lines=rendered.address_lines,
         )
 
     def pdf_from_html(self, html: str) -> tuple[bytes, int]:
