@@ -1,4 +1,4 @@
-"""Delivery adapters: they hand a rendered message to eBox, SMTP or a print shop and read back its fate.
+"""Delivery adapters: hand a rendered message to eBox, SMTP or a print shop; read back its fate.
 
 They know nothing of events, templates, languages or the ledger (DESIGN.md).
 """

@@ -1,4 +1,4 @@
-"""The contract every delivery adapter meets: send a message, get a receipt, or say what to do next."""
+"""The contract every delivery adapter meets: send a message, get a receipt, or say what next."""
 
 from __future__ import annotations
 

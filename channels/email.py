@@ -1,0 +1,164 @@
+"""Send one rendered message by SMTP and turn the server's reply into a receipt or an error."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+from aiosmtplib import SMTPStatus
+
+from channels.base import BaseChannel, Outgoing, PermanentError, Receipt, TransientError
+from channels.redact import scrub
+from channels.smtp_pool import SmtpPool
+
+log = logging.getLogger(__name__)
+
+# Headers the channel owns: a caller-supplied value would break threading, MIME or the retry check.
+_RESERVED_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "date", "message-id", "subject", "mime-version"}
+    | {"content-type", "content-transfer-encoding", "content-language"}
+)
+# RFC 5322 §3.6.4 id-left as dot-atom-text, restricted to what a communication id can contain.
+_ID_LEFT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# A refusal at these stages concerns our own session (credentials, greeting), not this message:
+# retrying is right, falling back to paper for every letter is not.
+_SESSION_ERRORS = (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPHeloError)
+_SESSION_RETRY_S = 300.0
+
+
+class EmailChannel(BaseChannel):
+    """Email with the letter attached (or a notification only); one connection pool per channel."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        message_id_domain: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        implicit_tls: bool = False,
+        timeout_s: float = 30.0,
+        pool_size: int = 2,
+        envelope_sender: str | None = None,
+        validate_certs: bool = True,
+    ) -> None:
+        if starttls and implicit_tls:
+            raise ValueError("starttls and implicit_tls are mutually exclusive")
+        self._sender = sender
+        # The envelope sender receives bounces; it is a separate knob for the DSN parser to come.
+        self._envelope_sender = envelope_sender or parseaddr(sender)[1]
+        if not self._envelope_sender:
+            raise ValueError("sender has no address")
+        self._domain = message_id_domain
+        self._pool = SmtpPool(
+            lambda: aiosmtplib.SMTP(
+                hostname=host,
+                port=port,
+                username=username,
+                password=password,
+                use_tls=implicit_tls,
+                start_tls=starttls,  # False: never upgrade opportunistically without being asked
+                timeout=timeout_s,
+                validate_certs=validate_certs,
+            ),
+            size=pool_size,
+        )
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def message_id(self, communication_id: str) -> str:
+        """The same on every retry, so a duplicate is recognisable in the recipient's mailbox."""
+        if not _ID_LEFT_RE.match(communication_id):
+            raise PermanentError("communication id is not usable in a Message-ID")
+        return f"<{communication_id}@{self._domain}>"
+
+    def build(self, outgoing: Outgoing) -> EmailMessage:
+        """The MIME message: text and HTML alternatives, then the PDF when asked for."""
+        if not outgoing.to.email:
+            raise PermanentError("recipient has no email address")
+        msg = EmailMessage()
+        try:
+            msg["Subject"] = outgoing.subject
+            msg["From"] = self._sender
+            msg["To"] = Address(display_name=outgoing.to.label, addr_spec=outgoing.to.email)
+            msg["Date"] = format_datetime(datetime.now(UTC))
+            msg["Message-ID"] = self.message_id(outgoing.communication_id)
+            for key, value in outgoing.headers.items():
+                if key.lower() in _RESERVED_HEADERS:
+                    raise PermanentError(f"header {key} is set by the channel")
+                msg[key] = value
+        except (ValueError, IndexError, HeaderParseError) as exc:
+            # The stdlib refuses CR/LF in headers and malformed addresses; its text may quote them.
+            raise PermanentError(f"message cannot be built: {type(exc).__name__}") from None
+        msg.set_content(outgoing.text)
+        msg.add_alternative(outgoing.html, subtype="html")
+        if outgoing.attach_document:
+            maintype, _, subtype = outgoing.document.content_type.partition("/")
+            msg.add_attachment(
+                outgoing.document.content,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=outgoing.document.filename,
+            )
+        # Last: set_content() and friends drop every Content-* header already on the message.
+        msg["Content-Language"] = outgoing.language
+        return msg
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        address = outgoing.to.email
+        if not address:
+            raise PermanentError("recipient has no email address")
+        msg = self.build(outgoing)
+        cid = outgoing.communication_id
+        try:
+            async with self._pool.connection() as client:
+                _, reply = await client.send_message(
+                    msg, sender=self._envelope_sender, recipients=[address]
+                )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            raise _reply_error(cid, refused.code, refused.message) from None
+        except _SESSION_ERRORS as exc:
+            log.error(
+                "smtp session refused", extra={"smtp_code": exc.code, "communication_id": cid}
+            )
+            raise TransientError(
+                f"smtp session refused ({exc.code})", retry_after_s=_SESSION_RETRY_S
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _reply_error(cid, exc.code, exc.message) from None
+        except aiosmtplib.SMTPNotSupported:
+            raise PermanentError("smtp server cannot carry this address (no SMTPUTF8)") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            log.warning("smtp unreachable", extra={"communication_id": cid})
+            raise TransientError(f"smtp unreachable: {type(exc).__name__}") from None
+        evidence = {
+            "message_id": msg["Message-ID"],
+            # aiosmtplib raises on anything but 250 after DATA, so 250 is what the server said.
+            "smtp_code": str(int(SMTPStatus.completed)),
+            "smtp_reply": scrub(reply),
+        }
+        log.info("email dispatched", extra={"communication_id": cid})
+        return Receipt(self.name, cid, "dispatched", evidence)
+
+
+def _reply_error(communication_id: str, code: int, reply: str) -> TransientError | PermanentError:
+    """RFC 5321 §4.2.1: 4yz is a transient failure, 5yz a permanent one."""
+    text = scrub(reply)
+    log.warning("smtp refused", extra={"smtp_code": code, "communication_id": communication_id})
+    if 500 <= code < 600:
+        return PermanentError(f"smtp {code}", evidence={"smtp_code": str(code), "smtp_reply": text})
+    # 4yz, and anything unexpected (aiosmtplib's -1 for an unreadable reply): try again later.
+    return TransientError(f"smtp {code}: {text}")

@@ -1,0 +1,68 @@
+"""Fixtures for the channel tests: a tiny real PDF, a ready Outgoing, and the loopback servers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfWriter
+
+from channels.base import Attachment, ChannelAddress, Outgoing
+from channels.smtp_sink import SmtpSink
+
+# Valid identifiers only (domain §1): the numbers printed in the eBox documentation fail mod 97.
+SSIN_19XX = "85073003328"
+SSIN_20XX = "01010122296"
+KBO_FUND = "0406798006"
+KBO_CLIENT = "0852093431"
+
+
+def make_pdf(pages: int = 1) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)  # A4 in points
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def pdf() -> bytes:
+    return make_pdf(2)
+
+
+@pytest.fixture
+def make_outgoing(pdf: bytes) -> Callable[..., Outgoing]:
+    """Builds an Outgoing for a made-up self-employed person; keyword overrides replace fields."""
+
+    def build(*, to: dict[str, Any] | None = None, **overrides: Any) -> Outgoing:
+        address = ChannelAddress(
+            label="Anna Peeters",
+            email="anna.peeters@example.be",
+            ebox_type="citizen",
+            ebox_id=SSIN_19XX,
+            postal_lines=("Anna Peeters", "Kerkstraat 12 bus 3", "2000 Antwerpen"),
+            postcode="2000",
+        )
+        outgoing = Outgoing(
+            communication_id="c0ffee0123456789",
+            language="nl",
+            subject="Vervaldagbericht sociale bijdragen 1e kwartaal 2027",
+            text="Beste,\n\nIn bijlage vindt u uw vervaldagbericht.\n",
+            html="<p>Beste,</p><p>In bijlage vindt u uw vervaldagbericht.</p>",
+            document=Attachment("vervaldagbericht.pdf", pdf),
+            to=replace(address, **(to or {})),
+        )
+        return replace(outgoing, **overrides)
+
+    return build
+
+
+@pytest.fixture
+def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
+    with SmtpSink(tmp_path / "maildir") as sink:
+        yield sink
