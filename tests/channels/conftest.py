@@ -36,6 +36,11 @@ def pdf() -> bytes:
 
 
 @pytest.fixture
+def pdf_factory() -> Callable[[int], bytes]:
+    return make_pdf
+
+
+@pytest.fixture
 def make_outgoing(pdf: bytes) -> Callable[..., Outgoing]:
     """Builds an Outgoing for a made-up self-employed person; keyword overrides replace fields."""
 
