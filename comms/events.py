@@ -459,10 +459,20 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors without `input`: the offending value may be a national number or a name."""
     out = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
+        loc = ".".join(str(p) for p in _without_union_tags(err["loc"])) or "(event)"
         msg = err["msg"].removeprefix("Value error, ")
         out.append(FieldError(loc, msg))
     return out
+
+
+def _without_union_tags(loc: tuple[int | str, ...]) -> list[int | str]:
+    """Drops the discriminator values pydantic puts in paths: `decision.payload.x` → `payload.x`."""
+    parts = list(loc)
+    if parts and parts[0] in EVENT_TYPES:
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "recipient" and parts[1] in ("person", "company"):
+        del parts[1]
+    return parts
 
 
 def parse_event(raw: str | bytes | dict[str, Any]) -> AnyEvent:

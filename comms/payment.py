@@ -50,23 +50,11 @@ def format_structured_communication(value: str) -> str:
     return f"+++{d[0:3]}/{d[3:7]}/{d[7:12]}+++"
 
 
-def epc_qr(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> segno.QRCode:
-    """EPC QR (EPC069-12) with the 12-digit OGM in line 10, as Belgian banking apps expect (domain §3)."""
+def epc_payload(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> str:
+    """The QR's text (EPC069-12), via segno's builder; the OGM goes in line 10 (domain §3)."""
     if not EPC_MIN_AMOUNT <= amount <= EPC_MAX_AMOUNT:
         raise ValueError("EPC QR amount must lie between 0.01 and 999999999.99 euro")
-    return segno.helpers.make_epc_qr(
-        name=beneficiary[:EPC_MAX_NAME_CHARS],
-        iban=iban.replace(" ", "").upper(),
-        amount=amount,
-        reference=normalise_structured_communication(reference),
-        bic=bic or None,
-        encoding="utf-8",
-    )
-
-
-def epc_payload(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> str:
-    """The text the QR carries; what a test decodes back."""
-    data = segno.helpers._make_epc_qr_data(  # noqa: SLF001 - segno exposes no public builder
+    data = segno.helpers._make_epc_qr_data(  # noqa: SLF001 - segno has no public payload builder
         beneficiary[:EPC_MAX_NAME_CHARS],
         iban.replace(" ", "").upper(),
         amount,
@@ -80,3 +68,9 @@ def epc_payload(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal
     if len(text.encode("utf-8")) > EPC_MAX_PAYLOAD_BYTES:
         raise ValueError("EPC QR payload exceeds 331 bytes")
     return text
+
+
+def epc_qr(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> segno.QRCode:
+    """The EPC QR code: error correction M, never boosted (EPC069-12)."""
+    payload = epc_payload(beneficiary=beneficiary, iban=iban, bic=bic, amount=amount, reference=reference)
+    return segno.make_qr(payload, error="m", boost_error=False, encoding="utf-8")

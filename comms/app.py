@@ -1,0 +1,138 @@
+"""The composition root: builds settings, ledger, archive, composer, router and channels once.
+
+The only module that picks concrete channel classes (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from channels.base import Channel
+from channels.ebox import EboxChannel
+from channels.email import EmailChannel
+from channels.post import PostChannel
+from comms.archive import Archive
+from comms.compose import Composer, WindowLayout
+from comms.ledger import Ledger
+from comms.models import ChannelName
+from comms.pipeline import Pipeline, Services
+from comms.routing import Router
+from comms.settings import Settings
+
+
+@dataclass
+class App:
+    """Everything one process needs, opened once and closed once."""
+
+    settings: Settings
+    ledger: Ledger
+    archive: Archive
+    composer: Composer
+    router: Router
+    channels: Mapping[ChannelName, Channel]
+    pipeline: Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = Pipeline(
+            Services(
+                ledger=self.ledger,
+                archive=self.archive,
+                composer=self.composer,
+                router=self.router,
+                channels=self.channels,
+            )
+        )
+
+    async def __aenter__(self) -> Self:
+        for channel in self.channels.values():
+            await channel.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+
+def build_composer(settings: Settings) -> Composer:
+    return Composer(
+        settings.templates_dir,
+        WindowLayout(
+            left_mm=settings.address_window_left_mm,
+            top_mm=settings.address_window_top_mm,
+            width_mm=settings.address_window_width_mm,
+            height_mm=settings.address_window_height_mm,
+        ),
+    )
+
+
+def build_ledger(settings: Settings) -> Ledger:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger.from_settings(settings)
+    ledger.migrate()
+    return ledger
+
+
+def ebox_private_key(settings: Settings) -> bytes:
+    """The fund's certificate key; in development a throwaway key kept under the data folder."""
+    if settings.ebox_private_key_path is not None:
+        return settings.ebox_private_key_path.read_bytes()
+    if settings.environment == "production":
+        raise ValueError("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
+    from channels.ebox_simulator import generate_key_pair
+
+    path = settings.data_dir / "ebox-dev-key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private_pem, _ = generate_key_pair()
+        path.write_bytes(private_pem)
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return {
+        ChannelName.EMAIL: EmailChannel(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.email_from,
+            message_id_domain=settings.email_domain,
+            username=settings.smtp_username,
+            password=password,
+            starttls=settings.smtp_starttls,
+            implicit_tls=settings.smtp_implicit_tls,
+            timeout_s=settings.smtp_timeout_s,
+        ),
+        ChannelName.EBOX: EboxChannel(
+            base_url=settings.ebox_base_url,
+            token_url=settings.ebox_token_url,
+            client_id=settings.ebox_client_id,
+            private_key_pem=ebox_private_key(settings),
+            sender_enterprise_number=settings.ebox_sender_enterprise_number,
+            message_type_id=settings.ebox_message_type_id,
+            sender_application_id=settings.ebox_sender_application_id,
+            timeout_s=settings.ebox_timeout_s,
+        ),
+        ChannelName.POST: PostChannel(outbox=settings.post_dir),
+    }
+
+
+def build_app(settings: Settings, *, channels: Mapping[ChannelName, Channel] | None = None) -> App:
+    """One call builds the whole service; tests may hand in their own channels."""
+    return App(
+        settings=settings,
+        ledger=build_ledger(settings),
+        archive=Archive(settings.archive_dir),
+        composer=build_composer(settings),
+        router=Router.from_file(settings.routing_policy),
+        channels=channels if channels is not None else build_channels(settings),
+    )
+

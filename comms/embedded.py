@@ -1,0 +1,44 @@
+"""The embedded defaults: an SMTP sink and the eBox simulator on loopback, so one machine runs it all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from channels.ebox_simulator import SimulatorServer, public_key_of
+from channels.smtp_sink import SmtpSink
+from comms.app import ebox_private_key
+from comms.settings import Settings
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Where the stand-ins listen and keep what they received."""
+
+    settings: Settings
+    maildir: Path
+    ebox: SimulatorServer
+
+
+@contextmanager
+def embedded_services(settings: Settings) -> Iterator[Embedded]:
+    """Starts the stand-ins and returns settings pointing the channels at them."""
+    maildir = settings.data_dir / "outbox" / "email"
+    public_pem = public_key_of(ebox_private_key(settings))
+    with SmtpSink(maildir) as sink, SimulatorServer(
+        client_id=settings.ebox_client_id, public_key_pem=public_pem
+    ) as ebox:
+        yield Embedded(
+            settings=settings.model_copy(
+                update={
+                    "smtp_host": sink.host,
+                    "smtp_port": sink.port,
+                    "ebox_base_url": ebox.base_url + "/REST/ebox/enterprise/messageRegistry/v3",
+                    "ebox_token_url": ebox.base_url + "/REST/oauth/v5/token",
+                }
+            ),
+            maildir=maildir,
+            ebox=ebox,
+        )

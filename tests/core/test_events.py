@@ -1,0 +1,104 @@
+"""The event contract: every sample validates; bad input gets field-level errors with no personal values."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from comms.errors import InvalidEvent
+from comms.events import EVENT_TYPES, event_json_schema, parse_event
+from comms.samples import all_samples, load_sample
+
+
+def errors_of(raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(raw)
+    return {e.field: e.message for e in info.value.errors}
+
+
+def test_every_type_has_a_sample_in_both_languages() -> None:
+    seen = {(s["type"], s["recipient"]["language"]) for s in all_samples().values()}
+    assert seen == {(t, lang) for t in EVENT_TYPES for lang in ("nl", "fr")}
+    for raw in all_samples().values():
+        parse_event(json.dumps(raw))
+
+
+def test_invalid_national_number_is_refused_without_echoing_it() -> None:
+    raw = load_sample("contribution-notice-nl")
+    raw["recipient"]["national_number"] = "84022711080"  # an example from the eBox docs: invalid
+    errors = errors_of(raw)
+    assert "national number" in errors["recipient.national_number"]
+    assert "84022711080" not in json.dumps(errors)
+
+
+def test_invalid_enterprise_number_iban_and_structured_communication() -> None:
+    raw = load_sample("company-contribution-notice-fr")
+    raw["recipient"]["enterprise_number"] = "0123456789"
+    raw["payload"]["payment"]["iban"] = "BE68539007547035"
+    raw["payload"]["payment"]["structured_communication"] = "+++123/4567/89012+++"
+    errors = errors_of(raw)
+    assert "enterprise number" in errors["recipient.enterprise_number"]
+    assert "IBAN" in errors["payload.payment.iban"]
+    assert "structured communication" in errors["payload.payment.structured_communication"]
+
+
+def test_unknown_fields_are_refused() -> None:
+    raw = load_sample("tax-certificate-nl")
+    raw["payload"]["bonus"] = "1.00"
+    assert "payload.bonus" in errors_of(raw)
+
+
+def test_amounts_are_euros_with_cents() -> None:
+    raw = load_sample("contribution-notice-fr")
+    raw["payload"]["amount"] = "1234.567"
+    assert "payload.amount" in errors_of(raw)
+
+
+def test_a_decision_without_reasons_is_refused() -> None:
+    raw = load_sample("decision-nl")
+    raw["payload"]["reasons_in_fact"] = []
+    errors = errors_of(raw)
+    assert "payload.reasons_in_fact" in errors
+
+
+def test_a_decision_without_appeal_information_is_refused() -> None:
+    raw = load_sample("decision-fr")
+    del raw["payload"]["appeal"]["court"]
+    assert "payload.appeal.court" in errors_of(raw)
+
+
+def test_a_recovery_without_its_details_is_refused() -> None:
+    raw = load_sample("decision-recovery-nl")
+    del raw["payload"]["recovery"]
+    assert any("recovery details" in m for m in errors_of(raw).values())
+
+
+def test_totals_must_add_up() -> None:
+    raw = load_sample("payment-reminder-nl")
+    raw["payload"]["total_due"] = "1.00"
+    assert any("total_due" in m for m in errors_of(raw).values())
+
+
+def test_errors_never_carry_the_members_name_or_address() -> None:
+    raw = copy.deepcopy(load_sample("payment-reminder-fr"))
+    raw["recipient"]["address"]["postcode"] = "B-5000"
+    raw["recipient"]["name"] = ""
+    text = json.dumps(errors_of(raw))
+    assert "Dubois" not in text and "Namur" not in text and "B-5000" not in text
+
+
+def test_not_json_and_unknown_type() -> None:
+    with pytest.raises(InvalidEvent):
+        parse_event("{not json")
+    raw = load_sample("decision-nl")
+    raw["type"] = "birthday_card"
+    assert "(event)" in errors_of(raw) or "type" in " ".join(errors_of(raw))
+
+
+def test_schema_names_every_type() -> None:
+    text = json.dumps(event_json_schema())
+    for name in EVENT_TYPES:
+        assert name in text
