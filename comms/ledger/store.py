@@ -1,0 +1,448 @@
+"""The `Ledger`: accepts events, appends state changes to the hash chain, answers queries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from comms.errors import DuplicateEvent, FieldError
+from comms.ledger import queries
+from comms.ledger.chain import HASH_VERSION, canonical_json, row_hash, verify_rows
+from comms.ledger.engine import WRITE_OPTION, make_engine
+from comms.ledger.privacy import Sealer, is_valid_subject_id, subject_hmac
+from comms.ledger.records import (
+    AcceptResult,
+    Entry,
+    Rejection,
+    SnapshotMismatch,
+    UnknownEvent,
+    VerifyResult,
+)
+from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections
+from comms.models import ChannelName, Language, Status
+
+if TYPE_CHECKING:
+    from comms.settings import Settings
+
+MIGRATION_LOCK_KEY = 0x636F6D6D73  # "comms": PostgreSQL advisory lock held while migrating
+EVIDENCE_KEY_MAX = 64  # entry_evidence.key length
+_REJECTION_LABEL = "rejection"  # AEAD label of a sealed rejected input
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """The system of record; one per process, safe to share between threads (short transactions)."""
+
+    def __init__(
+        self, database_url: str, hmac_secret: str, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        if not hmac_secret:
+            raise ValueError("the ledger needs a non-empty HMAC secret")
+        self._secret = hmac_secret.encode("utf-8")
+        self._sealer = Sealer(self._secret)
+        self._engine = make_engine(database_url)
+        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._clock = clock
+        self._pid = os.getpid()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        return cls(settings.effective_database_url, settings.hmac_secret.get_secret_value())
+
+    def __repr__(self) -> str:  # no URL: it may carry a password
+        return f"Ledger(dialect={self._engine.dialect.name!r})"
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- connections ----------------------------------------------------------------------------
+
+    def _fresh_pool(self) -> None:
+        # A forked child must not reuse its parent's sockets or SQLite handles.
+        if os.getpid() != self._pid:
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE); commits on success."""
+        self._fresh_pool()
+        return self._writer.begin()
+
+    def _read(self) -> Connection:
+        self._fresh_pool()
+        return self._engine.connect()
+
+    @property
+    def engine(self) -> Engine:
+        """For migrations, tests and exports; callers should prefer the methods."""
+        return self._engine
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    # --- schema ---------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Alembic `upgrade head`, serialised so that many workers may start at once."""
+        from alembic import command
+
+        from comms.migrations import alembic_config
+
+        config = alembic_config()
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+                conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def accept_event(
+        self,
+        *,
+        event_id: str,
+        doc_type: str,
+        content_sha256: str,
+        snapshot_json: str,
+        subject_id: str,
+        dossier: str,
+        language: Language | str,
+    ) -> AcceptResult:
+        """Records a validated event once; a redelivery is harmless, a changed one a conflict."""
+        if hashlib.sha256(snapshot_json.encode("utf-8")).hexdigest() != content_sha256:
+            raise ValueError("content_sha256 is not the SHA-256 of snapshot_json")
+        if not is_valid_subject_id(subject_id):
+            raise ValueError("subject_id is neither a national nor an enterprise number")
+        lang = Language(language)
+        subject = subject_hmac(self._secret, subject_id)
+        with self._write() as conn:
+            head = _lock_head(conn)  # first: from here on no other writer can interleave
+            known = conn.execute(
+                sa.select(events.c.content_sha256).where(events.c.event_id == event_id)
+            ).scalar_one_or_none()
+            if known == content_sha256:
+                return AcceptResult(event_id=event_id, new=False)
+            if known is not None:
+                raise DuplicateEvent(f"event {event_id} was accepted before with other content")
+            now = self._now()
+            conn.execute(
+                sa.insert(events).values(
+                    event_id=event_id,
+                    doc_type=doc_type,
+                    content_sha256=content_sha256,
+                    subject_hmac=subject,
+                    dossier=dossier,
+                    language=lang.value,
+                    accepted_at=now,
+                    snapshot=self._sealer.seal(snapshot_json, label=_event_label(event_id)),
+                )
+            )
+            entry = _append(
+                conn,
+                head,
+                at=now,
+                event_id=event_id,
+                status=Status.ACCEPTED,
+                doc_type=doc_type,
+                language=lang.value,
+                subject_hmac=subject,
+                dossier=dossier,
+                # The snapshot itself is purgeable; its hash in the chain is what stays provable.
+                evidence={"content_sha256": content_sha256},
+            )
+        return AcceptResult(event_id=event_id, new=True, seq=entry.seq)
+
+    def reject(
+        self, *, source: str, raw: str, errors: list[FieldError], event_id: str | None = None
+    ) -> int:
+        """Keeps an invalid input and its field errors; chains a `rejected` entry when it can.
+
+        No entry is chained when the id is unknown (nothing to hang it on) or already belongs to an
+        accepted event: a bad redelivery must not make a letter in progress look rejected.
+        """
+        now = self._now()
+        with self._write() as conn:
+            head = _lock_head(conn) if event_id is not None else None
+            inserted = conn.execute(
+                sa.insert(rejections)
+                .values(
+                    received_at=now,
+                    source=source[:200],
+                    event_id=event_id,
+                    raw=self._sealer.seal(raw, label=_REJECTION_LABEL),
+                    errors=canonical_json([e.as_dict() for e in errors]),
+                )
+                .returning(rejections.c.id)
+            )
+            rejection_id = int(inserted.scalar_one())
+            if head is not None and event_id is not None and not _event_exists(conn, event_id):
+                _append(
+                    conn,
+                    head,
+                    at=now,
+                    event_id=event_id,
+                    status=Status.REJECTED,
+                    reason="; ".join(str(e) for e in errors) or None,
+                    evidence={"rejection_id": str(rejection_id), "source": source[:200]},
+                )
+        return rejection_id
+
+    def record(
+        self,
+        *,
+        event_id: str,
+        status: Status,
+        communication_id: str | None = None,
+        channel: ChannelName | str | None = None,
+        reason: str | None = None,
+        evidence: Mapping[str, str] | None = None,
+        document_sha256: str | None = None,
+        template_version: str | None = None,
+        renderer_version: str | None = None,
+    ) -> Entry:
+        """Appends one state change of an accepted event; the event's facts are copied onto it."""
+        status = Status(status)
+        if status in (Status.ACCEPTED, Status.REJECTED):
+            raise ValueError(f"{status.value} is recorded by accept_event/reject, not record")
+        with self._write() as conn:
+            event = conn.execute(
+                sa.select(
+                    events.c.doc_type, events.c.language, events.c.subject_hmac, events.c.dossier
+                ).where(events.c.event_id == event_id)
+            ).one_or_none()
+            if event is None:
+                raise UnknownEvent(f"event {event_id} was never accepted")
+            return _append(
+                conn,
+                _lock_head(conn),
+                at=self._now(),
+                event_id=event_id,
+                status=status,
+                communication_id=communication_id,
+                channel=ChannelName(channel).value if channel is not None else None,
+                reason=reason,
+                evidence=evidence or {},
+                document_sha256=document_sha256,
+                template_version=template_version,
+                renderer_version=renderer_version,
+                doc_type=event.doc_type,
+                language=event.language,
+                subject_hmac=event.subject_hmac,
+                dossier=event.dossier,
+            )
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def latest_for(self, communication_id: str) -> Entry | None:
+        with self._read() as conn:
+            return queries.latest_for(conn, communication_id)
+
+    def history(self, event_id: str) -> list[Entry]:
+        """Every entry of the event, oldest first."""
+        with self._read() as conn:
+            return queries.history(conn, event_id)
+
+    def statuses(self, event_id: str) -> dict[str | None, Status]:
+        """Latest status per communication id; the None key holds event-level rows."""
+        with self._read() as conn:
+            return queries.statuses(conn, event_id)
+
+    def find_by_evidence(self, key: str, value: str) -> Entry | None:
+        with self._read() as conn:
+            return queries.find_by_evidence(conn, key, value)
+
+    def event_snapshot(self, event_id: str) -> str | None:
+        """The accepted event JSON, checked against its hash; None if unknown or purged."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(events.c.snapshot, events.c.content_sha256).where(
+                    events.c.event_id == event_id
+                )
+            ).one_or_none()
+        if row is None or row.snapshot is None:
+            return None
+        try:
+            snapshot = self._sealer.open(row.snapshot, label=_event_label(event_id))
+        except ValueError:
+            raise SnapshotMismatch(f"snapshot of event {event_id} does not open") from None
+        if hashlib.sha256(snapshot.encode("utf-8")).hexdigest() != row.content_sha256:
+            raise SnapshotMismatch(f"snapshot of event {event_id} does not match its hash")
+        return snapshot
+
+    def search(
+        self,
+        *,
+        subject_id: str | None = None,
+        dossier: str | None = None,
+        event_id: str | None = None,
+        doc_type: str | None = None,
+        channel: ChannelName | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Entry]:
+        """Entries newest first; `subject_id` is the clear number, hashed here and never stored."""
+        subject = subject_hmac(self._secret, subject_id) if subject_id is not None else None
+        with self._read() as conn:
+            return queries.search(
+                conn,
+                subject_hmac=subject,
+                dossier=dossier,
+                event_id=event_id,
+                doc_type=doc_type,
+                channel=channel,
+                status=status,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
+
+    def rejections(self, limit: int = 100) -> list[Rejection]:
+        """The latest rejected inputs, newest first, opened for staff."""
+        queries.check_page(limit)
+        stmt = sa.select(rejections).order_by(rejections.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            Rejection(
+                id=row.id,
+                received_at=row.received_at,
+                source=row.source,
+                event_id=row.event_id,
+                raw=self._sealer.open(row.raw, label=_REJECTION_LABEL) if row.raw else None,
+                errors=tuple(FieldError(e["field"], e["message"]) for e in json.loads(row.errors)),
+            )
+            for row in rows
+        ]
+
+    def stuck(self, older_than_s: float, *, limit: int = 1000) -> list[Entry]:
+        """Latest entry of each event left in a non-final state for over `older_than_s`."""
+        before = self._now() - timedelta(seconds=older_than_s)
+        with self._read() as conn:
+            return queries.stuck(conn, before=before, limit=limit)
+
+    def verify(self) -> VerifyResult:
+        """Recomputes the whole chain within one snapshot and compares its end with the head."""
+        with self._read() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.row_hash)).one()
+                rows = conn.execute(
+                    sa.select(entries).order_by(entries.c.seq).execution_options(yield_per=1000)
+                ).mappings()
+                return verify_rows(rows, head.seq, head.row_hash)
+
+
+# --- the append itself ------------------------------------------------------------------------
+
+
+def _event_label(event_id: str) -> str:
+    return f"event:{event_id}"
+
+
+def _event_exists(conn: Connection, event_id: str) -> bool:
+    found = conn.execute(sa.select(events.c.event_id).where(events.c.event_id == event_id))
+    return found.first() is not None
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """The chain's tip, locked until commit (PostgreSQL FOR UPDATE; SQLite holds its write lock)."""
+    row = conn.execute(
+        sa.select(chain_head.c.seq, chain_head.c.row_hash)
+        .where(chain_head.c.id == 1)
+        .with_for_update()
+    ).one()
+    return int(row.seq), str(row.row_hash)
+
+
+def _append(
+    conn: Connection,
+    head: tuple[int, str],
+    *,
+    at: datetime,
+    event_id: str,
+    status: Status,
+    evidence: Mapping[str, str],
+    communication_id: str | None = None,
+    channel: str | None = None,
+    reason: str | None = None,
+    document_sha256: str | None = None,
+    template_version: str | None = None,
+    renderer_version: str | None = None,
+    doc_type: str | None = None,
+    language: str | None = None,
+    subject_hmac: str | None = None,
+    dossier: str | None = None,
+) -> Entry:
+    """Links one row to the head, inserts it, indexes its evidence and moves the head."""
+    _check_evidence(evidence)
+    seq, prev_hash = head[0] + 1, head[1]
+    row: dict[str, Any] = {
+        "seq": seq,
+        "event_id": event_id,
+        "communication_id": communication_id,
+        "doc_type": doc_type,
+        "channel": channel,
+        "language": language,
+        "status": status.value,
+        "at": at,
+        "reason": reason,
+        "evidence": canonical_json(dict(evidence)),
+        "document_sha256": document_sha256,
+        "template_version": template_version,
+        "renderer_version": renderer_version,
+        "subject_hmac": subject_hmac,
+        "dossier": dossier,
+        "hash_version": HASH_VERSION,
+        "prev_hash": prev_hash,
+    }
+    row["row_hash"] = row_hash(row)
+    conn.execute(sa.insert(entries).values(**row))
+    if evidence:
+        conn.execute(
+            sa.insert(entry_evidence),
+            [
+                {"key": k, "value_sha256": queries.evidence_value_hash(v), "seq": seq}
+                for k, v in evidence.items()
+            ],
+        )
+    conn.execute(
+        sa.update(chain_head).where(chain_head.c.id == 1).values(seq=seq, row_hash=row["row_hash"])
+    )
+    return queries.entry_from_row(row)
+
+
+def _check_evidence(evidence: Mapping[str, str]) -> None:
+    for key, value in evidence.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError("evidence maps text keys to text values")
+        if not 1 <= len(key) <= EVIDENCE_KEY_MAX:
+            raise ValueError(f"evidence keys have 1 to {EVIDENCE_KEY_MAX} characters")
