@@ -1,0 +1,151 @@
+"""Every type in both languages: the PDF read back holds what the member must read, in their locale."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pypdfium2
+import pytest
+import zxingcpp
+from babel.dates import format_date
+from babel.numbers import format_currency
+from pypdf import PdfReader
+
+from comms.compose import CATALOGUE, Composer
+from comms.events import AnyEvent, CompanyRecipient, Decision, parse_event
+from comms.identifiers import format_iban
+from comms.payment import epc_payload, format_structured_communication
+from comms.samples import all_samples
+from tests.compose.conftest import pdf_text
+
+ISSUED = date(2027, 1, 4)
+SAMPLES = sorted(all_samples().items())
+
+
+def money(value: Decimal, lang: str) -> str:
+    # pypdf turns no-break spaces into plain spaces; compare on the normalised text.
+    return " ".join(format_currency(value, "EUR", locale=f"{lang}_BE").replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def normal(text: str) -> str:
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+@pytest.fixture(scope="module")
+def rendered(composer: Composer) -> dict[str, tuple[AnyEvent, bytes, str]]:
+    out = {}
+    for name, raw in SAMPLES:
+        event = parse_event(raw)
+        message = composer.compose(event, issued_on=ISSUED)
+        out[name] = (event, message.document.pdf, normal(pdf_text(message.document.pdf)))
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SAMPLES])
+def test_letter_names_the_recipient_and_is_dated_in_its_locale(rendered, name: str) -> None:
+    event, pdf, text = rendered[name]
+    lang = event.recipient.language.value
+    assert event.recipient.name in text
+    assert event.recipient.address.municipality in text
+    assert format_date(ISSUED, "long", locale=f"{lang}_BE") in text
+    assert event.dossier in text
+    if isinstance(event.recipient, CompanyRecipient):
+        assert "0852.093.431" in text or "0474.028.805" in text
+    else:
+        assert event.recipient.national_number[:2] + "." in text
+    reader = PdfReader(io.BytesIO(pdf))
+    pages = len(reader.pages)
+    assert f"{pages}" in text  # "Pagina 1 van 2" / "Page 1 sur 2"
+    assert ("Pagina 1 van" if lang == "nl" else "Page 1 sur") in text
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SAMPLES])
+def test_payable_letters_carry_amount_due_date_iban_and_structured_communication(rendered, name: str) -> None:
+    event, _, text = rendered[name]
+    payable = CATALOGUE[event.type].payable(event)
+    if payable is None:
+        pytest.skip("not a payable document")
+    lang = event.recipient.language.value
+    assert money(payable.amount, lang) in text
+    assert format_date(payable.due_date, "long", locale=f"{lang}_BE") in text
+    assert format_iban(payable.payment.iban) in text
+    assert format_structured_communication(payable.payment.structured_communication) in text
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SAMPLES if "notice" in n or "reminder" in n])
+def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, name: str) -> None:
+    event, pdf, _ = rendered[name]
+    payable = CATALOGUE[event.type].payable(event)
+    assert payable is not None
+    document = pypdfium2.PdfDocument(pdf)
+    found = []
+    for page in document:
+        image = page.render(scale=4).to_pil()
+        found += [b.text for b in zxingcpp.read_barcodes(image) if b.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(found) == 1
+    lines = found[0].split("\n")
+    assert lines[0] == "BCD" and lines[3] == "SCT"
+    assert lines[6] == payable.payment.iban
+    assert Decimal(lines[7].removeprefix("EUR")) == payable.amount
+    assert lines[9] == payable.payment.structured_communication
+    assert found[0] == epc_payload(
+        beneficiary=payable.payment.beneficiary,
+        iban=payable.payment.iban,
+        bic=payable.payment.bic,
+        amount=payable.amount,
+        reference=payable.payment.structured_communication,
+    )
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SAMPLES if n.startswith("decision")])
+def test_decisions_state_reasons_and_every_appeal_mention(rendered, name: str) -> None:
+    event, _, text = rendered[name]
+    d = event.payload
+    assert isinstance(d, Decision)
+    for reason in [*d.reasons_in_fact, *d.reasons_in_law, *d.legal_basis]:
+        assert normal(reason) in text
+    appeal = d.appeal
+    assert appeal.court.name in text
+    assert appeal.court.address.street in text and appeal.court.address.postcode in text
+    assert appeal.file_reference in text
+    assert appeal.handling_service in text
+    assert appeal.explanations.phone in text
+    assert "728" in text and "1017" in text
+    assert str(appeal.deadline_months) in text or ("drie" in text if d.appeal.deadline_months == 3 else False) or "trois" in text
+    if d.recovery is not None:
+        lang = event.recipient.language.value
+        assert money(d.recovery.total, lang) in text
+        for line in d.recovery.calculation:
+            assert line.label in text
+        assert str(d.recovery.prescription_years) in text
+
+
+def test_dutch_and_french_amounts_differ_as_their_locales_write_them(rendered) -> None:
+    _, _, nl = rendered["contribution-notice-nl"]
+    _, _, fr = rendered["contribution-notice-fr"]
+    assert "€ 1.234,56" in nl
+    assert "1 234,56 €" in fr
+    assert "31 maart 2027" in nl and "31 mars 2027" in fr
+
+
+def test_formal_notice_is_registered_and_names_the_contact_person(rendered) -> None:
+    for name in ("formal-notice-nl", "formal-notice-fr"):
+        event, _, text = rendered[name]
+        assert event.payload.contact.name in text  # type: ignore[union-attr]
+        assert event.payload.contact.phone in text  # type: ignore[union-attr]
+        assert ("Aangetekend" in text) if name.endswith("nl") else ("Recommandé" in text or "RECOMMANDÉ" in text)
+
+
+def test_pdf_is_pdf_a_with_embedded_fonts(rendered) -> None:
+    _, pdf, _ = rendered["decision-fr"]
+    reader = PdfReader(io.BytesIO(pdf))
+    assert b"pdfaid:part" in pdf  # PDF/A identification in the XMP metadata
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            descriptor = font.get_object()["/FontDescriptor"].get_object()
+            assert "/FontFile2" in descriptor or "/FontFile3" in descriptor or "/FontFile" in descriptor
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    assert fonts
