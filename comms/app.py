@@ -121,7 +121,7 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
             sender_application_id=settings.ebox_sender_application_id,
             timeout_s=settings.ebox_timeout_s,
         ),
-        ChannelName.POST: PostChannel(outbox=settings.post_dir),
+        ChannelName.POST: PostChannel(outbox_dir=settings.post_dir),
     }
 
 

@@ -76,6 +76,8 @@ class Job:
     deliveries: list[DeliveryResult] = field(default_factory=list)
     stop: Outcome | None = None
     retry_after_s: float | None = None
+    repeat: bool = False  # the ledger already had this event: a redelivery or a resumed run
+    sent_now: int = 0  # channel hand-overs made by this run
 
 
 def communication_id(event_id: str, channel: ChannelName, document_sha256: str) -> str:
@@ -142,6 +144,7 @@ class Accept:
             return
         if result.new:
             return
+        job.repeat = True
         history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
         if any(e.status is Status.REFUSED for e in history):
             refused = next(e for e in history if e.status is Status.REFUSED)
@@ -309,6 +312,7 @@ class Dispatch:
                 await self._record(job, route, Status.FAILED, exc.reason, cid=cid, evidence=exc.evidence)
                 return DeliveryResult(route.channel, cid, Status.FAILED, exc.reason, exc.evidence), None
             else:
+                job.sent_now += 1
                 return await self._receipt(job, route, cid, receipt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -371,6 +375,8 @@ class Record:
         deliveries = tuple(job.deliveries)
         if job.retry_after_s is not None:
             verdict: Verdict = "pending"
+        elif job.repeat and job.sent_now == 0 and any(d.status in SENT for d in deliveries):
+            verdict = "duplicate"
         elif any(d.status in SENT for d in deliveries):
             verdict = "sent"
         else:
