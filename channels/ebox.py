@@ -1,0 +1,242 @@
+"""Publish a letter into the recipient's eBox (Message Registry v3) and read back if it was read."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import httpx
+
+from channels.base import (
+    BaseChannel,
+    Outgoing,
+    PermanentError,
+    Receipt,
+    StatusUpdate,
+    TransientError,
+)
+from channels.ebox_answers import items, json_or_empty, published_ids, raise_for_refusal
+from channels.ebox_auth import TokenSource
+
+log = logging.getLogger(__name__)
+
+PUBLISH_SCOPE = "scope:document:management:consult:ws-eboxrestentreprise:publicationsender"
+PREFERENCES_SCOPE = "scope:documentmanagement:ebox:enterprise:federation-rest:preference"
+# uuid5 namespace of Idempotency-Key: fixed forever, or a retry after an upgrade publishes twice.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("3f0c6a52-8a55-5a43-9a4e-6c6f6d6d7331")
+LANGUAGES = frozenset({"nl", "fr", "de"})  # eBox takes exactly one of these per message
+# Message Registry v3 limits (domain/ebox.md).
+MAX_SUBJECT = 400
+MAX_FILENAME = 255
+MAX_LABEL = 100
+ID_LENGTHS = {"citizen": 11, "enterprise": 10}  # SSIN, enterprise number
+STATUS_BATCH = 100  # the API's own limit is undocumented; keep requests modest
+
+
+class StatusQuery(NamedTuple):
+    """One published message to poll; the eBox type follows from the id's length (11 or 10)."""
+
+    communication_id: str
+    message_id: str
+    ebox_id: str
+
+
+class EboxChannel(BaseChannel):
+    """The eBox as a document sender: one PDF as main content, in one language, to one eBox."""
+
+    name = "ebox"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token_url: str,
+        client_id: str,
+        private_key_pem: bytes,
+        sender_enterprise_number: str,
+        message_type_id: str,
+        sender_application_id: str,
+        federation_url: str | None = None,
+        timeout_s: float = 30.0,
+        key_id: str | None = None,
+        private_key_password: bytes | None = None,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._federation = federation_url.rstrip("/") if federation_url else None
+        self._tokens = TokenSource(
+            token_url=token_url,
+            client_id=client_id,
+            private_key_pem=private_key_pem,
+            private_key_password=private_key_password,
+            key_id=key_id,
+        )
+        self._sender = sender_enterprise_number
+        self._message_type_id = message_type_id
+        self._application_id = sender_application_id
+        self._timeout = httpx.Timeout(timeout_s)
+        self._http: httpx.AsyncClient | None = None
+
+    async def open(self) -> None:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @staticmethod
+    def idempotency_key(communication_id: str) -> str:
+        """Same communication, same key: a retry is answered 409 instead of publishing twice."""
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, communication_id))
+
+    def message_to_publish(self, outgoing: Outgoing) -> dict[str, Any]:
+        """The `messageToPublish` part; properties that would be null are left out (v3 rule)."""
+        to = outgoing.to
+        if to.ebox_type is None or not to.ebox_id:
+            raise PermanentError("recipient has no eBox")
+        if not (to.ebox_id.isdigit() and len(to.ebox_id) == ID_LENGTHS[to.ebox_type]):
+            raise PermanentError(f"malformed {to.ebox_type} eBox id")
+        if outgoing.language not in LANGUAGES:
+            raise PermanentError("eBox takes nl, fr or de only")
+        if len(outgoing.subject) > MAX_SUBJECT:
+            raise PermanentError(f"subject longer than {MAX_SUBJECT} characters")
+        id_key = "ssin" if to.ebox_type == "citizen" else "enterpriseNumber"
+        message: dict[str, Any] = {
+            "sender": {"eboxType": "enterprise", "enterpriseNumber": self._sender},
+            "recipient": {"eboxType": to.ebox_type, id_key: to.ebox_id},
+            "subject": {outgoing.language: outgoing.subject},
+            "messageTypeId": self._message_type_id,
+            "senderApplicationId": self._application_id,
+            "attachments": [
+                {"httpPartName": "upfile1", "isMainContent": True, "isAttachmentSigned": False}
+            ],
+            "isBodyMainContent": False,
+            "isReplyAuthorized": False,
+        }
+        if to.attention_of:
+            if len(to.attention_of) > MAX_LABEL:
+                raise PermanentError(f"attention-of label longer than {MAX_LABEL} characters")
+            message["forTheAttentionOf"] = {"label": to.attention_of}
+        return message
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        message = self.message_to_publish(outgoing)
+        document = outgoing.document
+        if document.content_type != "application/pdf" or not document.content.startswith(b"%PDF-"):
+            raise PermanentError("eBox displays PDF only")
+        filename = _part_filename(document.filename)
+        key = self.idempotency_key(outgoing.communication_id)
+        files = [
+            (
+                "messageToPublish",
+                (None, json.dumps(message, ensure_ascii=False).encode(), "application/json"),
+            ),
+            ("upfile1", (filename, document.content, document.content_type)),
+        ]
+        # The header is an RFC 8941 string, hence the quotes (IETF idempotency-key draft).
+        headers = {"Idempotency-Key": f'"{key}"'}
+        response = await self._call(
+            f"{self._base}/ebox/messages", PUBLISH_SCOPE, files=files, headers=headers
+        )
+        cid = outgoing.communication_id
+        evidence = {"idempotency_key": key}
+        if response.status_code == 409:
+            # Published by an earlier attempt; the API does not say with which answer.
+            evidence["replay"] = "true"
+            evidence.update(published_ids(json_or_empty(response)))
+            log.info("ebox publication replayed", extra={"communication_id": cid})
+            return Receipt(self.name, cid, "delivered", evidence)
+        raise_for_refusal(response)
+        body = json_or_empty(response)
+        evidence.update(published_ids(body))
+        code = body.get("code")
+        if code:
+            evidence["ebox_code"] = str(code)
+        log.info("ebox published", extra={"communication_id": cid, "ebox_code": code})
+        return Receipt(
+            self.name, cid, "delivered", evidence, also_by_post=code == "NO_DIGITAL_USER"
+        )
+
+    async def read_statuses(
+        self, message_ids: Sequence[tuple[str, str, str]]
+    ) -> list[StatusUpdate]:
+        """StatusQuery triples `(communication_id, message_id, ebox_id)` in; an update per read."""
+        queries = [StatusQuery(*q) for q in message_ids]
+        by_message = {q.message_id: q for q in queries}
+        updates: list[StatusUpdate] = []
+        for start in range(0, len(queries), STATUS_BATCH):
+            batch = queries[start : start + STATUS_BATCH]
+            payload = [
+                {
+                    "messageId": q.message_id,
+                    "eboxId": {"eboxType": _ebox_type(q.ebox_id), "eboxIdValue": q.ebox_id},
+                }
+                for q in batch
+            ]
+            response = await self._call(
+                f"{self._base}/searchMessageStatus", PUBLISH_SCOPE, json=payload
+            )
+            raise_for_refusal(response)
+            for item in items(response.json()):
+                query = by_message.get(str(item.get("messageId")))
+                if query is None or str(item.get("readStatus", "")).upper() != "READ":
+                    continue
+                evidence = {"ebox_message_id": query.message_id, "read_status": "READ"}
+                if item.get("expirationDate"):
+                    evidence["expiration_date"] = str(item["expirationDate"])
+                updates.append(StatusUpdate(self.name, query.communication_id, "read", evidence))
+        return updates
+
+    async def preferences(self, enterprise_numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per known enterprise eBox: `exclusivelyEbox`, `lastConnectionDate`; others absent."""
+        if self._federation is None:
+            raise ValueError("no federation_url configured")
+        payload = {
+            "eboxType": "ENTERPRISE",
+            "eboxIdType": "EnterpriseNumber",
+            "eboxIdValueList": list(enterprise_numbers),
+        }
+        url = f"{self._federation}/eboxPreferences/search"
+        response = await self._call(url, PREFERENCES_SCOPE, json=payload)
+        raise_for_refusal(response)
+        found: dict[str, dict[str, Any]] = {}
+        for item in items(response.json()):
+            number = str(item.get("eboxIdValue", ""))
+            if number:
+                found[number] = {k: v for k, v in item.items() if k != "eboxIdValue"}
+        return found
+
+    async def _call(
+        self, url: str, scope: str, *, headers: Mapping[str, str] | None = None, **request: Any
+    ) -> httpx.Response:
+        """POST with a bearer token; a 401 gets one fresh token; network failures are transient."""
+        await self.open()
+        assert self._http is not None
+        for attempt in (1, 2):
+            token = await self._tokens.token(self._http, scope)
+            auth = {**(headers or {}), "Authorization": f"Bearer {token}"}
+            try:
+                response = await self._http.post(url, headers=auth, **request)
+            except httpx.HTTPError as exc:
+                raise TransientError(f"eBox unreachable: {type(exc).__name__}") from None
+            if response.status_code != 401 or attempt == 2:
+                break
+            self._tokens.invalidate(scope)  # expired or revoked early: one fresh token, once
+        return response
+
+
+def _ebox_type(ebox_id: str) -> str:
+    return "citizen" if len(ebox_id) == ID_LENGTHS["citizen"] else "enterprise"
+
+
+def _part_filename(filename: str) -> str:
+    """ASCII stays as is; anything else is percent-encoded (domain/ebox.md: outside ISO-8859-1)."""
+    encoded = filename if filename.isascii() else urllib.parse.quote(filename, safe=" ._-()")
+    if len(encoded) > MAX_FILENAME:
+        raise PermanentError(f"file name longer than {MAX_FILENAME} characters")
+    return encoded

@@ -1,0 +1,18 @@
+"""A loopback stand-in for the eBox Message Registry v3, its token endpoint and federation service.
+
+A test and demo tool, never on the production path (domain/ebox.md, "What the simulator must do").
+"""
+
+from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATH, REGISTRY_PATH, create_app
+from channels.ebox_simulator.keys import generate_dev_key_pair, public_pem_from_private
+from channels.ebox_simulator.server import SimulatorServer
+
+__all__ = [
+    "FEDERATION_PATH",
+    "OAUTH_PATH",
+    "REGISTRY_PATH",
+    "SimulatorServer",
+    "create_app",
+    "generate_dev_key_pair",
+    "public_pem_from_private",
+]

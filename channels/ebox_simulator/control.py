@@ -1,0 +1,115 @@
+"""Test controls under /_sim: inject failures, flip read flags, inspect what the simulator got."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from channels.ebox_simulator.rules import RegistryError
+from channels.ebox_simulator.state import FailurePlan, Publication, SimulatorState
+
+router = APIRouter()
+
+
+class FailRequest(BaseModel):
+    """`status` None with a `delay_s` simulates a slow registry (client timeouts)."""
+
+    status: int | None = Field(default=None, ge=400, le=599)
+    count: int = Field(default=1, ge=0)
+    delay_s: float = Field(default=0.0, ge=0.0)
+    retry_after_s: int | None = Field(default=None, ge=0)
+
+
+class PreferenceRequest(BaseModel):
+    exclusivelyEbox: bool  # noqa: N815 (the federation API's field name)
+    lastConnectionDate: str | None = None  # noqa: N815
+
+
+def _state(request: Request) -> SimulatorState:
+    state: SimulatorState = request.app.state.sim
+    return state
+
+
+@router.post("/fail")
+async def fail(request: Request, plan: FailRequest) -> dict[str, Any]:
+    with _state(request).lock:
+        _state(request).failure = FailurePlan(
+            plan.status, plan.count, plan.delay_s, plan.retry_after_s
+        )
+    return plan.model_dump()
+
+
+@router.post("/read/{message_id}")
+async def mark_read(request: Request, message_id: str) -> dict[str, Any]:
+    state = _state(request)
+    with state.lock:
+        found = state.publications.get(message_id)
+        if found is None:
+            raise RegistryError("NOT_FOUND", "no such message", status=404)
+        found.read = True
+    return {"messageId": message_id, "readStatus": "READ"}
+
+
+@router.post("/no-digital-user/{ebox_id}")
+async def no_digital_user(request: Request, ebox_id: str) -> dict[str, Any]:
+    with _state(request).lock:
+        _state(request).no_digital_users.add(ebox_id)
+    return {"eboxId": ebox_id, "noDigitalUser": True}
+
+
+@router.put("/preferences/{enterprise_number}")
+async def set_preference(
+    request: Request, enterprise_number: str, preference: PreferenceRequest
+) -> dict[str, Any]:
+    value = preference.model_dump(exclude_none=True)
+    with _state(request).lock:
+        _state(request).preferences[enterprise_number] = value
+    return value
+
+
+@router.post("/expire-tokens")
+async def expire_tokens(request: Request) -> dict[str, Any]:
+    """Every issued token dies now, so the next API call answers 401."""
+    _state(request).expire_tokens()
+    return {"expired": True}
+
+
+@router.post("/reset")
+async def reset(request: Request) -> dict[str, Any]:
+    _state(request).reset()
+    return {"reset": True}
+
+
+@router.get("/messages")
+async def messages(request: Request) -> JSONResponse:
+    """Every publication with its parsed JSON and its files (base64), oldest first."""
+    with _state(request).lock:
+        found = list(_state(request).publications.values())
+    return JSONResponse([_describe(p) for p in found])
+
+
+def _describe(publication: Publication) -> dict[str, Any]:
+    return {
+        "messageId": publication.message_id,
+        "idempotencyKey": publication.idempotency_key,
+        "recipient": publication.recipient,
+        "publishedAt": publication.published_at,
+        "expirationDate": publication.expiration_date,
+        "code": publication.code,
+        "read": publication.read,
+        "messageToPublish": publication.message,
+        "parts": {
+            name: {
+                "filename": part.filename,
+                "contentType": part.content_type,
+                "sha256": hashlib.sha256(part.content).hexdigest(),
+                "contentBase64": base64.b64encode(part.content).decode(),
+            }
+            for name, part in publication.parts.items()
+        },
+    }
