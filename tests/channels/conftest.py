@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pypdf import PdfWriter
 
 from channels.base import Attachment, ChannelAddress, Outgoing
+from channels.ebox import EboxChannel
+from channels.ebox_simulator import SimulatorServer, create_app, generate_dev_key_pair
 from channels.smtp_sink import SmtpSink
 
 # Valid identifiers only (domain §1): the numbers printed in the eBox documentation fail mod 97.
@@ -19,6 +22,7 @@ SSIN_19XX = "85073003328"
 SSIN_20XX = "01010122296"
 KBO_FUND = "0406798006"
 KBO_CLIENT = "0852093431"
+EBOX_CLIENT_ID = "comms-test"
 
 
 def make_pdf(pages: int = 1) -> bytes:
@@ -71,3 +75,56 @@ def make_outgoing(pdf: bytes) -> Callable[..., Outgoing]:
 def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     with SmtpSink(tmp_path / "maildir") as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def ebox_keys() -> tuple[bytes, bytes]:
+    return generate_dev_key_pair()
+
+
+@pytest.fixture(scope="session")
+def ebox_server(ebox_keys: tuple[bytes, bytes]) -> Iterator[SimulatorServer]:
+    """One simulator for the session; `ebox_sim` resets it before each test."""
+    app = create_app(
+        client_id=EBOX_CLIENT_ID,
+        public_key_pem=ebox_keys[1],
+        sender_enterprise_number=KBO_FUND,
+        no_digital_users={SSIN_20XX},
+        preferences={KBO_CLIENT: {"exclusivelyEbox": True, "lastConnectionDate": "2027-01-15"}},
+    )
+    with SimulatorServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def ebox_sim(ebox_server: SimulatorServer) -> SimulatorServer:
+    httpx.post(ebox_server.url + "/_sim/reset").raise_for_status()
+    return ebox_server
+
+
+@pytest.fixture
+def make_ebox(
+    ebox_sim: SimulatorServer, ebox_keys: tuple[bytes, bytes]
+) -> Callable[..., EboxChannel]:
+    def build(**overrides: Any) -> EboxChannel:
+        options: dict[str, Any] = {
+            "base_url": ebox_sim.registry_url,
+            "token_url": ebox_sim.token_url,
+            "federation_url": ebox_sim.federation_url,
+            "client_id": EBOX_CLIENT_ID,
+            "private_key_pem": ebox_keys[0],
+            "sender_enterprise_number": KBO_FUND,
+            "message_type_id": "dev-message-type",
+            "sender_application_id": "dev-sender-application",
+            "timeout_s": 5.0,
+        }
+        options.update(overrides)
+        return EboxChannel(**options)
+
+    return build
+
+
+@pytest.fixture
+async def ebox(make_ebox: Callable[..., EboxChannel]) -> AsyncIterator[EboxChannel]:
+    async with make_ebox() as channel:
+        yield channel
