@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
 ASSERTION_LIFETIME_S = 60  # the assertion is sent at once and used once
 REFRESH_MARGIN_S = 60.0  # renew a minute early, so a token never expires in flight
+# ...but never more than half its life early, or a short-lived token would never be reused.
 AUTH_RETRY_S = 300.0  # a refused client is a configuration problem: give operators time
 
 
 @dataclass(frozen=True)
 class _Token:
     value: str
-    expires_at: float  # on the clock given to TokenSource
+    renew_at: float  # on the clock given to TokenSource
 
 
 class TokenSource:
@@ -60,7 +61,7 @@ class TokenSource:
             self._lock = asyncio.Lock()
         async with self._lock:
             cached = self._tokens.get(scope)
-            if cached is not None and self._clock() < cached.expires_at - REFRESH_MARGIN_S:
+            if cached is not None and self._clock() < cached.renew_at:
                 return cached.value
             fresh = await self._fetch(http, scope)
             self._tokens[scope] = fresh
@@ -105,7 +106,9 @@ class TokenSource:
             )
             raise TransientError(f"token refused: {error}", retry_after_s=AUTH_RETRY_S)
         body = response.json()
-        return _Token(str(body["access_token"]), started + float(body.get("expires_in", 0)))
+        lifetime_s = float(body.get("expires_in", 0))
+        margin_s = min(REFRESH_MARGIN_S, lifetime_s / 2)
+        return _Token(str(body["access_token"]), started + lifetime_s - margin_s)
 
 
 def _oauth_error(response: httpx.Response) -> str:

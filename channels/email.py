@@ -139,6 +139,9 @@ class EmailChannel(BaseChannel):
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise _reply_error(cid, exc.code, exc.message) from None
+        except ValueError:
+            # aiosmtplib refuses an address it cannot quote safely, before any command is sent.
+            raise PermanentError("smtp client refused the recipient address") from None
         except aiosmtplib.SMTPNotSupported:
             raise PermanentError("smtp server cannot carry this address (no SMTPUTF8)") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
