@@ -26,9 +26,13 @@ _RESERVED_HEADERS = frozenset(
 )
 # RFC 5322 §3.6.4 id-left as dot-atom-text, restricted to what a communication id can contain.
 _ID_LEFT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-# A refusal at these stages concerns our own session (credentials, greeting), not this message:
-# retrying is right, falling back to paper for every letter is not.
-_SESSION_ERRORS = (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPHeloError)
+# A refusal at these stages concerns our own session (greeting, EHLO, credentials), not this
+# message: retrying is right, falling back to paper for every letter is not.
+_SESSION_ERRORS = (
+    aiosmtplib.SMTPConnectResponseError,
+    aiosmtplib.SMTPHeloError,
+    aiosmtplib.SMTPAuthenticationError,
+)
 _SESSION_RETRY_S = 300.0
 
 

@@ -198,3 +198,13 @@ async def test_missing_address_and_reserved_header_are_refused(
         await email.send(make_outgoing(headers={"Message-ID": "<other@x>"}))
     with pytest.raises(PermanentError):
         await email.send(make_outgoing(subject="Injected\r\nBcc: someone@example.org"))
+
+
+async def test_credentials_the_server_cannot_take_are_transient(
+    smtp_sink: SmtpSink, make_outgoing: Callable[..., Outgoing]
+) -> None:
+    """A relay without AUTH on a plain connection: our setup is wrong, not the letter."""
+    async with channel_for(smtp_sink, username="comms", password="not-used") as channel:
+        with pytest.raises(TransientError):
+            await channel.send(make_outgoing())
+    assert smtp_sink.messages() == []
