@@ -9,14 +9,15 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from comms.errors import DuplicateEvent, FieldError
 from comms.ledger import queries
-from comms.ledger.chain import HASH_VERSION, canonical_json, row_hash, verify_rows
+from comms.ledger.append import append, lock_head
+from comms.ledger.chain import canonical_json, verify_rows
 from comms.ledger.engine import WRITE_OPTION, make_engine
 from comms.ledger.privacy import Sealer, is_valid_subject_id, subject_hmac
 from comms.ledger.records import (
@@ -27,14 +28,13 @@ from comms.ledger.records import (
     UnknownEvent,
     VerifyResult,
 )
-from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections
+from comms.ledger.schema import chain_head, entries, events, rejections
 from comms.models import ChannelName, Language, Status
 
 if TYPE_CHECKING:
     from comms.settings import Settings
 
 MIGRATION_LOCK_KEY = 0x636F6D6D73  # "comms": PostgreSQL advisory lock held while migrating
-EVIDENCE_KEY_MAX = 64  # entry_evidence.key length
 _REJECTION_LABEL = "rejection"  # AEAD label of a sealed rejected input
 
 
@@ -140,7 +140,7 @@ class Ledger:
         lang = Language(language)
         subject = subject_hmac(self._secret, subject_id)
         with self._write() as conn:
-            head = _lock_head(conn)  # first: from here on no other writer can interleave
+            head = lock_head(conn)  # first: from here on no other writer can interleave
             known = conn.execute(
                 sa.select(events.c.content_sha256).where(events.c.event_id == event_id)
             ).scalar_one_or_none()
@@ -149,19 +149,7 @@ class Ledger:
             if known is not None:
                 raise DuplicateEvent(f"event {event_id} was accepted before with other content")
             now = self._now()
-            conn.execute(
-                sa.insert(events).values(
-                    event_id=event_id,
-                    doc_type=doc_type,
-                    content_sha256=content_sha256,
-                    subject_hmac=subject,
-                    dossier=dossier,
-                    language=lang.value,
-                    accepted_at=now,
-                    snapshot=self._sealer.seal(snapshot_json, label=_event_label(event_id)),
-                )
-            )
-            entry = _append(
+            entry = append(
                 conn,
                 head,
                 at=now,
@@ -173,6 +161,18 @@ class Ledger:
                 dossier=dossier,
                 # The snapshot itself is purgeable; its hash in the chain is what stays provable.
                 evidence={"content_sha256": content_sha256},
+            )
+            conn.execute(
+                sa.insert(events).values(
+                    event_id=event_id,
+                    doc_type=doc_type,
+                    content_sha256=content_sha256,
+                    subject_hmac=subject,
+                    dossier=dossier,
+                    language=lang.value,
+                    accepted_at=now,
+                    snapshot=self._sealer.seal(snapshot_json, label=_event_label(event_id)),
+                )
             )
         return AcceptResult(event_id=event_id, new=True, seq=entry.seq)
 
@@ -186,7 +186,7 @@ class Ledger:
         """
         now = self._now()
         with self._write() as conn:
-            head = _lock_head(conn) if event_id is not None else None
+            head = lock_head(conn) if event_id is not None else None
             inserted = conn.execute(
                 sa.insert(rejections)
                 .values(
@@ -200,7 +200,7 @@ class Ledger:
             )
             rejection_id = int(inserted.scalar_one())
             if head is not None and event_id is not None and not _event_exists(conn, event_id):
-                _append(
+                append(
                     conn,
                     head,
                     at=now,
@@ -236,9 +236,9 @@ class Ledger:
             ).one_or_none()
             if event is None:
                 raise UnknownEvent(f"event {event_id} was never accepted")
-            return _append(
+            return append(
                 conn,
-                _lock_head(conn),
+                lock_head(conn),
                 at=self._now(),
                 event_id=event_id,
                 status=status,
@@ -361,9 +361,6 @@ class Ledger:
                 return verify_rows(rows, head.seq, head.row_hash)
 
 
-# --- the append itself ------------------------------------------------------------------------
-
-
 def _event_label(event_id: str) -> str:
     return f"event:{event_id}"
 
@@ -371,78 +368,3 @@ def _event_label(event_id: str) -> str:
 def _event_exists(conn: Connection, event_id: str) -> bool:
     found = conn.execute(sa.select(events.c.event_id).where(events.c.event_id == event_id))
     return found.first() is not None
-
-
-def _lock_head(conn: Connection) -> tuple[int, str]:
-    """The chain's tip, locked until commit (PostgreSQL FOR UPDATE; SQLite holds its write lock)."""
-    row = conn.execute(
-        sa.select(chain_head.c.seq, chain_head.c.row_hash)
-        .where(chain_head.c.id == 1)
-        .with_for_update()
-    ).one()
-    return int(row.seq), str(row.row_hash)
-
-
-def _append(
-    conn: Connection,
-    head: tuple[int, str],
-    *,
-    at: datetime,
-    event_id: str,
-    status: Status,
-    evidence: Mapping[str, str],
-    communication_id: str | None = None,
-    channel: str | None = None,
-    reason: str | None = None,
-    document_sha256: str | None = None,
-    template_version: str | None = None,
-    renderer_version: str | None = None,
-    doc_type: str | None = None,
-    language: str | None = None,
-    subject_hmac: str | None = None,
-    dossier: str | None = None,
-) -> Entry:
-    """Links one row to the head, inserts it, indexes its evidence and moves the head."""
-    _check_evidence(evidence)
-    seq, prev_hash = head[0] + 1, head[1]
-    row: dict[str, Any] = {
-        "seq": seq,
-        "event_id": event_id,
-        "communication_id": communication_id,
-        "doc_type": doc_type,
-        "channel": channel,
-        "language": language,
-        "status": status.value,
-        "at": at,
-        "reason": reason,
-        "evidence": canonical_json(dict(evidence)),
-        "document_sha256": document_sha256,
-        "template_version": template_version,
-        "renderer_version": renderer_version,
-        "subject_hmac": subject_hmac,
-        "dossier": dossier,
-        "hash_version": HASH_VERSION,
-        "prev_hash": prev_hash,
-    }
-    row["row_hash"] = row_hash(row)
-    conn.execute(sa.insert(entries).values(**row))
-    if evidence:
-        conn.execute(
-            sa.insert(entry_evidence),
-            [
-                {"key": k, "value_sha256": queries.evidence_value_hash(v), "seq": seq}
-                for k, v in evidence.items()
-            ],
-        )
-    conn.execute(
-        sa.update(chain_head).where(chain_head.c.id == 1).values(seq=seq, row_hash=row["row_hash"])
-    )
-    return queries.entry_from_row(row)
-
-
-def _check_evidence(evidence: Mapping[str, str]) -> None:
-    for key, value in evidence.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError("evidence maps text keys to text values")
-        if not 1 <= len(key) <= EVIDENCE_KEY_MAX:
-            raise ValueError(f"evidence keys have 1 to {EVIDENCE_KEY_MAX} characters")

@@ -168,3 +168,13 @@ def test_a_rejected_id_can_be_accepted_once_fixed(ledger: Ledger) -> None:
     )
     assert accept(ledger, "evt-2026-0010").new
     assert [e.status for e in ledger.history("evt-2026-0010")] == [Status.REJECTED, Status.ACCEPTED]
+
+
+def test_over_long_ids_are_refused_alike_on_both_databases(ledger: Ledger) -> None:
+    """SQLite would store what PostgreSQL refuses; the ledger refuses it first, the same way."""
+    with pytest.raises(ValueError, match="event_id is longer than 100"):
+        accept(ledger, "e" * 101)
+    accept(ledger, "evt-2026-0011")
+    with pytest.raises(ValueError, match="communication_id is longer than 200"):
+        ledger.record(event_id="evt-2026-0011", status=Status.ROUTED, communication_id="c" * 201)
+    assert ledger.verify().checked == 1
