@@ -89,6 +89,7 @@ class SmtpSink:
 
     def __init__(self, maildir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.maildir_path = maildir
+        maildir.parent.mkdir(parents=True, exist_ok=True)  # Maildir creates one level only
         self._maildir = mailbox.Maildir(maildir, create=True)
         self._plan = _FailurePlan()
         self._controller = _Controller(

@@ -4,7 +4,7 @@ A test and demo tool, never on the production path (domain/ebox.md, "What the si
 """
 
 from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATH, REGISTRY_PATH, create_app
-from channels.ebox_simulator.keys import generate_dev_key_pair, public_pem_from_private
+from channels.ebox_simulator.keys import generate_key_pair, public_key_of
 from channels.ebox_simulator.server import SimulatorServer
 
 __all__ = [
@@ -13,6 +13,6 @@ __all__ = [
     "REGISTRY_PATH",
     "SimulatorServer",
     "create_app",
-    "generate_dev_key_pair",
-    "public_pem_from_private",
+    "generate_key_pair",
+    "public_key_of",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from channels.ebox_simulator.rules import RegistryError
-from channels.ebox_simulator.state import FailurePlan, Publication, SimulatorState
+from channels.ebox_simulator.state import FailurePlan, SimulatorState
 
 router = APIRouter()
 
@@ -90,26 +88,4 @@ async def messages(request: Request) -> JSONResponse:
     """Every publication with its parsed JSON and its files (base64), oldest first."""
     with _state(request).lock:
         found = list(_state(request).publications.values())
-    return JSONResponse([_describe(p) for p in found])
-
-
-def _describe(publication: Publication) -> dict[str, Any]:
-    return {
-        "messageId": publication.message_id,
-        "idempotencyKey": publication.idempotency_key,
-        "recipient": publication.recipient,
-        "publishedAt": publication.published_at,
-        "expirationDate": publication.expiration_date,
-        "code": publication.code,
-        "read": publication.read,
-        "messageToPublish": publication.message,
-        "parts": {
-            name: {
-                "filename": part.filename,
-                "contentType": part.content_type,
-                "sha256": hashlib.sha256(part.content).hexdigest(),
-                "contentBase64": base64.b64encode(part.content).decode(),
-            }
-            for name, part in publication.parts.items()
-        },
-    }
+    return JSONResponse([p.describe() for p in found])

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 DEV_KEY_BITS = 2048  # the minimum for RS256 that PyJWT and the real token endpoint accept
 
 
-def generate_dev_key_pair() -> tuple[bytes, bytes]:
+def generate_key_pair() -> tuple[bytes, bytes]:
     """(private key PEM, public key PEM), unencrypted: never for production."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=DEV_KEY_BITS)
     private_pem = key.private_bytes(
@@ -16,10 +16,10 @@ def generate_dev_key_pair() -> tuple[bytes, bytes]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return private_pem, public_pem_from_private(private_pem)
+    return private_pem, public_key_of(private_pem)
 
 
-def public_pem_from_private(private_pem: bytes, password: bytes | None = None) -> bytes:
+def public_key_of(private_pem: bytes, password: bytes | None = None) -> bytes:
     """The public half, for a simulator that must accept a key read from disk."""
     key = serialization.load_pem_private_key(private_pem, password=password)
     return key.public_key().public_bytes(

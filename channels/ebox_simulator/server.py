@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from fastapi import FastAPI
 
-from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATH, REGISTRY_PATH
+from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATH, REGISTRY_PATH, create_app
 from channels.ebox_simulator.state import SimulatorState
 
 STARTUP_TIMEOUT_S = 10.0
@@ -18,10 +18,22 @@ SHUTDOWN_TIMEOUT_S = 5.0
 
 
 class SimulatorServer:
-    """`start()` binds 127.0.0.1 (port 0: any free port) and returns once it accepts connections."""
+    """`start()` binds 127.0.0.1 (port 0: any free port) and returns once it accepts connections.
 
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = app
+    Give it an app from `create_app`, or `create_app`'s keyword arguments and it makes one.
+    """
+
+    def __init__(
+        self,
+        app: FastAPI | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **create_app_options: Any,
+    ) -> None:
+        if app is not None and create_app_options:
+            raise TypeError("pass an app or create_app's options, not both")
+        self.app = app if app is not None else create_app(**create_app_options)
         self.host = host
         self._requested_port = port
         self._server: uvicorn.Server | None = None
@@ -33,6 +45,12 @@ class SimulatorServer:
         state: SimulatorState = self.app.state.sim
         return state
 
+    def messages(self) -> list[dict[str, Any]]:
+        """Every publication so far, oldest first, in the shape of `GET /_sim/messages`."""
+        with self.state.lock:
+            found = list(self.state.publications.values())
+        return [publication.describe() for publication in found]
+
     @property
     def port(self) -> int:
         if self._server is None or not self._server.servers:
@@ -41,20 +59,21 @@ class SimulatorServer:
         return port
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
+        """The server's root, `http://127.0.0.1:{port}`; the API paths hang below it."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def registry_url(self) -> str:
-        return self.url + REGISTRY_PATH
+        return self.base_url + REGISTRY_PATH
 
     @property
     def federation_url(self) -> str:
-        return self.url + FEDERATION_PATH
+        return self.base_url + FEDERATION_PATH
 
     @property
     def token_url(self) -> str:
-        return self.url + OAUTH_PATH + "/token"
+        return self.base_url + OAUTH_PATH + "/token"
 
     def start(self) -> None:
         if self._thread is not None:

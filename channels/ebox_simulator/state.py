@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +42,28 @@ class Publication:
     expiration_date: str
     code: str | None = None  # NO_DIGITAL_USER
     read: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready, as `GET /_sim/messages` shows it: files in base64 with their SHA-256."""
+        return {
+            "messageId": self.message_id,
+            "idempotencyKey": self.idempotency_key,
+            "recipient": self.recipient,
+            "publishedAt": self.published_at,
+            "expirationDate": self.expiration_date,
+            "code": self.code,
+            "read": self.read,
+            "messageToPublish": self.message,
+            "parts": {
+                name: {
+                    "filename": part.filename,
+                    "contentType": part.content_type,
+                    "sha256": hashlib.sha256(part.content).hexdigest(),
+                    "contentBase64": base64.b64encode(part.content).decode(),
+                }
+                for name, part in self.parts.items()
+            },
+        }
 
 
 @dataclass

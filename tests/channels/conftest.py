@@ -14,7 +14,7 @@ from pypdf import PdfWriter
 
 from channels.base import Attachment, ChannelAddress, Outgoing
 from channels.ebox import EboxChannel
-from channels.ebox_simulator import SimulatorServer, create_app, generate_dev_key_pair
+from channels.ebox_simulator import SimulatorServer, create_app, generate_key_pair
 from channels.smtp_sink import SmtpSink
 
 # Valid identifiers only (domain §1): the numbers printed in the eBox documentation fail mod 97.
@@ -79,7 +79,7 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="session")
 def ebox_keys() -> tuple[bytes, bytes]:
-    return generate_dev_key_pair()
+    return generate_key_pair()
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +98,7 @@ def ebox_server(ebox_keys: tuple[bytes, bytes]) -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def ebox_sim(ebox_server: SimulatorServer) -> SimulatorServer:
-    httpx.post(ebox_server.url + "/_sim/reset").raise_for_status()
+    httpx.post(ebox_server.base_url + "/_sim/reset").raise_for_status()
     return ebox_server
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from channels.base import Outgoing, PermanentError, StatusUpdate, TransientError
 from channels.ebox import IDEMPOTENCY_NAMESPACE, EboxChannel
-from channels.ebox_simulator import SimulatorServer, generate_dev_key_pair
+from channels.ebox_simulator import SimulatorServer, generate_key_pair
 
 # Valid identifiers only (domain §1); SSIN_20XX is configured as NO_DIGITAL_USER in conftest.
 SSIN_19XX = "85073003328"
@@ -23,11 +23,11 @@ KBO_CLIENT = "0852093431"
 
 
 def sim_post(sim: SimulatorServer, path: str, json: Any = None) -> None:
-    httpx.post(sim.url + path, json=json).raise_for_status()
+    httpx.post(sim.base_url + path, json=json).raise_for_status()
 
 
 def sim_messages(sim: SimulatorServer) -> list[dict[str, Any]]:
-    answer: list[dict[str, Any]] = httpx.get(sim.url + "/_sim/messages").json()
+    answer: list[dict[str, Any]] = httpx.get(sim.base_url + "/_sim/messages").json()
     return answer
 
 
@@ -153,7 +153,7 @@ async def test_a_key_the_registry_does_not_know_is_transient(
     make_ebox: Callable[..., EboxChannel], make_outgoing: Callable[..., Outgoing]
 ) -> None:
     """A wrong client key is ours to fix: retry later rather than send every letter by post."""
-    async with make_ebox(private_key_pem=generate_dev_key_pair()[0]) as channel:
+    async with make_ebox(private_key_pem=generate_key_pair()[0]) as channel:
         with pytest.raises(TransientError) as caught:
             await channel.send(make_outgoing())
     assert "invalid_client" in caught.value.reason

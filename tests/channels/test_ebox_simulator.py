@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from channels.ebox_auth import CLIENT_ASSERTION_TYPE, TokenSource
-from channels.ebox_simulator import SimulatorServer, generate_dev_key_pair
+from channels.ebox_simulator import SimulatorServer, generate_key_pair
 from channels.ebox_simulator.rules import valid_enterprise_number, valid_ssin
 
 PUBLISH_SCOPE = "scope:document:management:consult:ws-eboxrestentreprise:publicationsender"
@@ -160,7 +160,7 @@ async def test_token_endpoint_checks_the_assertion(
     foreign = TokenSource(
         token_url=ebox_sim.token_url,
         client_id="comms-test",
-        private_key_pem=generate_dev_key_pair()[0],
+        private_key_pem=generate_key_pair()[0],
     )
     elsewhere = TokenSource(
         token_url="https://elsewhere.example/token",
