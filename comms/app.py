@@ -135,4 +135,3 @@ def build_app(settings: Settings, *, channels: Mapping[ChannelName, Channel] | N
         router=Router.from_file(settings.routing_policy),
         channels=channels if channels is not None else build_channels(settings),
     )
-

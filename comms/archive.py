@@ -18,7 +18,7 @@ _FILE_MODE = 0o440  # archived documents are never rewritten in place
 _SUFFIX = ".pdf"
 
 
-class ArchiveCorrupted(CommsError):  # noqa: N818 - named like comms.errors
+class ArchiveCorrupted(CommsError):
     """A stored document no longer hashes to its name: it was altered; tell staff, never send it."""
 
 

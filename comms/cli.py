@@ -20,9 +20,11 @@ from comms.events import AnyEvent, event_json_schema, parse_event
 from comms.models import Language
 from comms.pipeline import Outcome
 from comms.samples import sample_for, sample_paths
-from comms.settings import Settings, load_settings
+from comms.settings import load_settings
 
-cli = typer.Typer(help="comms: letters, emails and eBox messages for the fund's members.", no_args_is_help=True)
+cli = typer.Typer(
+    help="comms: letters, emails and eBox messages for the fund's members.", no_args_is_help=True
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -58,9 +60,25 @@ def _report(app: App, results: list[tuple[str, Outcome]]) -> int:
         if outcome.verdict in ("rejected", "refused", "failed", "conflict"):
             problems += 1
         if not outcome.deliveries:
-            table.add_row(source, outcome.event_id or "?", outcome.doc_type or "", outcome.verdict, "", "", doc)
+            table.add_row(
+                source,
+                outcome.event_id or "?",
+                outcome.doc_type or "",
+                outcome.verdict,
+                "",
+                "",
+                doc,
+            )
         for d in outcome.deliveries:
-            table.add_row(source, outcome.event_id or "?", outcome.doc_type or "", outcome.verdict, d.channel.value, d.status.value, doc)
+            table.add_row(
+                source,
+                outcome.event_id or "?",
+                outcome.doc_type or "",
+                outcome.verdict,
+                d.channel.value,
+                d.status.value,
+                doc,
+            )
     console.print(table)
     for source, outcome in results:
         for e in outcome.errors:
@@ -95,8 +113,12 @@ def demo() -> None:
 
 @cli.command()
 def process(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")],
-    embedded: Annotated[bool, typer.Option(help="Start the SMTP sink and the eBox simulator on loopback.")] = True,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")
+    ],
+    embedded: Annotated[
+        bool, typer.Option(help="Start the SMTP sink and the eBox simulator on loopback.")
+    ] = True,
 ) -> None:
     """Process your own events (JSON Lines) through the pipeline, in this process."""
     settings = load_settings()
@@ -116,10 +138,24 @@ def process(
 @cli.command()
 def preview(
     doc_type: Annotated[str, typer.Argument(help="Document type, e.g. contribution_notice.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write: .pdf for the letter, .html or .txt for the email.")],
-    lang: Annotated[Language | None, typer.Option("--lang", help="nl or fr (default: the event's language).")] = None,
-    event: Annotated[Path | None, typer.Option("--event", exists=True, dir_okay=False, help="An event (JSON) instead of the sample.")] = None,
-    issued_on: Annotated[str | None, typer.Option(help="Letter date, YYYY-MM-DD (default: today).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Where to write: .pdf for the letter, .html or .txt for the email."
+        ),
+    ],
+    lang: Annotated[
+        Language | None, typer.Option("--lang", help="nl or fr (default: the event's language).")
+    ] = None,
+    event: Annotated[
+        Path | None,
+        typer.Option(
+            "--event", exists=True, dir_okay=False, help="An event (JSON) instead of the sample."
+        ),
+    ] = None,
+    issued_on: Annotated[
+        str | None, typer.Option(help="Letter date, YYYY-MM-DD (default: today).")
+    ] = None,
 ) -> None:
     """Render one letter (PDF) or its email (HTML/text) without sending or recording anything."""
     settings = load_settings()
@@ -142,7 +178,9 @@ def preview(
         err.print(f"The event is a {parsed.type}, not a {doc_type}.")
         raise typer.Exit(1)
     if lang is not None and parsed.recipient.language is not lang:
-        err.print(f"The event is in {parsed.recipient.language.value}; a letter is never rendered in another language.")
+        err.print(
+            f"The event is in {parsed.recipient.language.value}; a letter is never rendered in another language."
+        )
         raise typer.Exit(1)
     composer = build_composer(settings)
     day = date.fromisoformat(issued_on) if issued_on else None
@@ -151,7 +189,9 @@ def preview(
             out.write_bytes(composer.compose(parsed, issued_on=day).document.pdf)
         else:
             texts = composer.render_texts(parsed, issued_on=day)
-            out.write_text(texts.email_text if out.suffix == ".txt" else texts.email_html, encoding="utf-8")
+            out.write_text(
+                texts.email_text if out.suffix == ".txt" else texts.email_html, encoding="utf-8"
+            )
     except RenderRefused as exc:
         err.print(f"Refused: {exc}")
         raise typer.Exit(1) from None
@@ -179,5 +219,3 @@ def ledger_verify() -> None:
         return
     err.print(f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}")
     raise typer.Exit(1)
-
-

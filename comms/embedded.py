@@ -27,9 +27,10 @@ def embedded_services(settings: Settings) -> Iterator[Embedded]:
     """Starts the stand-ins and returns settings pointing the channels at them."""
     maildir = settings.data_dir / "outbox" / "email"
     public_pem = public_key_of(ebox_private_key(settings))
-    with SmtpSink(maildir) as sink, SimulatorServer(
-        client_id=settings.ebox_client_id, public_key_pem=public_pem
-    ) as ebox:
+    with (
+        SmtpSink(maildir) as sink,
+        SimulatorServer(client_id=settings.ebox_client_id, public_key_pem=public_pem) as ebox,
+    ):
         yield Embedded(
             settings=settings.model_copy(
                 update={

@@ -31,7 +31,7 @@ from comms.identifiers import (
 from comms.models import Language
 from comms.payment import is_valid_structured_communication, normalise_structured_communication
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class Strict(BaseModel):
@@ -65,11 +65,11 @@ def _ogm(value: str) -> str:
 
 
 NationalNumber = Annotated[str, StringConstraints(max_length=20), AfterValidator(_national_number)]
-EnterpriseNumber = Annotated[str, StringConstraints(max_length=14), AfterValidator(_enterprise_number)]
-Iban = Annotated[str, StringConstraints(max_length=42), AfterValidator(_iban)]
-StructuredCommunication = Annotated[
-    str, StringConstraints(max_length=20), AfterValidator(_ogm)
+EnterpriseNumber = Annotated[
+    str, StringConstraints(max_length=14), AfterValidator(_enterprise_number)
 ]
+Iban = Annotated[str, StringConstraints(max_length=42), AfterValidator(_iban)]
+StructuredCommunication = Annotated[str, StringConstraints(max_length=20), AfterValidator(_ogm)]
 Bic = Annotated[str, StringConstraints(pattern=r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")]
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
 SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
@@ -503,4 +503,3 @@ def event_json_schema() -> dict[str, Any]:
 def to_json(event: AnyEvent) -> str:
     """Canonical JSON of an event, the form snapshots and content hashes are made of."""
     return event.model_dump_json()
-

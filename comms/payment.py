@@ -50,11 +50,13 @@ def format_structured_communication(value: str) -> str:
     return f"+++{d[0:3]}/{d[3:7]}/{d[7:12]}+++"
 
 
-def epc_payload(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> str:
+def epc_payload(
+    *, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str
+) -> str:
     """The QR's text (EPC069-12), via segno's builder; the OGM goes in line 10 (domain §3)."""
     if not EPC_MIN_AMOUNT <= amount <= EPC_MAX_AMOUNT:
         raise ValueError("EPC QR amount must lie between 0.01 and 999999999.99 euro")
-    data = segno.helpers._make_epc_qr_data(  # noqa: SLF001 - segno has no public payload builder
+    data = segno.helpers._make_epc_qr_data(
         beneficiary[:EPC_MAX_NAME_CHARS],
         iban.replace(" ", "").upper(),
         amount,
@@ -70,7 +72,11 @@ def epc_payload(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal
     return text
 
 
-def epc_qr(*, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str) -> segno.QRCode:
+def epc_qr(
+    *, beneficiary: str, iban: str, bic: str | None, amount: Decimal, reference: str
+) -> segno.QRCode:
     """The EPC QR code: error correction M, never boosted (EPC069-12)."""
-    payload = epc_payload(beneficiary=beneficiary, iban=iban, bic=bic, amount=amount, reference=reference)
+    payload = epc_payload(
+        beneficiary=beneficiary, iban=iban, bic=bic, amount=amount, reference=reference
+    )
     return segno.make_qr(payload, error="m", boost_error=False, encoding="utf-8")

@@ -281,7 +281,9 @@ class Dispatch:
                 return
             remaining = [r for r in queue if r.channel is not route.channel]
             if remaining:
-                await self._record(job, route, Status.SUPERSEDED, f"fallback to {remaining[0].channel.value}")
+                await self._record(
+                    job, route, Status.SUPERSEDED, f"fallback to {remaining[0].channel.value}"
+                )
             queue = remaining
 
     async def _one(self, job: Job, route: Route) -> tuple[DeliveryResult, str | None]:
@@ -291,7 +293,9 @@ class Dispatch:
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
         if latest is not None and (latest.status in SENT or latest.status in GIVEN_UP):
             also = self._also_post(job.plan, latest.evidence)
-            return DeliveryResult(route.channel, cid, latest.status, latest.reason or "", latest.evidence), also
+            return DeliveryResult(
+                route.channel, cid, latest.status, latest.reason or "", latest.evidence
+            ), also
         if latest is None:
             await self._record(job, route, Status.ROUTED, route.reason, cid=cid)
         channel = self.s.channels.get(route.channel)
@@ -309,8 +313,12 @@ class Dispatch:
                     return DeliveryResult(route.channel, cid, Status.ROUTED, exc.reason), None
                 await self.s.sleep(self.s.transient_backoff_s * 2**attempt)
             except PermanentError as exc:
-                await self._record(job, route, Status.FAILED, exc.reason, cid=cid, evidence=exc.evidence)
-                return DeliveryResult(route.channel, cid, Status.FAILED, exc.reason, exc.evidence), None
+                await self._record(
+                    job, route, Status.FAILED, exc.reason, cid=cid, evidence=exc.evidence
+                )
+                return DeliveryResult(
+                    route.channel, cid, Status.FAILED, exc.reason, exc.evidence
+                ), None
             else:
                 job.sent_now += 1
                 return await self._receipt(job, route, cid, receipt)
@@ -351,8 +359,7 @@ class Dispatch:
             self.s.ledger.record,
             event_id=job.event.event_id,
             status=status,
-            communication_id=cid
-            or communication_id(job.event.event_id, route.channel, doc.sha256),
+            communication_id=cid or communication_id(job.event.event_id, route.channel, doc.sha256),
             channel=route.channel.value,
             reason=reason,
             evidence=dict(evidence or {}),
@@ -438,7 +445,9 @@ class Pipeline:
             await step.process(job)
             if job.stop is not None:
                 return job.stop
-        return Outcome("failed", event.event_id, event.type, reason="pipeline ended without a verdict")
+        return Outcome(
+            "failed", event.event_id, event.type, reason="pipeline ended without a verdict"
+        )
 
 
 def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) -> Outgoing:

@@ -101,7 +101,9 @@ class Router:
                 routes.append(Route(channel, reason, registered=policy.registered))
         if not any(r.channel is ChannelName.POST for r in routes):
             # Paper is the last resort for every member: nobody is left without the letter.
-            routes.append(Route(ChannelName.POST, "fallback: paper by post", registered=policy.registered))
+            routes.append(
+                Route(ChannelName.POST, "fallback: paper by post", registered=policy.registered)
+            )
         return Plan(tuple(routes), tuple(skipped), policy.post_when_no_digital_user)
 
 

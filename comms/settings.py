@@ -9,13 +9,15 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEV_HMAC_SECRET = "dev-only-not-secret"  # refused when COMMS_ENVIRONMENT=production
+DEV_HMAC_SECRET = "dev-only-not-secret"  # noqa: S105 - refused when COMMS_ENVIRONMENT=production
 
 
 class Settings(BaseSettings):
     """Everything an operator may set; built by `load_settings()`, never at import."""
 
-    model_config = SettingsConfigDict(env_prefix="COMMS_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="COMMS_", env_nested_delimiter="__", extra="ignore"
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
 
     # eBox (domain/ebox.md); the defaults point at the loopback simulator
     ebox_base_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/messageRegistry/v3"
-    ebox_token_url: str = "http://127.0.0.1:8765/REST/oauth/v5/token"
+    ebox_token_url: str = "http://127.0.0.1:8765/REST/oauth/v5/token"  # noqa: S105
     ebox_client_id: str = "comms-dev"
     ebox_private_key_path: Path | None = None  # PEM; a throwaway key is generated in development
     ebox_sender_enterprise_number: str = "0406798006"

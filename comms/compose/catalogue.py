@@ -115,9 +115,7 @@ CATALOGUE: dict[str, DocumentType] = {
     ),
     "decision": DocumentType("decision", DECISION_MENTIONS, extra_mentions=_recovery),
     "tax_certificate": DocumentType("tax_certificate", ()),
-    "company_contribution_notice": DocumentType(
-        "company_contribution_notice", (), payable=_notice
-    ),
+    "company_contribution_notice": DocumentType("company_contribution_notice", (), payable=_notice),
     "account_statement": DocumentType("account_statement", (), payable=_statement),
 }
 TEMPLATE_FILES = ("letter.html", "email.html", "email.txt", "subject.txt", "ebox_subject.txt")

@@ -12,7 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocumentType
 from comms.compose.environment import build_environment, load_fund
@@ -70,7 +71,11 @@ class Composer:
     def version(self, language: Language, doc_type: str) -> str:
         """Cached by the files' sizes and times, so a batch does not rehash every letter."""
         files = template_files(self.templates_dir, language, doc_type)
-        key = (language, doc_type, *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        key = (
+            language,
+            doc_type,
+            *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+        )
         with self._lock:
             if key not in self._versions:
                 self._versions[key] = template_version(self.templates_dir, language, doc_type)
@@ -132,7 +137,9 @@ class Composer:
         self._check_files(language, doc_type.name)
         env = self._env(language)
         context = self.context(event, issued_on or today_in_brussels())
-        texts = {name: self._render(env, f"{doc_type.name}/{name}", context) for name in TEMPLATE_FILES}
+        texts = {
+            name: self._render(env, f"{doc_type.name}/{name}", context) for name in TEMPLATE_FILES
+        }
         address = self._render(env, ADDRESS_TEMPLATE, context)
         missing = missing_mentions(texts["letter.html"], doc_type.required_mentions(event))
         if missing:
@@ -202,9 +209,12 @@ class Composer:
             raise RenderRefused(f"syntax error: {exc.message}", template=where) from None
         except UndefinedError as exc:
             raise RenderRefused(
-                f"the template uses a variable the event does not have ({exc.message})", template=name
+                f"the template uses a variable the event does not have ({exc.message})",
+                template=name,
             ) from None
         except SecurityError:
-            raise RenderRefused("the template tried an operation the sandbox forbids", template=name) from None
+            raise RenderRefused(
+                "the template tried an operation the sandbox forbids", template=name
+            ) from None
         except TemplateError as exc:
             raise RenderRefused(f"template error: {exc.message}", template=name) from None

@@ -83,7 +83,9 @@ class PdfRenderer:
                 common = {"font_config": self._fonts, "url_fetcher": self._fetcher}
                 self._stylesheets = [
                     weasyprint.CSS(filename=str(css_path), **common),
-                    weasyprint.CSS(string=self._layout_css, base_url=self._shared.as_uri() + "/", **common),
+                    weasyprint.CSS(
+                        string=self._layout_css, base_url=self._shared.as_uri() + "/", **common
+                    ),
                 ]
                 self._cache_key = key
             return self._stylesheets

@@ -26,10 +26,16 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def append_to_body(templates: Path, lang: str, doc_type: str, snippet: str) -> None:
-    edit(templates / lang / doc_type / "letter.html", "{% block body %}", "{% block body %}" + snippet)
+    edit(
+        templates / lang / doc_type / "letter.html",
+        "{% block body %}",
+        "{% block body %}" + snippet,
+    )
 
 
-def test_a_missing_french_template_is_refused_and_never_replaced_by_dutch(templates_copy: Path) -> None:
+def test_a_missing_french_template_is_refused_and_never_replaced_by_dutch(
+    templates_copy: Path,
+) -> None:
     shutil.rmtree(templates_copy / "fr" / "tax_certificate")
     composer = Composer(templates_copy, LAYOUT)
     with pytest.raises(MissingTemplate, match="fr"):
@@ -81,7 +87,9 @@ def test_a_template_cannot_read_other_files(templates_copy: Path) -> None:
 
 
 def test_a_template_cannot_include_the_other_language(templates_copy: Path) -> None:
-    append_to_body(templates_copy, "nl", "tax_certificate", '{% include "../fr/_common/closing.html" %}')
+    append_to_body(
+        templates_copy, "nl", "tax_certificate", '{% include "../fr/_common/closing.html" %}'
+    )
     composer = Composer(templates_copy, LAYOUT)
     with pytest.raises(RenderRefused):
         composer.compose(parse_event(load_sample("tax-certificate-nl")), issued_on=ISSUED)
@@ -91,7 +99,7 @@ def test_a_template_cannot_reach_the_network(templates_copy: Path) -> None:
     hits: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hits.append(self.path)
             self.send_response(200)
             self.end_headers()

@@ -26,7 +26,12 @@ SAMPLES = sorted(all_samples().items())
 
 def money(value: Decimal, lang: str) -> str:
     # pypdf turns no-break spaces into plain spaces; compare on the normalised text.
-    return " ".join(format_currency(value, "EUR", locale=f"{lang}_BE").replace("\u202f", " ").replace("\xa0", " ").split())
+    return " ".join(
+        format_currency(value, "EUR", locale=f"{lang}_BE")
+        .replace("\u202f", " ")
+        .replace("\xa0", " ")
+        .split()
+    )
 
 
 def normal(text: str) -> str:
@@ -62,7 +67,9 @@ def test_letter_names_the_recipient_and_is_dated_in_its_locale(rendered, name: s
 
 
 @pytest.mark.parametrize("name", [n for n, _ in SAMPLES])
-def test_payable_letters_carry_amount_due_date_iban_and_structured_communication(rendered, name: str) -> None:
+def test_payable_letters_carry_amount_due_date_iban_and_structured_communication(
+    rendered, name: str
+) -> None:
     event, _, text = rendered[name]
     payable = CATALOGUE[event.type].payable(event)
     if payable is None:
@@ -83,7 +90,11 @@ def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, 
     found = []
     for page in document:
         image = page.render(scale=4).to_pil()
-        found += [b.text for b in zxingcpp.read_barcodes(image) if b.format == zxingcpp.BarcodeFormat.QRCode]
+        found += [
+            b.text
+            for b in zxingcpp.read_barcodes(image)
+            if b.format == zxingcpp.BarcodeFormat.QRCode
+        ]
     assert len(found) == 1
     lines = found[0].split("\n")
     assert lines[0] == "BCD" and lines[3] == "SCT"
@@ -113,7 +124,11 @@ def test_decisions_state_reasons_and_every_appeal_mention(rendered, name: str) -
     assert appeal.handling_service in text
     assert appeal.explanations.phone in text
     assert "728" in text and "1017" in text
-    assert str(appeal.deadline_months) in text or ("drie" in text if d.appeal.deadline_months == 3 else False) or "trois" in text
+    assert (
+        str(appeal.deadline_months) in text
+        or ("drie" in text if d.appeal.deadline_months == 3 else False)
+        or "trois" in text
+    )
     if d.recovery is not None:
         lang = event.recipient.language.value
         assert money(d.recovery.total, lang) in text
@@ -135,7 +150,11 @@ def test_formal_notice_is_registered_and_names_the_contact_person(rendered) -> N
         event, _, text = rendered[name]
         assert event.payload.contact.name in text  # type: ignore[union-attr]
         assert event.payload.contact.phone in text  # type: ignore[union-attr]
-        assert ("Aangetekend" in text) if name.endswith("nl") else ("Recommandé" in text or "RECOMMANDÉ" in text)
+        assert (
+            ("Aangetekend" in text)
+            if name.endswith("nl")
+            else ("Recommandé" in text or "RECOMMANDÉ" in text)
+        )
 
 
 def test_pdf_is_pdf_a_with_embedded_fonts(rendered) -> None:
@@ -146,6 +165,10 @@ def test_pdf_is_pdf_a_with_embedded_fonts(rendered) -> None:
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
             descriptor = font.get_object()["/FontDescriptor"].get_object()
-            assert "/FontFile2" in descriptor or "/FontFile3" in descriptor or "/FontFile" in descriptor
+            assert (
+                "/FontFile2" in descriptor
+                or "/FontFile3" in descriptor
+                or "/FontFile" in descriptor
+            )
             fonts.add(str(font.get_object()["/BaseFont"]))
     assert fonts

@@ -21,13 +21,23 @@ def test_valid_national_numbers(number: str) -> None:
 
 @pytest.mark.parametrize(
     "number",
-    ["84022711080", "71022722580", "01010122233", "85073003329", "8507300332", "850730033281", "8507300332a"],
+    [
+        "84022711080",
+        "71022722580",
+        "01010122233",
+        "85073003329",
+        "8507300332",
+        "850730033281",
+        "8507300332a",
+    ],
 )
 def test_invalid_national_numbers_including_the_ebox_documentation_examples(number: str) -> None:
     assert not is_valid_national_number(number)
 
 
-@pytest.mark.parametrize("number", ["0406798006", "0852093431", "0220916609", "0474028805", "0406.798.006"])
+@pytest.mark.parametrize(
+    "number", ["0406798006", "0852093431", "0220916609", "0474028805", "0406.798.006"]
+)
 def test_valid_enterprise_numbers(number: str) -> None:
     assert is_valid_enterprise_number(number)
 
@@ -37,12 +47,16 @@ def test_invalid_enterprise_numbers(number: str) -> None:
     assert not is_valid_enterprise_number(number)
 
 
-@pytest.mark.parametrize("iban", ["BE68539007547034", "BE71096123456769", "BE72000000001616", "BE68 5390 0754 7034"])
+@pytest.mark.parametrize(
+    "iban", ["BE68539007547034", "BE71096123456769", "BE72000000001616", "BE68 5390 0754 7034"]
+)
 def test_valid_ibans(iban: str) -> None:
     assert is_valid_iban(iban)
 
 
-@pytest.mark.parametrize("iban", ["BE68539007547035", "BE69539007547034", "BE6853900754703", "XX68539007547034"])
+@pytest.mark.parametrize(
+    "iban", ["BE68539007547035", "BE69539007547034", "BE6853900754703", "XX68539007547034"]
+)
 def test_invalid_ibans(iban: str) -> None:
     assert not is_valid_iban(iban)
 
@@ -54,7 +68,9 @@ def test_printed_forms() -> None:
 
 
 @given(st.integers(min_value=0, max_value=10**9 - 1), st.booleans())
-def test_numbers_built_by_the_rule_validate_and_a_wrong_check_does_not(body: int, born_2000: bool) -> None:
+def test_numbers_built_by_the_rule_validate_and_a_wrong_check_does_not(
+    body: int, born_2000: bool
+) -> None:
     digits = f"{body:09d}"
     check = 97 - int(("2" if born_2000 else "") + digits) % 97
     assert is_valid_national_number(f"{digits}{check:02d}")

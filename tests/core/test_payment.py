@@ -31,10 +31,19 @@ def test_domain_examples(base: str, printed: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["+++123/4567/89012+++", "123456789012", "+++123/4567/8900+++", "12345678900", "+++123/4567/89002+++ ", "abc"],
+    [
+        "+++123/4567/89012+++",
+        "123456789012",
+        "+++123/4567/8900+++",
+        "12345678900",
+        "+++123/4567/89002+++ ",
+        "abc",
+    ],
 )
 def test_invalid_structured_communications(value: str) -> None:
-    assert not is_valid_structured_communication(value.strip() + ("x" if value.endswith(" ") else ""))
+    assert not is_valid_structured_communication(
+        value.strip() + ("x" if value.endswith(" ") else "")
+    )
 
 
 def test_epc_payload_lines() -> None:
@@ -56,4 +65,10 @@ def test_epc_payload_lines() -> None:
 
 def test_epc_amount_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="between"):
-        epc_payload(beneficiary="F", iban="BE68539007547034", bic=None, amount=Decimal("0"), reference="123456789002")
+        epc_payload(
+            beneficiary="F",
+            iban="BE68539007547034",
+            bic=None,
+            amount=Decimal("0"),
+            reference="123456789002",
+        )
