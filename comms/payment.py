@@ -56,7 +56,7 @@ def epc_payload(
     """The QR's text (EPC069-12), via segno's builder; the OGM goes in line 10 (domain §3)."""
     if not EPC_MIN_AMOUNT <= amount <= EPC_MAX_AMOUNT:
         raise ValueError("EPC QR amount must lie between 0.01 and 999999999.99 euro")
-    data = segno.helpers._make_epc_qr_data(
+    data = segno.helpers._make_epc_qr_data(  # type: ignore[attr-defined]  # no public builder
         beneficiary[:EPC_MAX_NAME_CHARS],
         iban.replace(" ", "").upper(),
         amount,

@@ -10,11 +10,11 @@ from comms.errors import CommsError, FieldError
 from comms.models import ChannelName, Language, Status
 
 
-class UnknownEvent(CommsError, LookupError):  # noqa: N818 - named like comms.errors
+class UnknownEvent(CommsError, LookupError):
     """A state change names an event the ledger never accepted: fix the caller, do not retry."""
 
 
-class SnapshotMismatch(CommsError):  # noqa: N818 - named like comms.errors
+class SnapshotMismatch(CommsError):
     """A stored snapshot no longer matches its content hash: the row was altered, tell staff."""
 
 
