@@ -1,4 +1,4 @@
-"""The `comms` command: thin wrappers that parse arguments, build the app once and print answers."""
+"""`comms demo | process | preview | schema`: run events through the pipeline in this process."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from comms.app import App, build_app, build_composer
+from comms.cli.console import console, err
 from comms.errors import InvalidEvent, RenderRefused
 from comms.events import AnyEvent, event_json_schema, parse_event
 from comms.models import Language
@@ -22,17 +22,9 @@ from comms.pipeline import Outcome
 from comms.samples import sample_for, sample_paths
 from comms.settings import load_settings
 
-cli = typer.Typer(
-    help="comms: letters, emails and eBox messages for the fund's members.", no_args_is_help=True
-)
-console = Console()
-err = Console(stderr=True)
+cli = typer.Typer()
 
 EXIT_PROBLEMS = 2  # the batch ran to its end, but some events were rejected, refused or failed
-
-
-def main() -> None:
-    cli()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -202,20 +194,3 @@ def preview(
 def schema() -> None:
     """Print the JSON Schema of events, for upstream developers."""
     sys.stdout.write(json.dumps(event_json_schema(), indent=2, ensure_ascii=False) + "\n")
-
-
-ledger_cli = typer.Typer(help="The delivery log.", no_args_is_help=True)
-cli.add_typer(ledger_cli, name="ledger")
-
-
-@ledger_cli.command("verify")
-def ledger_verify() -> None:
-    """Recompute the hash chain; name the first broken row."""
-    from comms.app import build_ledger
-
-    result = build_ledger(load_settings()).verify()
-    if result.ok:
-        console.print(f"Ledger intact: {result.checked} rows verified.")
-        return
-    err.print(f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}")
-    raise typer.Exit(1)

@@ -1,0 +1,22 @@
+"""The `comms` command: thin wrappers that parse arguments, build the app once and print answers.
+
+Each command group lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from comms.cli import ledger, run
+
+cli = typer.Typer(
+    help="comms: letters, emails and eBox messages for the fund's members.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold members' data
+)
+cli.registered_commands += run.cli.registered_commands
+cli.add_typer(ledger.cli, name="ledger")
+
+
+def main() -> None:
+    cli()
