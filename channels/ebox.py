@@ -64,6 +64,8 @@ class EboxChannel(BaseChannel):
         timeout_s: float = 30.0,
         key_id: str | None = None,
         private_key_password: bytes | None = None,
+        publish_scope: str = PUBLISH_SCOPE,
+        preferences_scope: str = PREFERENCES_SCOPE,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._federation = federation_url.rstrip("/") if federation_url else None
@@ -74,6 +76,8 @@ class EboxChannel(BaseChannel):
             private_key_password=private_key_password,
             key_id=key_id,
         )
+        self._publish_scope = publish_scope
+        self._preferences_scope = preferences_scope
         self._sender = sender_enterprise_number
         self._message_type_id = message_type_id
         self._application_id = sender_application_id
@@ -141,7 +145,7 @@ class EboxChannel(BaseChannel):
         # The header is an RFC 8941 string, hence the quotes (IETF idempotency-key draft).
         headers = {"Idempotency-Key": f'"{key}"'}
         response = await self._call(
-            f"{self._base}/ebox/messages", PUBLISH_SCOPE, files=files, headers=headers
+            f"{self._base}/ebox/messages", self._publish_scope, files=files, headers=headers
         )
         cid = outgoing.communication_id
         evidence = {"idempotency_key": key}
@@ -179,7 +183,7 @@ class EboxChannel(BaseChannel):
                 for q in batch
             ]
             response = await self._call(
-                f"{self._base}/searchMessageStatus", PUBLISH_SCOPE, json=payload
+                f"{self._base}/searchMessageStatus", self._publish_scope, json=payload
             )
             raise_for_refusal(response)
             for item in items(response.json()):
@@ -202,7 +206,7 @@ class EboxChannel(BaseChannel):
             "eboxIdValueList": list(enterprise_numbers),
         }
         url = f"{self._federation}/eboxPreferences/search"
-        response = await self._call(url, PREFERENCES_SCOPE, json=payload)
+        response = await self._call(url, self._preferences_scope, json=payload)
         raise_for_refusal(response)
         found: dict[str, dict[str, Any]] = {}
         for item in items(response.json()):
