@@ -110,6 +110,9 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
             starttls=settings.smtp_starttls,
             implicit_tls=settings.smtp_implicit_tls,
             timeout_s=settings.smtp_timeout_s,
+            pool_size=settings.smtp_pool_size,
+            envelope_sender=settings.smtp_envelope_from,
+            validate_certs=settings.smtp_validate_certs,
         ),
         ChannelName.EBOX: EboxChannel(
             base_url=settings.ebox_base_url,
@@ -119,7 +122,14 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
             sender_enterprise_number=settings.ebox_sender_enterprise_number,
             message_type_id=settings.ebox_message_type_id,
             sender_application_id=settings.ebox_sender_application_id,
+            federation_url=settings.ebox_federation_url,
             timeout_s=settings.ebox_timeout_s,
+            key_id=settings.ebox_key_id,
+            private_key_password=(
+                settings.ebox_private_key_password.get_secret_value().encode()
+                if settings.ebox_private_key_password
+                else None
+            ),
         ),
         ChannelName.POST: PostChannel(outbox_dir=settings.post_dir),
     }

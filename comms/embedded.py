@@ -19,27 +19,38 @@ class Embedded:
 
     settings: Settings
     maildir: Path
+    smtp: SmtpSink
     ebox: SimulatorServer
 
 
 @contextmanager
-def embedded_services(settings: Settings) -> Iterator[Embedded]:
-    """Starts the stand-ins and returns settings pointing the channels at them."""
+def embedded_services(
+    settings: Settings, *, no_digital_users: tuple[str, ...] = ()
+) -> Iterator[Embedded]:
+    """Starts the stand-ins and returns settings pointing the channels at them.
+
+    `no_digital_users`: national or enterprise numbers the simulator answers NO_DIGITAL_USER for.
+    """
     maildir = settings.data_dir / "outbox" / "email"
     public_pem = public_key_of(ebox_private_key(settings))
-    with (
-        SmtpSink(maildir) as sink,
-        SimulatorServer(client_id=settings.ebox_client_id, public_key_pem=public_pem) as ebox,
-    ):
+    simulator = SimulatorServer(
+        client_id=settings.ebox_client_id,
+        public_key_pem=public_pem,
+        sender_enterprise_number=settings.ebox_sender_enterprise_number,
+        no_digital_users=no_digital_users,
+    )
+    with SmtpSink(maildir) as sink, simulator as ebox:
         yield Embedded(
             settings=settings.model_copy(
                 update={
                     "smtp_host": sink.host,
                     "smtp_port": sink.port,
-                    "ebox_base_url": ebox.base_url + "/REST/ebox/enterprise/messageRegistry/v3",
-                    "ebox_token_url": ebox.base_url + "/REST/oauth/v5/token",
+                    "ebox_base_url": ebox.registry_url,
+                    "ebox_token_url": ebox.token_url,
+                    "ebox_federation_url": ebox.federation_url,
                 }
             ),
             maildir=maildir,
+            smtp=sink,
             ebox=ebox,
         )

@@ -41,12 +41,18 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_implicit_tls: bool = False
     smtp_timeout_s: float = 30.0
+    smtp_pool_size: int = Field(default=2, ge=1, le=64)
+    smtp_envelope_from: str | None = None  # the bounce address (Return-Path)
+    smtp_validate_certs: bool = True
     email_from: str = "Sociaal verzekeringsfonds <noreply@fonds.example>"
     email_domain: str = "fonds.example"  # right-hand side of Message-IDs
 
     # eBox (domain/ebox.md); the defaults point at the loopback simulator
     ebox_base_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/messageRegistry/v3"
     ebox_token_url: str = "http://127.0.0.1:8765/REST/oauth/v5/token"  # noqa: S105
+    ebox_federation_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/federation/v1"
+    ebox_key_id: str | None = None  # the JWT `kid` header, when the token service asks for it
+    ebox_private_key_password: SecretStr | None = None
     ebox_client_id: str = "comms-dev"
     ebox_private_key_path: Path | None = None  # PEM; a throwaway key is generated in development
     ebox_sender_enterprise_number: str = "0406798006"

@@ -29,7 +29,11 @@ def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
         return format_currency(value, "EUR", locale=locale)
 
     def date_long(value: date | datetime) -> str:
-        return format_date(_as_date(value), format="long", locale=locale)
+        day = _as_date(value)
+        text = format_date(day, format="long", locale=locale)
+        if locale.startswith("fr") and day.day == 1:
+            return "1er" + text[1:]  # French writes the first of the month as an ordinal
+        return text
 
     def date_short(value: date | datetime) -> str:
         return format_date(_as_date(value), format=SHORT_DATE_PATTERN, locale=locale)

@@ -14,7 +14,8 @@ from comms.compose import Composer
 from comms.errors import MissingMention, MissingTemplate, RenderRefused
 from comms.events import parse_event
 from comms.samples import load_sample
-from tests.compose.conftest import LAYOUT, pdf_text
+from tests.compose.conftest import LAYOUT
+from tests.readback import pdf_text
 
 ISSUED = date(2027, 1, 4)
 

@@ -1,0 +1,5 @@
+"""`python -m comms.cli`, the same as the `comms` script."""
+
+from comms.cli import main
+
+main()

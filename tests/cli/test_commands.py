@@ -1,0 +1,104 @@
+"""The README's commands, run as a newcomer runs them: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from comms.samples import load_sample
+from tests.readback import pdf_text
+
+COMMS = [sys.executable, "-m", "comms.cli"]
+
+
+def comms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+    return subprocess.run(
+        [*COMMS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+
+
+def test_demo_sends_every_sample_and_says_where(tmp_path: Path) -> None:
+    result = comms(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "sent 16" in result.stdout
+    for channel in ("email", "ebox", "post"):
+        assert channel in result.stdout
+    var = tmp_path / "var"
+    assert len(list((var / "archive").rglob("*.pdf"))) >= 16
+    assert len(list((var / "outbox" / "email" / "new").iterdir())) >= 1
+    assert (var / "outbox" / "post" / "manifest.jsonl").read_text().count("\n") >= 3
+    again = comms(tmp_path, "demo")
+    assert again.returncode == 0 and "duplicate 16" in again.stdout
+
+
+def test_process_reports_bad_lines_by_number_and_field_and_goes_on(tmp_path: Path) -> None:
+    good = load_sample("tax-certificate-nl")
+    bad = load_sample("contribution-notice-fr")
+    bad["event_id"] = "upstream-bad-0001"
+    bad["recipient"]["national_number"] = "84022711080"
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(bad) + "\n" + "{not json\n" + json.dumps(good) + "\n")
+    result = comms(tmp_path, "process", str(events))
+    assert result.returncode == 2
+    assert "events.jsonl:1" in result.stderr and "recipient.national_number" in result.stderr
+    assert "events.jsonl:2" in result.stderr
+    assert "84022711080" not in result.stderr + result.stdout
+    assert "sent 1" in result.stdout and "rejected 2" in result.stdout
+
+
+def test_preview_writes_the_letter_and_the_email(tmp_path: Path) -> None:
+    out = tmp_path / "decision.pdf"
+    result = comms(
+        tmp_path,
+        "preview",
+        "decision",
+        "--lang",
+        "fr",
+        "--out",
+        str(out),
+        "--issued-on",
+        "2027-01-04",
+    )
+    assert result.returncode == 0, result.stderr
+    text = pdf_text(out.read_bytes())
+    assert "tribunal du travail" in text.lower() and "4 janvier 2027" in text
+    assert len(PdfReader(out).pages) >= 1
+    html = tmp_path / "mail.html"
+    assert comms(tmp_path, "preview", "contribution_notice", "--out", str(html)).returncode == 0
+    assert "<html" in html.read_text()
+    assert not (tmp_path / "var" / "comms.db").exists()  # a preview records nothing
+
+
+def test_preview_never_renders_another_language(tmp_path: Path) -> None:
+    event = tmp_path / "e.json"
+    event.write_text(json.dumps(load_sample("decision-nl")))
+    result = comms(
+        tmp_path,
+        "preview",
+        "decision",
+        "--lang",
+        "fr",
+        "--event",
+        str(event),
+        "--out",
+        str(tmp_path / "x.pdf"),
+    )
+    assert result.returncode == 1 and "never rendered in another language" in result.stderr
+
+
+def test_schema_is_json_schema_of_every_type(tmp_path: Path) -> None:
+    result = comms(tmp_path, "schema")
+    schema = json.loads(result.stdout)
+    assert "discriminator" in json.dumps(schema) and "formal_notice" in result.stdout
+
+
+def test_ledger_verify_after_the_demo(tmp_path: Path) -> None:
+    assert comms(tmp_path, "demo").returncode == 0
+    result = comms(tmp_path, "ledger", "verify")
+    assert result.returncode == 0 and "intact" in result.stdout
