@@ -28,7 +28,8 @@ def pg_database() -> Iterator[str]:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError:
         admin.dispose()
-        if os.environ.get("COMMS_TEST_REQUIRE_SERVICES") == "1":  # CI: a missing server is a failure
+        # CI sets this: there, a missing server is a failure, never a silent skip.
+        if os.environ.get("COMMS_TEST_REQUIRE_SERVICES") == "1":
             pytest.fail("PostgreSQL is not reachable on COMMS_TEST_PG_ADMIN_URL")
         pytest.skip("PostgreSQL is not reachable on COMMS_TEST_PG_ADMIN_URL")
     try:
