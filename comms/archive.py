@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _FILE_MODE = 0o440  # archived documents are never rewritten in place
-_SUFFIX = ".pdf"
+_SUFFIXES = (".pdf", ".json")  # letters, and the JSON of their email and eBox wrappings
 
 
 class ArchiveCorrupted(CommsError):
@@ -23,7 +23,7 @@ class ArchiveCorrupted(CommsError):
 
 
 class Archive:
-    """Files under `root/ab/cd/<sha256>.pdf`, written atomically, re-verified on every read."""
+    """Files under `root/ab/cd/<sha256>.pdf` (or `.json`), written atomically, re-verified on every read."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -35,7 +35,11 @@ class Archive:
         """Where the document with this hash lives (whether or not it is there)."""
         if not _SHA256_HEX.fullmatch(sha):
             raise ValueError("not a lowercase SHA-256 hex digest")
-        return self.root / sha[0:2] / sha[2:4] / f"{sha}{_SUFFIX}"
+        folder = self.root / sha[0:2] / sha[2:4]
+        for suffix in _SUFFIXES[1:]:
+            if (candidate := folder / f"{sha}{suffix}").is_file():
+                return candidate
+        return folder / f"{sha}{_SUFFIXES[0]}"
 
     def exists(self, sha: str) -> bool:
         return self.path(sha).is_file()
@@ -43,14 +47,15 @@ class Archive:
     def put(self, data: bytes) -> str:
         """Stores the bytes once; storing them again is a no-op (after checking the copy held)."""
         sha = hashlib.sha256(data).hexdigest()
-        target = self.path(sha)
+        suffix = _SUFFIXES[0] if data.startswith(b"%PDF") else _SUFFIXES[1]
+        target = self.path(sha).with_suffix(suffix)
         if target.is_file():
             if _digest(target) == sha:
                 return sha
             # We hold the right bytes: put them back, but leave a trace of the damage.
             log.warning("archive: replacing a corrupted copy", extra={"sha256": sha})
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=suffix)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
