@@ -5,11 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_HMAC_SECRET = "dev-only-not-secret"  # noqa: S105 - refused when COMMS_ENVIRONMENT=production
+
+
+Role = Literal["producer", "compliance", "staff", "operator"]
+
+
+class ApiUser(BaseModel):
+    """One caller of the API: a name for the audit trail, roles, and the SHA-256 of its token."""
+
+    name: str = Field(min_length=1, max_length=100)
+    roles: list[Role] = Field(min_length=1)
+    token_sha256: SecretStr  # hex digest of the bearer token: the token itself is never stored
 
 
 class Settings(BaseSettings):
@@ -64,6 +75,9 @@ class Settings(BaseSettings):
     post_outbox_dir: Path | None = None  # default: data_dir / "outbox" / "post"
 
     render_processes: int = Field(default=1, ge=1, le=64)
+
+    # HTTP API: COMMS_API_USERS='[{"name": "upstream-x", "roles": ["producer"], "token_sha256": "…"}]'
+    api_users: list[ApiUser] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -105,6 +105,11 @@ class Ledger:
 
     # --- schema ---------------------------------------------------------------------------------
 
+    def ping(self) -> None:
+        """Raises if the database does not answer (for health checks)."""
+        with self._engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def migrate(self) -> None:
         """Alembic `upgrade head`, serialised so that many workers may start at once."""
         from alembic import command

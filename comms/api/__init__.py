@@ -1,0 +1,24 @@
+"""The HTTP API (`comms serve`): it accepts and queries; it never sends.
+
+Each area has its own router module; `create_api` mounts them on one FastAPI application.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from comms.api import auth, health
+from comms.app import App
+
+
+def create_api(app: App) -> FastAPI:
+    """One FastAPI application over an already built `App` (the composition root)."""
+    api = FastAPI(
+        title="comms",
+        description="Letters, emails and eBox messages for the fund's members.",
+        version="1",
+    )
+    api.state.comms = app
+    api.include_router(health.router)
+    api.include_router(auth.router)
+    return api
