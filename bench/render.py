@@ -13,7 +13,6 @@ import multiprocessing as mp
 import resource
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from comms.compose import Composer, WindowLayout
