@@ -122,7 +122,7 @@ class Ledger:
                 lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
                 conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # independent branches (ledger, templates, queue) may coexist
 
     # --- writes ---------------------------------------------------------------------------------
 
