@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -159,7 +159,7 @@ class RouteStep:
         self.s = s
 
     async def process(self, job: Job) -> None:
-        job.plan = self.s.router.plan(job.event)
+        job.plan = await self.s.router.decide(job.event)
 
 
 class Compose:
@@ -388,11 +388,14 @@ class Record:
             verdict = "sent"
         else:
             verdict = "failed"
+            reason = "no channel left: dead letter, needs an operator"
+            if job.plan is not None and job.plan.skipped:
+                reason += f" (skipped: {'; '.join(job.plan.skipped)})"
             await asyncio.to_thread(
                 self.s.ledger.record,
                 event_id=event.event_id,
                 status=Status.FAILED,
-                reason="no channel left: dead letter, needs an operator",
+                reason=reason,
                 document_sha256=sha,
             )
         job.stop = Outcome(
@@ -448,6 +451,51 @@ class Pipeline:
         return Outcome(
             "failed", event.event_id, event.type, reason="pipeline ended without a verdict"
         )
+
+    async def fall_back(
+        self,
+        event_id: str,
+        from_channel: ChannelName,
+        reason: str,
+        *,
+        to: Sequence[ChannelName] = (ChannelName.POST,),
+    ) -> Outcome:
+        """Sends an already rendered event on `to` after `from_channel` turned out not to reach.
+
+        Tracking calls it (hard bounce, eBox NO_DIGITAL_USER or unread). The frozen document is
+        reused, `from_channel`'s communication is marked superseded once, and the Dispatch and
+        Record steps do the rest, so running it twice sends nothing twice. Only channels routing
+        allows for this recipient are tried; none left is a dead letter for an operator.
+        """
+        s = self.services
+        snapshot = await asyncio.to_thread(s.ledger.event_snapshot, event_id)
+        if snapshot is None:
+            return Outcome("failed", event_id, reason="event unknown, or its snapshot was purged")
+        event = parse_event(snapshot)
+        history = await asyncio.to_thread(s.ledger.history, event_id)
+        if not any(e.status is Status.RENDERED for e in history):
+            return Outcome("failed", event_id, event.type, reason="nothing was rendered to resend")
+        job = Job(event, repeat=True)
+        await Compose(s).process(job)
+        if job.stop is not None:
+            return job.stop
+        if not job.frozen or job.message is None:
+            return Outcome(
+                "failed", event_id, event.type, reason="the archived document is missing"
+            )
+        plan = await s.router.decide(event)
+        routes = plan.fallback_routes(to, reason)
+        job.plan = Plan(routes, plan.skipped, plan.post_when_no_digital_user, plan.fallback)
+        dispatch = Dispatch(s)
+        source = Route(from_channel, reason)
+        from_cid = communication_id(event_id, from_channel, job.message.document.sha256)
+        latest = await asyncio.to_thread(s.ledger.latest_for, from_cid)
+        if routes and latest is not None and latest.status is not Status.SUPERSEDED:
+            await dispatch._record(job, source, Status.SUPERSEDED, reason, cid=from_cid)
+        await dispatch.process(job)
+        await Record(s).process(job)
+        assert job.stop is not None
+        return job.stop
 
 
 def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) -> Outgoing:

@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from comms.events import AnyEvent
+from comms.events import EVENT_TYPES, AnyEvent, CompanyRecipient
 from comms.models import ChannelName
+
+POST = ChannelName.POST
+_TYPE_KEYS = frozenset(
+    {"order", "registered", "email_attach_document", "post_when_no_digital_user"}
+    | {"never", "legal", "post_to_flagged_address", "fallback"}
+)
+_FALLBACK_KEYS = frozenset(
+    {"bounced", "no_digital_user", "unread", "unread_after_days", "returned"}
+)
+
+
+class PolicyError(ValueError):
+    """The routing policy file is wrong; the service refuses to start rather than guess."""
+
+
+@dataclass(frozen=True)
+class Fallbacks:
+    """Where a letter goes next when tracking learns it did not arrive (`[….fallback]`)."""
+
+    bounced: tuple[ChannelName, ...] = (POST,)  # email hard bounce
+    no_digital_user: tuple[ChannelName, ...] = (POST,)  # eBox: the person never opened an eBox
+    unread: tuple[ChannelName, ...] = ()  # eBox still unread `unread_after_days` after publication
+    unread_after_days: int = 0  # 0: unread messages are never re-sent
+    returned: tuple[ChannelName, ...] = ()  # returned mail: by default staff look for an address
+
+    def chain(self, trigger: str) -> tuple[ChannelName, ...]:
+        """The channels for `bounced`, `no_digital_user`, `unread` or `returned`."""
+        if trigger not in ("bounced", "no_digital_user", "unread", "returned"):
+            raise ValueError(f"unknown fallback trigger {trigger}")
+        chain: tuple[ChannelName, ...] = getattr(self, trigger)
+        return chain
 
 
 @dataclass(frozen=True)
@@ -18,7 +50,14 @@ class TypePolicy:
     order: tuple[ChannelName, ...]
     registered: bool = False
     email_attach_document: bool = True
-    post_when_no_digital_user: bool = True
+    never: frozenset[ChannelName] = frozenset()  # legal constraints: channels this type never uses
+    legal: str = ""  # why, cited in the recorded reason (no personal data: it is policy text)
+    post_to_flagged_address: bool = False  # send paper even after returned mail (legal domicile)
+    fallback: Fallbacks = field(default_factory=Fallbacks)
+
+    @property
+    def post_when_no_digital_user(self) -> bool:
+        return POST in self.fallback.no_digital_user
 
 
 @dataclass(frozen=True)
@@ -38,6 +77,7 @@ class Plan:
     routes: tuple[Route, ...]
     skipped: tuple[str, ...]
     post_when_no_digital_user: bool
+    fallback: Fallbacks = field(default_factory=Fallbacks)
 
     def after(self, channel: ChannelName) -> tuple[Route, ...]:
         names = [r.channel for r in self.routes]
@@ -49,39 +89,92 @@ class Plan:
                 return route
         return Route(channel, reason)
 
+    def fallback_routes(self, channels: Iterable[ChannelName], reason: str) -> tuple[Route, ...]:
+        """The planned routes of `channels`, each carrying `reason`; unplanned channels are left out.
+
+        A channel routing left out (no eBox, no consent, a flagged address, a legal constraint) is
+        not tried as a fallback either: the same rules hold whatever the trigger.
+        """
+        planned = {r.channel: r for r in self.routes}
+        return tuple(replace(planned[c], reason=reason) for c in channels if c in planned)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What routing learns beyond the event: the fund's own records and the eBox preferences."""
+
+    address_flagged: bool = False  # returned mail came back from this dossier's address
+    ebox_known: bool | None = None  # company eBox in the federation's preferences; None: unknown
+    exclusively_ebox: bool | None = None  # the company gave up paper
+    notes: tuple[str, ...] = ()  # lookups that failed, so the reason says what routing knew
+
+
+class FactSource(Protocol):
+    """Looks up the facts of one event's recipient; must not raise for an unavailable service."""
+
+    async def facts(self, event: AnyEvent) -> Facts: ...
+
 
 class Router:
     """Applies the policy to one recipient: their eBox, their email consent, the legal constraints."""
 
-    def __init__(self, policies: dict[str, TypePolicy], default: TypePolicy) -> None:
-        self._policies = policies
+    def __init__(
+        self,
+        policies: Mapping[str, TypePolicy],
+        default: TypePolicy,
+        *,
+        facts: FactSource | None = None,
+    ) -> None:
+        self._policies = dict(policies)
         self._default = default
+        self._facts = facts
 
     @classmethod
-    def from_file(cls, path: Path) -> Router:
+    def from_file(cls, path: Path, *, facts: FactSource | None = None) -> Router:
         with path.open("rb") as f:
             raw = tomllib.load(f)
-        default = _policy(raw.get("default", {}), None)
-        types = {name: _policy(body, default) for name, body in raw.get("types", {}).items()}
-        return cls(types, default)
+        unknown = set(raw) - {"default", "types"}
+        if unknown:
+            raise PolicyError(f"{path.name}: unknown sections {sorted(unknown)}")
+        default = _policy(raw.get("default", {}), None, "default")
+        types: dict[str, TypePolicy] = {}
+        for name, body in raw.get("types", {}).items():
+            if name not in EVENT_TYPES:
+                # A typo here would silently route a decision by the default (email included).
+                raise PolicyError(f"{path.name}: unknown document type {name}")
+            types[name] = _policy(body, default, name)
+        return cls(types, default, facts=facts)
 
     def policy(self, doc_type: str) -> TypePolicy:
         return self._policies.get(doc_type, self._default)
 
-    def plan(self, event: AnyEvent) -> Plan:
+    async def decide(self, event: AnyEvent) -> Plan:
+        """The plan, after looking up what the event cannot tell (flags, eBox preferences)."""
+        facts = await self._facts.facts(event) if self._facts is not None else Facts()
+        return self.plan(event, facts)
+
+    def plan(self, event: AnyEvent, facts: Facts | None = None) -> Plan:
+        facts = facts or Facts()
         policy = self.policy(event.type)
         recipient = event.recipient
+        has_ebox = recipient.ebox.has_ebox or bool(facts.ebox_known)
+        exclusively = bool(
+            facts.exclusively_ebox
+            if facts.exclusively_ebox is not None
+            else recipient.ebox.exclusively_ebox
+        )
+        looked_up = " (eBox preferences)" if facts.ebox_known else ""
         routes: list[Route] = []
         skipped: list[str] = []
         for channel in policy.order:
             if channel is ChannelName.EBOX:
-                if recipient.ebox.has_ebox:
-                    routes.append(Route(channel, "recipient has an eBox"))
+                if has_ebox:
+                    routes.append(Route(channel, "recipient has an eBox" + looked_up))
                 else:
                     skipped.append("ebox: no eBox known for the recipient")
             elif channel is ChannelName.EMAIL:
-                if recipient.ebox.exclusively_ebox and recipient.ebox.has_ebox:
-                    skipped.append("email: recipient chose eBox only")
+                if exclusively and has_ebox:
+                    skipped.append("email: recipient chose eBox only" + looked_up)
                 elif recipient.email and recipient.consents.email:
                     routes.append(
                         Route(
@@ -93,27 +186,121 @@ class Router:
                 else:
                     skipped.append("email: no address or no consent")
             else:
-                reason = (
-                    "registered post required for this document type"
-                    if policy.registered
-                    else "paper by post"
-                )
-                routes.append(Route(channel, reason, registered=policy.registered))
-        if not any(r.channel is ChannelName.POST for r in routes):
-            # Paper is the last resort for every member: nobody is left without the letter.
-            routes.append(
-                Route(ChannelName.POST, "fallback: paper by post", registered=policy.registered)
+                post = self._post(policy, facts, fallback=False)
+                if post is None:
+                    skipped.append("post: the dossier's address is flagged (returned mail)")
+                else:
+                    routes.append(post)
+        if not any(r.channel is POST for r in routes) and POST not in policy.never:
+            # Paper is the last resort for every member: nobody is left without the letter,
+            # unless the address is known to be wrong (staff then find the right one).
+            post = self._post(policy, facts, fallback=True)
+            if post is not None:
+                routes.append(post)
+            elif not any("post:" in s for s in skipped):
+                skipped.append("post: the dossier's address is flagged (returned mail)")
+        skipped.extend(f"{c.value}: never for {event.type} ({policy.legal})" for c in policy.never)
+        if routes:
+            # The first route's reason carries the whole decision, so one ledger row explains it.
+            routes[0] = replace(
+                routes[0], reason=_explained(routes[0].reason, skipped, facts.notes)
             )
-        return Plan(tuple(routes), tuple(skipped), policy.post_when_no_digital_user)
+        return Plan(
+            tuple(routes), tuple(skipped), policy.post_when_no_digital_user, policy.fallback
+        )
+
+    @staticmethod
+    def _post(policy: TypePolicy, facts: Facts, *, fallback: bool) -> Route | None:
+        if facts.address_flagged and not policy.post_to_flagged_address:
+            return None
+        if policy.registered:
+            reason = "registered post required for this document type"
+        else:
+            reason = "fallback: paper by post" if fallback else "paper by post"
+        if facts.address_flagged:
+            reason += " (address flagged after returned mail; sent to the legal address anyway)"
+        return Route(POST, reason, registered=policy.registered)
 
 
-def _policy(body: dict[str, Any], default: TypePolicy | None) -> TypePolicy:
-    base = default or TypePolicy(order=(ChannelName.EBOX, ChannelName.EMAIL, ChannelName.POST))
-    return TypePolicy(
-        order=tuple(ChannelName(c) for c in body.get("order", [c.value for c in base.order])),
+def _explained(reason: str, skipped: list[str], notes: tuple[str, ...]) -> str:
+    if skipped:
+        reason += f"; skipped: {'; '.join(skipped)}"
+    if notes:
+        reason += f"; noted: {'; '.join(notes)}"
+    return reason
+
+
+def _channels(value: Any, where: str) -> tuple[ChannelName, ...]:
+    if not isinstance(value, list):
+        raise PolicyError(f"{where}: a list of channels is expected")
+    try:
+        channels = tuple(ChannelName(c) for c in value)
+    except ValueError:
+        raise PolicyError(f"{where}: unknown channel in {value}") from None
+    if len(set(channels)) != len(channels):
+        raise PolicyError(f"{where}: a channel appears twice")
+    return channels
+
+
+def _fallbacks(body: Any, base: Fallbacks, where: str) -> Fallbacks:
+    if not isinstance(body, dict):
+        raise PolicyError(f"{where}: a table is expected")
+    unknown = set(body) - _FALLBACK_KEYS
+    if unknown:
+        raise PolicyError(f"{where}: unknown keys {sorted(unknown)}")
+    days = body.get("unread_after_days", base.unread_after_days)
+    if not isinstance(days, int) or days < 0:
+        raise PolicyError(f"{where}.unread_after_days: a whole number of days, 0 for never")
+    chains = {
+        key: _channels(body[key], f"{where}.{key}") if key in body else getattr(base, key)
+        for key in ("bounced", "no_digital_user", "unread", "returned")
+    }
+    if chains["unread"] and days == 0:
+        raise PolicyError(f"{where}: unread has a chain but unread_after_days is 0")
+    return Fallbacks(unread_after_days=days, **chains)
+
+
+def _policy(body: dict[str, Any], default: TypePolicy | None, name: str) -> TypePolicy:
+    unknown = set(body) - _TYPE_KEYS
+    if unknown:
+        raise PolicyError(f"{name}: unknown keys {sorted(unknown)}")
+    base = default or TypePolicy(order=(ChannelName.EBOX, ChannelName.EMAIL, POST))
+    order = _channels(body["order"], f"{name}.order") if "order" in body else base.order
+    never = frozenset(_channels(body.get("never", []), f"{name}.never"))
+    fallback = _fallbacks(body.get("fallback", {}), base.fallback, f"{name}.fallback")
+    if "post_when_no_digital_user" in body:  # the older spelling of fallback.no_digital_user
+        fallback = replace(
+            fallback, no_digital_user=(POST,) if body["post_when_no_digital_user"] else ()
+        )
+    policy = TypePolicy(
+        order=order,
         registered=bool(body.get("registered", False)),
         email_attach_document=bool(body.get("email_attach_document", base.email_attach_document)),
-        post_when_no_digital_user=bool(
-            body.get("post_when_no_digital_user", base.post_when_no_digital_user)
-        ),
+        never=never,
+        legal=str(body.get("legal", "")),
+        post_to_flagged_address=bool(body.get("post_to_flagged_address", False)),
+        fallback=fallback,
     )
+    _check(policy, name)
+    return policy
+
+
+def _check(policy: TypePolicy, name: str) -> None:
+    """Contradictions in the policy are errors at start-up, not surprises in the ledger."""
+    if not policy.order:
+        raise PolicyError(f"{name}: order is empty")
+    if policy.never & set(policy.order):
+        raise PolicyError(f"{name}: a channel is both in order and in never")
+    if policy.never and not policy.legal:
+        raise PolicyError(f"{name}: never needs a legal reason (legal = …)")
+    if policy.registered and POST not in policy.order:
+        raise PolicyError(f"{name}: registered mail needs post in the order")
+    for trigger in ("bounced", "no_digital_user", "unread", "returned"):
+        if policy.never & set(policy.fallback.chain(trigger)):
+            raise PolicyError(f"{name}.fallback.{trigger}: uses a channel this type never uses")
+
+
+def recipient_enterprise_number(event: AnyEvent) -> str | None:
+    """The company's number when the recipient is a company (the eBox preferences lookup key)."""
+    r = event.recipient
+    return r.enterprise_number if isinstance(r, CompanyRecipient) else None
