@@ -1,21 +1,33 @@
 """The delivery log: append-only, hash-chained state changes; the system of record (DESIGN.md)."""
 
+from comms.ledger.filters import Filters
 from comms.ledger.records import (
     AcceptResult,
+    DocumentView,
     Entry,
+    EventInfo,
     Rejection,
     SnapshotMismatch,
+    Tombstone,
     UnknownEvent,
     VerifyResult,
 )
+from comms.ledger.retention import RetentionPolicy
 from comms.ledger.store import Ledger
+from comms.ledger.views import ViewFilters
 
 __all__ = [
     "AcceptResult",
+    "DocumentView",
     "Entry",
+    "EventInfo",
+    "Filters",
     "Ledger",
     "Rejection",
+    "RetentionPolicy",
     "SnapshotMismatch",
+    "Tombstone",
     "UnknownEvent",
     "VerifyResult",
+    "ViewFilters",
 ]

@@ -10,12 +10,25 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from comms.ledger.chain import HASH_VERSION, canonical_json, row_hash
-from comms.ledger.queries import entry_from_row, evidence_value_hash
+from comms.ledger.filters import evidence_value_hash
+from comms.ledger.queries import entry_from_row
 from comms.ledger.records import Entry
 from comms.ledger.schema import chain_head, entries, entry_evidence
 from comms.models import Status
 
 EVIDENCE_KEY_MAX = 64  # entry_evidence.key length
+_OPTIONAL_TEXT = (
+    "communication_id",
+    "doc_type",
+    "channel",
+    "language",
+    "reason",
+    "document_sha256",
+    "template_version",
+    "renderer_version",
+    "subject_hmac",
+    "dossier",
+)
 
 
 def lock_head(conn: Connection) -> tuple[int, str]:
@@ -47,7 +60,12 @@ def append(
     subject_hmac: str | None = None,
     dossier: str | None = None,
 ) -> Entry:
-    """Links one row to the head, inserts it, indexes its evidence and moves the head."""
+    """Links one row to the head, inserts it, indexes its evidence and moves the head.
+
+    An empty text is stored as NULL: one spelling of "nothing", so CSV exports are lossless.
+    """
+    if not event_id:
+        raise ValueError("an entry needs an event id")
     seq, prev_hash = head[0] + 1, head[1]
     row: dict[str, Any] = {
         "seq": seq,
@@ -68,6 +86,9 @@ def append(
         "hash_version": HASH_VERSION,
         "prev_hash": prev_hash,
     }
+    for name in _OPTIONAL_TEXT:
+        if row[name] == "":
+            row[name] = None
     _check(row, evidence)
     row["row_hash"] = row_hash(row)
     conn.execute(sa.insert(entries).values(**row))

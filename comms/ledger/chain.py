@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,8 +55,17 @@ def row_hash(row: Mapping[Any, Any]) -> str:
     return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
 
 
-def verify_rows(rows: Iterable[Mapping[Any, Any]], head_seq: int, head_hash: str) -> VerifyResult:
-    """Walks rows in seq order from seq 1; the first gap, broken link or altered row stops it."""
+def verify_rows(
+    rows: Iterable[Mapping[Any, Any]],
+    head_seq: int,
+    head_hash: str,
+    *,
+    hasher: Callable[[Mapping[Any, Any]], str] = row_hash,
+) -> VerifyResult:
+    """Walks rows in seq order from seq 1; the first gap, broken link or altered row stops it.
+
+    `hasher` recomputes a row's hash: the entries' recipe by default, the tombstones' for those.
+    """
     expected_seq, prev, count = 1, GENESIS, 0
 
     def broken(seq: int, reason: str) -> VerifyResult:
@@ -70,7 +79,7 @@ def verify_rows(rows: Iterable[Mapping[Any, Any]], head_seq: int, head_hash: str
             return broken(expected_seq, "row missing: seq is not contiguous")
         if row["prev_hash"] != prev:
             return broken(seq, "prev_hash does not match the previous row's hash")
-        if row_hash(row) != row["row_hash"]:
+        if hasher(row) != row["row_hash"]:
             return broken(seq, "row_hash does not match the row's content")
         prev, expected_seq, count = row["row_hash"], seq + 1, count + 1
     if head_seq > count:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 WRITE_OPTION = "comms_ledger_write"  # execution option: this transaction appends
 SQLITE_BUSY_TIMEOUT_S = 30.0  # how long a SQLite writer waits for another's BEGIN IMMEDIATE
+SQLITE_WAL_RETRY_S = 0.02  # pause between attempts to switch a new file to WAL
 
 
 def make_engine(url: str | URL) -> Engine:
@@ -30,9 +33,22 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control from the driver so that `begin` below decides how to BEGIN.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the single writer
+    _wal(cursor)  # readers never block the single writer
     cursor.execute("PRAGMA synchronous=FULL")  # system of record: durable at each commit
     cursor.close()
+
+
+def _wal(cursor: Any) -> None:
+    """Switching a new file to WAL needs a moment alone; SQLite may refuse without waiting."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(SQLITE_WAL_RETRY_S)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:

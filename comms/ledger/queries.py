@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -12,17 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from comms.ledger.filters import Filters, evidence_value_hash
 from comms.ledger.records import Entry
 from comms.ledger.schema import entries, entry_evidence
 from comms.models import ChannelName, Language, Status
 
 FINAL_STATUSES = tuple(s.value for s in Status if s.is_final)
 MAX_PAGE = 1000  # rows per query page; more is an export, not a query
-
-
-def evidence_value_hash(value: str) -> str:
-    """What `entry_evidence` keeps of a value: fixed length, so any value fits the index."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def entry_from_row(row: Mapping[Any, Any]) -> Entry:
@@ -104,39 +99,33 @@ def find_by_evidence(conn: Connection, key: str, value: str) -> Entry | None:
     return None
 
 
-def search(
-    conn: Connection,
-    *,
-    subject_hmac: str | None,
-    dossier: str | None,
-    event_id: str | None,
-    doc_type: str | None,
-    channel: ChannelName | None,
-    status: Status | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> list[Entry]:
-    """Newest first; every filter optional and combined with AND; `until` is exclusive."""
+def search(conn: Connection, filters: Filters, *, limit: int, offset: int) -> list[Entry]:
+    """Newest first, one page."""
     check_page(limit, offset)
-    equal: Sequence[tuple[sa.Column[Any], str | None]] = (
-        (entries.c.subject_hmac, subject_hmac),
-        (entries.c.dossier, dossier),
-        (entries.c.event_id, event_id),
-        (entries.c.doc_type, doc_type),
-        (entries.c.channel, channel.value if channel else None),
-        (entries.c.status, status.value if status else None),
-    )
-    stmt = sa.select(entries)
-    for column, value in equal:
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if since is not None:
-        stmt = stmt.where(entries.c.at >= since)
-    if until is not None:
-        stmt = stmt.where(entries.c.at < until)
-    return _entries(conn, stmt.order_by(entries.c.seq.desc()).limit(limit).offset(offset))
+    stmt = filters.apply(sa.select(entries)).order_by(entries.c.seq.desc())
+    found = _entries(conn, stmt.limit(limit).offset(offset))
+    return [e for e in found if _evidence_holds(e, filters)]
+
+
+def count(conn: Connection, filters: Filters) -> int:
+    """How many entries match (the total an export announces)."""
+    stmt = filters.apply(sa.select(sa.func.count()).select_from(entries))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def iter_rows(conn: Connection, filters: Filters) -> Iterator[Mapping[Any, Any]]:
+    """Every matching row as stored, oldest first, streamed (exports of any size)."""
+    stmt = filters.apply(sa.select(entries)).order_by(entries.c.seq)
+    for row in conn.execute(stmt.execution_options(yield_per=1000)).mappings():
+        if _evidence_holds(entry_from_row(row), filters):
+            yield row
+
+
+def _evidence_holds(entry: Entry, filters: Filters) -> bool:
+    """The evidence index is derived: a hit counts only if the hashed row itself says so."""
+    if filters.evidence_key is None:
+        return True
+    return entry.evidence.get(filters.evidence_key) == filters.evidence_value
 
 
 def stuck(conn: Connection, *, before: datetime, limit: int) -> list[Entry]:

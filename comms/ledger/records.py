@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from comms.errors import CommsError, FieldError
 from comms.models import ChannelName, Language, Status
@@ -59,10 +59,43 @@ class VerifyResult:
     first_broken_seq: int | None = None
     reason: str | None = None  # what broke, in terms of seqs and hashes only
     head_seq: int = 0  # last seq the chain head records
+    tombstones_checked: int = 0  # purge records found intact (their own chain)
+    first_broken_tombstone: int | None = None
 
     @property
     def count(self) -> int:
         return self.checked
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """One opening of an archived document by a staff member: who, when, which, through what."""
+
+    id: int
+    document_sha256: str
+    event_id: str | None
+    viewer: str
+    purpose: str | None
+    viewed_at: datetime
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What a purge removed (by its hash), under which rule, when and by whom."""
+
+    seq: int
+    at: datetime
+    kind: str  # snapshot | document | wrappings | rejection
+    event_id: str | None
+    rejection_id: int | None
+    doc_type: str | None
+    content_sha256: str
+    rule: str
+    retained_until: date
+    actor: str
+    chain_seq: int  # the entries' head when the purge ran: the tombstone is anchored after it
+    prev_hash: str
+    row_hash: str
 
 
 @dataclass(frozen=True)
@@ -75,3 +108,17 @@ class Rejection:
     event_id: str | None
     raw: str | None  # None once purged
     errors: tuple[FieldError, ...]
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """An accepted event's facts as the `events` table holds them (no snapshot)."""
+
+    event_id: str
+    doc_type: str
+    dossier: str
+    language: Language
+    subject_hmac: str
+    content_sha256: str
+    accepted_at: datetime
+    purged_at: datetime | None  # the snapshot and documents were purged at the end of retention

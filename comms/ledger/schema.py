@@ -124,7 +124,51 @@ document_views = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("document_sha256", sa.String(SHA256_HEX), nullable=False, index=True),
     sa.Column("event_id", sa.String(EVENT_ID_MAX), nullable=True, index=True),
-    sa.Column("viewer", sa.String(200), nullable=False),  # staff account id, never a citizen's
+    sa.Column(
+        "viewer", sa.String(200), nullable=False, index=True
+    ),  # staff account, never a citizen
     sa.Column("purpose", sa.String(200), nullable=True),
     sa.Column("viewed_at", UTCDateTime, nullable=False, index=True),
+)
+
+# What a purge removed, by hash and rule: a second chain, so a missing snapshot or document is
+# either accounted for here or a finding. Written under the entries' head lock (revision 0002).
+tombstones = sa.Table(
+    "tombstones",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # snapshot | document | wrappings | rejection
+    sa.Column("event_id", sa.String(EVENT_ID_MAX), nullable=True),
+    sa.Column("rejection_id", sa.BigInteger, nullable=True),
+    sa.Column("doc_type", sa.String(64), nullable=True),
+    sa.Column("content_sha256", sa.String(SHA256_HEX), nullable=False),  # what was removed
+    sa.Column("rule", sa.String(200), nullable=False),  # the retention rule applied, in words
+    sa.Column("retained_until", sa.Date, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),  # who ran the purge (staff account)
+    sa.Column("chain_seq", sa.BigInteger, nullable=False),  # the entries' head when it ran
+    sa.Column("hash_version", sa.SmallInteger, nullable=False),
+    sa.Column("prev_hash", sa.String(SHA256_HEX), nullable=False),
+    sa.Column("row_hash", sa.String(SHA256_HEX), nullable=False),
+    sa.Index(None, "event_id", "seq"),
+    sa.Index(None, "content_sha256"),
+)
+
+tombstone_head = sa.Table(
+    "tombstone_head",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("row_hash", sa.String(SHA256_HEX), nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+# Dates the reports compare with sending times (a notice's due date, a decision's date). Taken
+# from the event at acceptance; not personal, so they outlive the purged snapshot.
+event_dates = sa.Table(
+    "event_dates",
+    metadata,
+    sa.Column("event_id", sa.String(EVENT_ID_MAX), primary_key=True),
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Date, nullable=False),
 )

@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from comms.errors import DuplicateEvent, FieldError
-from comms.ledger import queries
+from comms.ledger import purge, queries, reports
 from comms.ledger.append import append, lock_head
 from comms.ledger.chain import canonical_json, verify_rows
+from comms.ledger.dates import key_dates
 from comms.ledger.engine import WRITE_OPTION, make_engine
+from comms.ledger.export import Format, pieces, write
+from comms.ledger.filters import Filters
 from comms.ledger.privacy import Sealer, is_valid_subject_id, subject_hmac
 from comms.ledger.records import (
     AcceptResult,
+    DocumentView,
     Entry,
+    EventInfo,
     Rejection,
     SnapshotMismatch,
+    Tombstone,
     UnknownEvent,
     VerifyResult,
 )
-from comms.ledger.schema import chain_head, entries, events, rejections
+from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
+from comms.ledger.schema import (
+    chain_head,
+    entries,
+    event_dates,
+    events,
+    rejections,
+    tombstone_head,
+    tombstones,
+)
+from comms.ledger.tombstones import tombstone_hash, tombstones_for
+from comms.ledger.views import ViewFilters, find_views, insert_view
 from comms.models import ChannelName, Language, Status
 
 if TYPE_CHECKING:
+    from comms.archive import Archive
     from comms.settings import Settings
 
 MIGRATION_LOCK_KEY = 0x636F6D6D73  # "comms": PostgreSQL advisory lock held while migrating
@@ -122,7 +141,9 @@ class Ledger:
                 lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
                 conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = conn
-            command.upgrade(config, "heads")  # independent branches (ledger, templates, queue) may coexist
+            command.upgrade(
+                config, "heads"
+            )  # independent branches (ledger, templates, queue) may coexist
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -179,6 +200,7 @@ class Ledger:
                     snapshot=self._sealer.seal(snapshot_json, label=_event_label(event_id)),
                 )
             )
+            _insert_dates(conn, event_id, key_dates(snapshot_json))
         return AcceptResult(event_id=event_id, new=True, seq=entry.seq)
 
     def reject(
@@ -298,8 +320,15 @@ class Ledger:
             raise SnapshotMismatch(f"snapshot of event {event_id} does not match its hash")
         return snapshot
 
+    def subject_hmac(self, subject_id: str) -> str:
+        """The keyed hash under which a national or enterprise number can be searched."""
+        if not is_valid_subject_id(subject_id):
+            raise ValueError("not a valid national or enterprise number")
+        return subject_hmac(self._secret, subject_id)
+
     def search(
         self,
+        filters: Filters | None = None,
         *,
         subject_id: str | None = None,
         dossier: str | None = None,
@@ -313,11 +342,9 @@ class Ledger:
         offset: int = 0,
     ) -> list[Entry]:
         """Entries newest first; `subject_id` is the clear number, hashed here and never stored."""
-        subject = subject_hmac(self._secret, subject_id) if subject_id is not None else None
-        with self._read() as conn:
-            return queries.search(
-                conn,
-                subject_hmac=subject,
+        if filters is None:
+            filters = Filters(
+                subject_hmac=subject_hmac(self._secret, subject_id) if subject_id else None,
                 dossier=dossier,
                 event_id=event_id,
                 doc_type=doc_type,
@@ -325,8 +352,190 @@ class Ledger:
                 status=status,
                 since=since,
                 until=until,
-                limit=limit,
-                offset=offset,
+            )
+        elif any(v is not None for v in (subject_id, dossier, event_id, doc_type, channel)) or any(
+            v is not None for v in (status, since, until)
+        ):
+            raise TypeError("give either a Filters or keyword filters, not both")
+        with self._read() as conn:
+            return queries.search(conn, filters, limit=limit, offset=offset)
+
+    def count(self, filters: Filters) -> int:
+        with self._read() as conn:
+            return queries.count(conn, filters)
+
+    def export(
+        self,
+        filters: Filters,
+        out: IO[str],
+        fmt: Format,
+        *,
+        on_row: Callable[[], None] | None = None,
+    ) -> int:
+        """Streams every matching row, oldest first, as CSV or JSONL; returns the count."""
+        with self._read() as conn:
+            return write(queries.iter_rows(conn, filters), out, fmt, on_row=on_row)
+
+    def iter_export(self, filters: Filters, fmt: Format) -> Iterator[str]:
+        """The same export in pieces of text, for streaming HTTP responses."""
+        with self._read() as conn:
+            yield from pieces(queries.iter_rows(conn, filters), fmt)
+
+    def event(self, event_id: str) -> EventInfo | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).one_or_none()
+        return _event_info(row) if row is not None else None
+
+    def events_of(self, subject: str, *, limit: int = 10_000) -> list[EventInfo]:
+        """Every event sent to one person or company (by its HMAC), oldest first."""
+        stmt = (
+            sa.select(events)
+            .where(events.c.subject_hmac == subject)
+            .order_by(events.c.accepted_at, events.c.event_id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_event_info(row) for row in conn.execute(stmt)]
+
+    def documents_of(self, event_id: str) -> dict[str, str]:
+        """The archived files of one event: hash → `document` (the PDF) or `wrappings` (texts)."""
+        with self._read() as conn:
+            return purge.documents_of(conn, [event_id])[event_id]
+
+    # --- who opened what ------------------------------------------------------------------------
+
+    def record_view(
+        self,
+        *,
+        document_sha256: str,
+        event_id: str | None,
+        viewer: str,
+        purpose: str | None = None,
+    ) -> DocumentView:
+        """Records an opening before the document is shown: no record, no document."""
+        with self._write() as conn:
+            return insert_view(
+                conn,
+                document_sha256=document_sha256,
+                event_id=event_id,
+                viewer=viewer,
+                purpose=purpose,
+                at=self._now(),
+            )
+
+    def views(
+        self, filters: ViewFilters | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[DocumentView]:
+        """Openings of documents, newest first."""
+        queries.check_page(limit, offset)
+        with self._read() as conn:
+            return find_views(conn, filters or ViewFilters(), limit=limit, offset=offset)
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def tombstones(
+        self, *, event_ids: list[str] | None = None, content_sha256: str | None = None
+    ) -> list[Tombstone]:
+        with self._read() as conn:
+            return tombstones_for(conn, event_ids=event_ids, content_sha256=content_sha256)
+
+    def purge(
+        self,
+        before: date,
+        policy: RetentionPolicy,
+        archive: Archive,
+        *,
+        actor: str,
+        dry_run: bool = False,
+    ) -> purge.PurgeReport:
+        """Removes snapshots, rejected inputs and archived documents past retention on `before`.
+
+        Tombstones first (one transaction per batch), files after: an interrupted purge leaves
+        tombstoned files behind, which the next run deletes; never a file gone without a trace.
+        """
+        today = self._now().astimezone(LEGAL_TIME_ZONE).date()
+        if before > today:
+            raise ValueError("a purge cannot look ahead: the date is later than today")
+        report = purge.PurgeReport(before=before, dry_run=dry_run)
+        with self._read() as conn:
+            due = purge.due_events(conn, policy, before)
+            due_rejections = purge.due_rejections(conn, policy, before)
+        for start in range(0, len(due), purge.BATCH_EVENTS):
+            batch = due[start : start + purge.BATCH_EVENTS]
+            ids = [d.event_id for d in batch]
+            with self._read() as conn:
+                documents = purge.documents_of(conn, ids)
+                shas = {sha for found in documents.values() for sha in found}
+                keep = purge.still_needed(conn, shas, ids)
+            delete = shas - keep
+            report.kept_shared.extend(sorted(keep))
+            if dry_run:
+                report.events += len(batch)
+                report.snapshots += len(batch)
+                report.documents.extend(sorted(delete))
+                continue
+            with self._write() as conn:
+                written = purge.purge_events(
+                    conn,
+                    batch,
+                    documents,
+                    delete=delete,
+                    policy=policy,
+                    actor=actor,
+                    now=self._now(),
+                )
+            report.tombstones.extend(written)
+            purged = sum(1 for t in written if t.kind == "snapshot")
+            report.events += purged
+            report.snapshots += purged
+            for stone in written:
+                if stone.kind in ("document", "wrappings"):
+                    report.documents.append(stone.content_sha256)
+        for rejection_id, received_at, sealed in due_rejections:
+            report.rejections += 1
+            if dry_run:
+                continue
+            raw = self._sealer.open(sealed, label=_REJECTION_LABEL)
+            with self._write() as conn:
+                report.tombstones.append(
+                    purge.purge_rejection(
+                        conn,
+                        rejection_id=rejection_id,
+                        received_at=received_at,
+                        content_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
+                        policy=policy,
+                        actor=actor,
+                        now=self._now(),
+                    )
+                )
+        if not dry_run:
+            with self._read() as conn:
+                gone = purge.tombstoned_documents(conn)
+            for sha in gone:
+                if not archive.delete(sha) and sha in report.documents:
+                    report.missing_files += 1
+        return report
+
+    # --- reports --------------------------------------------------------------------------------
+
+    def communication_summaries(
+        self, since: datetime | None, until: datetime | None
+    ) -> Iterator[reports.CommunicationSummary]:
+        """One line per communication that started in [since, until), streamed."""
+        with self._read() as conn:
+            yield from reports.communication_summaries(conn, since=since, until=until)
+
+    def dated_events(
+        self,
+        doc_types: tuple[str, ...],
+        date_name: str,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[reports.DatedEvent]:
+        """Events of these types accepted in [since, until), with one key date and sending times."""
+        with self._read() as conn:
+            return reports.dated_events(
+                conn, doc_types=doc_types, date_name=date_name, since=since, until=until
             )
 
     def rejections(self, limit: int = 100) -> list[Rejection]:
@@ -363,7 +572,19 @@ class Ledger:
                 rows = conn.execute(
                     sa.select(entries).order_by(entries.c.seq).execution_options(yield_per=1000)
                 ).mappings()
-                return verify_rows(rows, head.seq, head.row_hash)
+                result = verify_rows(rows, head.seq, head.row_hash)
+                stones_head = conn.execute(
+                    sa.select(tombstone_head.c.seq, tombstone_head.c.row_hash)
+                ).one()
+                stones = conn.execute(
+                    sa.select(tombstones)
+                    .order_by(tombstones.c.seq)
+                    .execution_options(yield_per=1000)
+                ).mappings()
+                graves = verify_rows(
+                    stones, stones_head.seq, stones_head.row_hash, hasher=tombstone_hash
+                )
+        return _combine(result, graves)
 
 
 def _event_label(event_id: str) -> str:
@@ -373,3 +594,37 @@ def _event_label(event_id: str) -> str:
 def _event_exists(conn: Connection, event_id: str) -> bool:
     found = conn.execute(sa.select(events.c.event_id).where(events.c.event_id == event_id))
     return found.first() is not None
+
+
+def _combine(chain: VerifyResult, graves: VerifyResult) -> VerifyResult:
+    """The entries' verdict, plus the tombstones' chain: either broken means not ok."""
+    if chain.ok and not graves.ok:
+        return dataclasses.replace(
+            chain,
+            ok=False,
+            reason=f"tombstone {graves.first_broken_seq}: {graves.reason}",
+            tombstones_checked=graves.checked,
+            first_broken_tombstone=graves.first_broken_seq,
+        )
+    return dataclasses.replace(chain, tombstones_checked=graves.checked)
+
+
+def _insert_dates(conn: Connection, event_id: str, found: Mapping[str, date]) -> None:
+    if found:
+        conn.execute(
+            sa.insert(event_dates),
+            [{"event_id": event_id, "name": k, "value": v} for k, v in sorted(found.items())],
+        )
+
+
+def _event_info(row: sa.Row[Any]) -> EventInfo:
+    return EventInfo(
+        event_id=row.event_id,
+        doc_type=row.doc_type,
+        dossier=row.dossier,
+        language=Language(row.language),
+        subject_hmac=row.subject_hmac,
+        content_sha256=row.content_sha256,
+        accepted_at=row.accepted_at,
+        purged_at=row.purged_at,
+    )

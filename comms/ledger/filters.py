@@ -1,0 +1,93 @@
+"""One set of search filters for the CLI, the API, the compliance page and the exports."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from comms.ledger.schema import SHA256_HEX, entries, entry_evidence
+from comms.models import ChannelName, Status
+
+
+def evidence_value_hash(value: str) -> str:
+    """What `entry_evidence` keeps of a value: fixed length, so any value fits the index."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Every criterion optional, combined with AND; `until` is exclusive.
+
+    The person is given only as `subject_hmac`: callers hash the clear number with
+    `Ledger.subject_hmac` on the way in, so a filter can be logged, put in a URL or kept.
+    """
+
+    subject_hmac: str | None = None
+    dossier: str | None = None
+    event_id: str | None = None
+    communication_id: str | None = None
+    doc_type: str | None = None
+    channel: ChannelName | None = None
+    status: Status | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    evidence_key: str | None = None  # with evidence_value: e.g. a tracking number or eBox id
+    evidence_value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.subject_hmac is not None and len(self.subject_hmac) != SHA256_HEX:
+            raise ValueError("subject_hmac is a 64-character hex digest")
+        if (self.evidence_key is None) != (self.evidence_value is None):
+            raise ValueError("evidence needs both a key and a value")
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("since and until must carry a time zone")
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def as_params(self) -> dict[str, str]:
+        """The filters as text (URL query, export header); enums by value, times in ISO 8601."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, ChannelName | Status):
+                out[f.name] = value.value
+            elif isinstance(value, datetime):
+                out[f.name] = value.isoformat()
+            else:
+                out[f.name] = str(value)
+        return out
+
+    def apply(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+        """Adds this filter's conditions to a SELECT over `entries`."""
+        equal: tuple[tuple[sa.Column[Any], str | None], ...] = (
+            (entries.c.subject_hmac, self.subject_hmac),
+            (entries.c.dossier, self.dossier),
+            (entries.c.event_id, self.event_id),
+            (entries.c.communication_id, self.communication_id),
+            (entries.c.doc_type, self.doc_type),
+            (entries.c.channel, self.channel.value if self.channel else None),
+            (entries.c.status, self.status.value if self.status else None),
+        )
+        for column, value in equal:
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if self.since is not None:
+            stmt = stmt.where(entries.c.at >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(entries.c.at < self.until)
+        if self.evidence_key is not None and self.evidence_value is not None:
+            # The index is derived and hashed: callers re-check the row's own evidence.
+            hits = sa.select(entry_evidence.c.seq).where(
+                entry_evidence.c.key == self.evidence_key,
+                entry_evidence.c.value_sha256 == evidence_value_hash(self.evidence_value),
+            )
+            stmt = stmt.where(entries.c.seq.in_(hits))
+        return stmt

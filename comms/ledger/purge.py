@@ -1,0 +1,246 @@
+"""Purge at the end of retention: snapshots and archived documents go, tombstones say so.
+
+Nothing hashed into `entries` is touched, so the chain verifies before and after. Each removal
+is a tombstone in its own chain, naming the hash of what went, the rule and who ran it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from comms.ledger.filters import evidence_value_hash
+from comms.ledger.records import Tombstone
+from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
+from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections, tombstones
+from comms.ledger.tombstones import append_tombstone, lock_tombstone_head
+from comms.models import Status
+
+BATCH_EVENTS = 200  # events per write transaction: keeps each lock short for the workers
+WRAPPINGS_KEY = "wrappings_sha256"  # evidence of the `rendered` row (comms/pipeline.py)
+
+
+@dataclass(frozen=True)
+class DueEvent:
+    """An event whose retention has ended and whose snapshot is still held."""
+
+    event_id: str
+    doc_type: str
+    accepted_at: datetime
+
+
+@dataclass
+class PurgeReport:
+    """What a purge did (or, dry, would do): counts and hashes only, never content."""
+
+    before: date
+    dry_run: bool
+    events: int = 0
+    snapshots: int = 0
+    documents: list[str] = field(default_factory=list)  # archive hashes to delete (or deleted)
+    kept_shared: list[str] = field(default_factory=list)  # still used by a retained event
+    rejections: int = 0
+    tombstones: list[Tombstone] = field(default_factory=list)
+    missing_files: int = 0  # tombstoned documents that were already gone from the archive
+
+
+def cutoff(policy: RetentionPolicy, doc_type: str | None, before: date) -> datetime:
+    """Content accepted before this instant is past its retention on `before`.
+
+    retained_until = 1 January of (local year + 1 + years) <= before
+    ⟺ local year <= before.year - 1 - years ⟺ accepted before 1 January (before.year - years).
+    """
+    year = before.year - policy.years_for(doc_type)
+    return datetime(max(year, 1), 1, 1, tzinfo=LEGAL_TIME_ZONE)
+
+
+def due_events(conn: Connection, policy: RetentionPolicy, before: date) -> list[DueEvent]:
+    """Events past retention still holding a snapshot, oldest first."""
+    named = list(policy.years_by_type)
+    conditions = [
+        sa.and_(events.c.doc_type == t, events.c.accepted_at < cutoff(policy, t, before))
+        for t in named
+    ]
+    default_cut = datetime(max(before.year - policy.default_years, 1), 1, 1, tzinfo=LEGAL_TIME_ZONE)
+    conditions.append(
+        sa.and_(events.c.doc_type.not_in(named), events.c.accepted_at < default_cut)
+        if named
+        else events.c.accepted_at < default_cut
+    )
+    stmt = (
+        sa.select(events.c.event_id, events.c.doc_type, events.c.accepted_at)
+        .where(events.c.purged_at.is_(None), sa.or_(*conditions))
+        .order_by(events.c.accepted_at, events.c.event_id)
+    )
+    return [DueEvent(r.event_id, r.doc_type, r.accepted_at) for r in conn.execute(stmt)]
+
+
+def documents_of(conn: Connection, event_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per event: archive hash → kind (`document` for the PDF, `wrappings` for its texts)."""
+    found: dict[str, dict[str, str]] = {e: {} for e in event_ids}
+    stmt = sa.select(entries.c.event_id, entries.c.document_sha256, entries.c.evidence).where(
+        entries.c.event_id.in_(event_ids),
+        sa.or_(entries.c.document_sha256.is_not(None), entries.c.status == Status.RENDERED.value),
+    )
+    for row in conn.execute(stmt):
+        if row.document_sha256:
+            found[row.event_id][row.document_sha256] = "document"
+        wrappings = json.loads(row.evidence).get(WRAPPINGS_KEY)
+        if wrappings:
+            found[row.event_id][wrappings] = "wrappings"
+    return found
+
+
+def still_needed(conn: Connection, shas: Iterable[str], purging: Sequence[str]) -> set[str]:
+    """Hashes also used by an event that is neither being purged nor purged already.
+
+    The archive is content-addressed: two events may share identical bytes, and the one whose
+    retention runs longer keeps the file.
+    """
+    wanted = set(shas)
+    if not wanted:
+        return set()
+    retained = sa.select(events.c.event_id).where(events.c.purged_at.is_(None))
+    by_document = sa.select(entries.c.document_sha256.label("sha")).where(
+        entries.c.document_sha256.in_(wanted),
+        entries.c.event_id.not_in(purging),
+        entries.c.event_id.in_(retained),
+    )
+    needed = {row.sha for row in conn.execute(by_document)}
+    hashed = {evidence_value_hash(sha): sha for sha in wanted}
+    by_wrappings = (
+        sa.select(entry_evidence.c.value_sha256, entries.c.evidence)
+        .join(entries, entries.c.seq == entry_evidence.c.seq)
+        .where(
+            entry_evidence.c.key == WRAPPINGS_KEY,
+            entry_evidence.c.value_sha256.in_(hashed),
+            entries.c.event_id.not_in(purging),
+            entries.c.event_id.in_(retained),
+        )
+    )
+    for row in conn.execute(by_wrappings):
+        sha = hashed[row.value_sha256]
+        if json.loads(row.evidence).get(WRAPPINGS_KEY) == sha:
+            needed.add(sha)
+    return needed
+
+
+def already_tombstoned(conn: Connection, shas: Iterable[str]) -> set[str]:
+    wanted = set(shas)
+    if not wanted:
+        return set()
+    stmt = sa.select(tombstones.c.content_sha256).where(
+        tombstones.c.content_sha256.in_(wanted), tombstones.c.kind.in_(("document", "wrappings"))
+    )
+    return {row.content_sha256 for row in conn.execute(stmt)}
+
+
+def purge_events(
+    conn: Connection,
+    batch: Sequence[DueEvent],
+    documents: dict[str, dict[str, str]],
+    *,
+    delete: set[str],
+    policy: RetentionPolicy,
+    actor: str,
+    now: datetime,
+) -> list[Tombstone]:
+    """One write transaction: a tombstone per snapshot and per document, snapshots set to NULL."""
+    head = lock_tombstone_head(conn)
+    chain_seq = int(conn.execute(sa.select(chain_head.c.seq)).scalar_one())
+    written: list[Tombstone] = []
+    done: set[str] = already_tombstoned(conn, delete)
+    for due in batch:
+        row = conn.execute(
+            sa.select(events.c.content_sha256, events.c.purged_at).where(
+                events.c.event_id == due.event_id
+            )
+        ).one()
+        if row.purged_at is not None:  # another purge got there first
+            continue
+        common: dict[str, Any] = {
+            "at": now,
+            "rule": policy.rule(due.doc_type),
+            "retained_until": policy.retained_until(due.doc_type, due.accepted_at),
+            "actor": actor,
+            "chain_seq": chain_seq,
+            "event_id": due.event_id,
+            "doc_type": due.doc_type,
+        }
+        stone = append_tombstone(
+            conn, head, kind="snapshot", content_sha256=row.content_sha256, **common
+        )
+        written.append(stone)
+        head = (stone.seq, stone.row_hash)
+        for sha, kind in sorted(documents.get(due.event_id, {}).items()):
+            if sha not in delete or sha in done:
+                continue
+            stone = append_tombstone(conn, head, kind=kind, content_sha256=sha, **common)
+            written.append(stone)
+            head = (stone.seq, stone.row_hash)
+            done.add(sha)
+        conn.execute(
+            sa.update(events)
+            .where(events.c.event_id == due.event_id)
+            .values(snapshot=None, purged_at=now)
+        )
+    return written
+
+
+def due_rejections(
+    conn: Connection, policy: RetentionPolicy, before: date
+) -> list[tuple[int, datetime, str]]:
+    """(id, received_at, sealed raw) of rejected inputs past retention, still held."""
+    stmt = (
+        sa.select(rejections.c.id, rejections.c.received_at, rejections.c.raw)
+        .where(
+            rejections.c.raw.is_not(None),
+            rejections.c.received_at < cutoff(policy, None, before),
+        )
+        .order_by(rejections.c.id)
+    )
+    return [(int(r.id), r.received_at, r.raw) for r in conn.execute(stmt)]
+
+
+def purge_rejection(
+    conn: Connection,
+    *,
+    rejection_id: int,
+    received_at: datetime,
+    content_sha256: str,
+    policy: RetentionPolicy,
+    actor: str,
+    now: datetime,
+) -> Tombstone:
+    head = lock_tombstone_head(conn)
+    chain_seq = int(conn.execute(sa.select(chain_head.c.seq)).scalar_one())
+    stone = append_tombstone(
+        conn,
+        head,
+        at=now,
+        kind="rejection",
+        content_sha256=content_sha256,
+        rule=policy.rule(None),
+        retained_until=policy.retained_until(None, received_at),
+        actor=actor,
+        chain_seq=chain_seq,
+        rejection_id=rejection_id,
+    )
+    conn.execute(
+        sa.update(rejections).where(rejections.c.id == rejection_id).values(raw=None, purged_at=now)
+    )
+    return stone
+
+
+def tombstoned_documents(conn: Connection) -> list[str]:
+    """Every archive hash a tombstone says was removed (to finish an interrupted purge)."""
+    stmt = sa.select(tombstones.c.content_sha256).where(
+        tombstones.c.kind.in_(("document", "wrappings"))
+    )
+    return [row.content_sha256 for row in conn.execute(stmt)]
