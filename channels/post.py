@@ -54,9 +54,8 @@ class ManifestEntry:
 class PostChannel(BaseChannel):
     """Letters for the print shop, one PDF per communication and an append-only manifest.
 
-    This is the spool only. Batching the spooled letters for the print shop, its
-    acknowledgements (with registered-mail tracking numbers) and returned mail will read
-    `entries()` and report `StatusUpdate`s; `send` stays what it is.
+    This is the spool only: `channels.post_batch` cuts the spooled letters into print batches,
+    and `channels.post_feedback` reads the print shop's acknowledgements and returned mail.
     """
 
     name = "post"
@@ -72,14 +71,8 @@ class PostChannel(BaseChannel):
         return await asyncio.to_thread(self._spool, outgoing, pages)
 
     def entries(self) -> Iterator[ManifestEntry]:
-        """Every manifest line, oldest first: the input of the batch step to come."""
-        path = self.outbox_dir / MANIFEST
-        if not path.exists():
-            return
-        with path.open(encoding="utf-8") as manifest:
-            for line in manifest:
-                if line.strip():
-                    yield ManifestEntry.from_json(line)
+        """Every manifest line, oldest first: the input of the batch step."""
+        return read_manifest(self.outbox_dir)
 
     def _spool(self, outgoing: Outgoing, pages: int) -> Receipt:
         content = outgoing.document.content
@@ -96,7 +89,7 @@ class PostChannel(BaseChannel):
                 if entry is None:  # a crash between the PDF and its manifest line: finish the job
                     entry = self._append(outgoing, pdf_path, digest, pages)
             else:
-                _write_atomically(pdf_path, content)
+                write_atomically(pdf_path, content)
                 entry = self._append(outgoing, pdf_path, digest, pages)
         evidence = {
             "outbox_file": str(self.outbox_dir / entry.file),
@@ -124,16 +117,31 @@ class PostChannel(BaseChannel):
             os.fsync(manifest.fileno())
         return entry
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One writer at a time across threads and processes sharing the outbox (flock)."""
-        self.outbox_dir.mkdir(parents=True, exist_ok=True)
-        with (self.outbox_dir / _LOCK).open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return outbox_lock(self.outbox_dir)
+
+
+def read_manifest(outbox_dir: Path) -> Iterator[ManifestEntry]:
+    """Every spooled letter's manifest line, oldest first."""
+    path = outbox_dir / MANIFEST
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as manifest:
+        for line in manifest:
+            if line.strip():
+                yield ManifestEntry.from_json(line)
+
+
+@contextlib.contextmanager
+def outbox_lock(outbox_dir: Path) -> Iterator[None]:
+    """One writer at a time across threads and processes sharing the outbox (flock)."""
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    with (outbox_dir / _LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _check(outgoing: Outgoing) -> int:
@@ -158,9 +166,9 @@ def _page_count(content: bytes) -> int:
     return pages
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a reader sees the whole PDF or none of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
+def write_atomically(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the whole file or none of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -171,8 +179,13 @@ def _write_atomically(path: Path, content: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames in `path` durable."""
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)  # make the rename itself durable
+        os.fsync(dir_fd)
     finally:
         os.close(dir_fd)

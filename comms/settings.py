@@ -76,6 +76,10 @@ class Settings(BaseSettings):
 
     render_processes: int = Field(default=1, ge=1, le=64)
 
+    # Template tools (issue 6)
+    templates_source: Literal["working", "published"] | None = None  # None: "published" in production, else "working"
+    template_cache_dir: Path | None = None  # approved versions rebuilt to render from; default data_dir / "template-versions"
+
     # HTTP API: COMMS_API_USERS='[{"name": "upstream-x", "roles": ["producer"], "token_sha256": "…"}]'
     api_users: list[ApiUser] = Field(default_factory=list)
 
