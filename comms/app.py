@@ -21,6 +21,8 @@ from comms.models import ChannelName
 from comms.pipeline import Pipeline, Services
 from comms.routing import Router
 from comms.settings import Settings
+from comms.templates_store import TemplateStore, renders_published
+from comms.templates_store.published import PublishedComposer
 
 
 @dataclass
@@ -62,15 +64,15 @@ class App:
 
 
 def build_composer(settings: Settings) -> Composer:
-    return Composer(
-        settings.templates_dir,
-        WindowLayout(
-            left_mm=settings.address_window_left_mm,
-            top_mm=settings.address_window_top_mm,
-            width_mm=settings.address_window_width_mm,
-            height_mm=settings.address_window_height_mm,
-        ),
+    layout = WindowLayout(
+        left_mm=settings.address_window_left_mm,
+        top_mm=settings.address_window_top_mm,
+        width_mm=settings.address_window_width_mm,
+        height_mm=settings.address_window_height_mm,
     )
+    if renders_published(settings):  # only versions a second person approved (issue 6)
+        return PublishedComposer(TemplateStore.from_settings(settings), layout)
+    return Composer(settings.templates_dir, layout)
 
 
 def build_ledger(settings: Settings) -> Ledger:

@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from comms.app import build_composer
 from comms.cli.console import console, err
-from comms.compose.check import check_templates
-from comms.settings import load_settings
+from comms.compose.catalogue import CATALOGUE
+from comms.compose.check import CheckReport, check_templates
+from comms.compose.composer import Composer
+from comms.models import Language
+from comms.settings import Settings, load_settings
+from comms.templates_store import Publication, PublishingRefused, TemplateStore, UnknownVersion
+from comms.templates_store.publishing import CheckFailed, publish, working_versions
 
 cli = typer.Typer(
     help="The letters' templates: check, publish, approve, history.", no_args_is_help=True
 )
+
+SHORT = 12  # characters of a version shown in tables; commands accept any unique prefix of 8+
+
+By = Annotated[
+    str | None,
+    typer.Option("--by", help="Your name as it is recorded (default: your login name)."),
+]
+
+
+def working_composer(settings: Settings, folder: Path | None = None) -> Composer:
+    """A composer over the working copy, whatever the service renders from."""
+    update: dict[str, object] = {"templates_source": "working"}
+    if folder is not None:
+        update["templates_dir"] = folder
+    return build_composer(settings.model_copy(update=update))
+
+
+def _print_problems(report: CheckReport) -> None:
+    for problem in report.problems:
+        err.print(f"{problem.where}: {problem.what}", markup=False, highlight=False)
+        err.print(f"    What to do: {problem.todo}", markup=False, highlight=False)
+
+
+def _who(by: str | None) -> str:
+    return by or getpass.getuser()
 
 
 @cli.command("check")
@@ -32,19 +64,226 @@ def check(
     ] = True,
 ) -> None:
     """Check the templates: same files in both languages, known variables, legal mentions, PDFs."""
-    settings = load_settings()
-    if templates is not None:
-        settings = settings.model_copy(update={"templates_dir": templates})
-    folder = settings.templates_dir
+    composer = working_composer(load_settings(), templates)
     try:
-        report = check_templates(build_composer(settings), doc_types=doc_types, render=render)
+        report = check_templates(composer, doc_types=doc_types, render=render)
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(1) from None
-    for problem in report.problems:
-        err.print(f"{problem.where}: {problem.what}", markup=False, highlight=False)
-        err.print(f"    What to do: {problem.todo}", markup=False, highlight=False)
+    _print_problems(report)
     if report.problems:
-        err.print(f"{len(report.problems)} problem(s) in {folder}.")
+        err.print(f"{len(report.problems)} problem(s) in {composer.templates_dir}.")
         raise typer.Exit(1)
     console.print(f"Templates OK: {report.letters_made} letters rendered from the samples.")
+
+
+@cli.command("publish")
+def publish_command(
+    doc_types: Annotated[
+        list[str] | None,
+        typer.Argument(help="Document types to publish (default: every one that changed)."),
+    ] = None,
+    by: By = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="What changed and why, for the approver.")
+    ] = None,
+) -> None:
+    """Check the working copy, store it, and ask a second person to approve it."""
+    settings = load_settings()
+    with TemplateStore.from_settings(settings) as store:
+        try:
+            outcome = publish(
+                store,
+                settings.templates_dir,
+                by=_who(by),
+                note=note,
+                doc_types=doc_types,
+                make_composer=lambda folder: working_composer(settings, folder),
+                check=lambda composer: check_templates(composer),
+            )
+        except CheckFailed as exc:
+            _print_problems(exc.report)
+            err.print(f"Not published: {exc}")
+            raise typer.Exit(1) from None
+        except PublishingRefused as exc:
+            err.print(f"Not published: {exc}")
+            raise typer.Exit(1) from None
+    if outcome.publication is None:
+        console.print("Nothing to publish: the approved versions are the same as the working copy.")
+        return
+    p = outcome.publication
+    _show(p)
+    console.print(
+        f"Publication {p.id} waits for a second person: comms templates approve {p.id} "
+        f"(or reject {p.id} --reason …). Until then the approved versions stay in use."
+    )
+
+
+@cli.command("approve")
+def approve(
+    publication_id: Annotated[int, typer.Argument(help="The publication's number.")],
+    by: By = None,
+) -> None:
+    """Approve someone else's publication: its versions render letters from now on."""
+    _decide(publication_id, by=_who(by), approve=True, reason=None)
+
+
+@cli.command("reject")
+def reject(
+    publication_id: Annotated[int, typer.Argument(help="The publication's number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the person who asked.")],
+    by: By = None,
+) -> None:
+    """Refuse someone else's publication, saying why; nothing changes in the letters."""
+    _decide(publication_id, by=_who(by), approve=False, reason=reason)
+
+
+def _decide(publication_id: int, *, by: str, approve: bool, reason: str | None) -> None:
+    with TemplateStore.from_settings(load_settings()) as store:
+        try:
+            p = store.publications.decide(publication_id, by=by, approve=approve, reason=reason)
+        except PublishingRefused as exc:
+            err.print(f"Not recorded: {exc}")
+            raise typer.Exit(1) from None
+    _show(p)
+
+
+@cli.command("show")
+def show(
+    publication_id: Annotated[int, typer.Argument(help="The publication's number.")],
+) -> None:
+    """What a publication changes, file by file, against the versions it replaces."""
+    with TemplateStore.from_settings(load_settings()) as store:
+        try:
+            p = store.publications.get(publication_id)
+        except PublishingRefused as exc:
+            err.print(str(exc))
+            raise typer.Exit(1) from None
+        _show(p)
+        for item in p.items:
+            console.rule(f"{item.language.value}/{item.doc_type}")
+            changes = store.snapshots.changes(item.previous_version, item.version)
+            for change in changes:
+                console.print(f"{change.status}: {change.path}", markup=False)
+                if change.diff:
+                    console.print(change.diff, markup=False, highlight=False)
+
+
+def _show(p: Publication) -> None:
+    decided = (
+        f"{p.state.value} by {p.decided_by} on {p.decided_at:%Y-%m-%d %H:%M} UTC"
+        if p.decided_at
+        else p.state.value
+    )
+    console.print(
+        f"Publication {p.id}: asked by {p.requested_by} on {p.requested_at:%Y-%m-%d %H:%M} UTC; "
+        f"{decided}.",
+        markup=False,
+    )
+    if p.reason:
+        console.print(f"Reason: {p.reason}", markup=False)
+    if p.note:
+        console.print(f"Note: {p.note}", markup=False)
+    console.print(p.check_summary, markup=False)
+    for item in p.items:
+        was = item.previous_version[:SHORT] if item.previous_version else "(first version)"
+        console.print(f"  {item.language.value}/{item.doc_type}: {item.version[:SHORT]}, was {was}")
+
+
+@cli.command("history")
+def history(
+    doc_type: Annotated[str, typer.Argument(help="Document type, e.g. decision.")],
+) -> None:
+    """Every published version of a document type, with who asked, who approved, and when."""
+    if doc_type not in CATALOGUE:
+        err.print(f"Unknown document type {doc_type!r}; known: {', '.join(CATALOGUE)}.")
+        raise typer.Exit(1)
+    settings = load_settings()
+    with TemplateStore.from_settings(settings) as store:
+        live = store.publications.live_versions()
+        publications = store.publications.history(doc_type)
+    working = working_versions(settings.templates_dir, [doc_type])
+    table = Table(title=f"Versions of {doc_type}")
+    for col in (
+        "#",
+        "lang",
+        "version",
+        "asked by",
+        "asked at (UTC)",
+        "decision",
+        "by",
+        "at (UTC)",
+        "now",
+    ):
+        table.add_column(col, overflow="fold")
+    for p in publications:
+        for item in p.items:
+            if item.doc_type != doc_type:
+                continue
+            now = []
+            if live.get((doc_type, item.language)) == item.version:
+                now.append("live")
+            if working[(doc_type, item.language)] == item.version:
+                now.append("= working copy")
+            table.add_row(
+                str(p.id),
+                item.language.value,
+                item.version[:SHORT],
+                p.requested_by,
+                f"{p.requested_at:%Y-%m-%d %H:%M}",
+                p.state.value + (f": {p.reason}" if p.reason else ""),
+                p.decided_by or "",
+                f"{p.decided_at:%Y-%m-%d %H:%M}" if p.decided_at else "",
+                ", ".join(now),
+            )
+    console.print(table)
+    for lang in Language:
+        if (doc_type, lang) not in live:
+            console.print(f"{lang.value}: no approved version yet.")
+
+
+@cli.command("status")
+def status() -> None:
+    """For each document type and language: the working copy against the approved version."""
+    settings = load_settings()
+    with TemplateStore.from_settings(settings) as store:
+        live = store.publications.live_versions()
+        pending = [p for p in store.publications.history() if p.state.value == "pending"]
+    working = working_versions(settings.templates_dir, CATALOGUE)
+    table = Table(title="Templates: working copy and approved versions")
+    for col in ("type", "lang", "working copy", "approved (live)", "state"):
+        table.add_column(col)
+    for (doc_type, lang), version in working.items():
+        approved = live.get((doc_type, lang))
+        state = (
+            "never published" if approved is None else "same" if approved == version else "changed"
+        )
+        table.add_row(
+            doc_type, lang.value, version[:SHORT], approved[:SHORT] if approved else "", state
+        )
+    console.print(table)
+    for p in pending:
+        console.print(f"Publication {p.id} by {p.requested_by} waits for approval.")
+
+
+@cli.command("export")
+def export(
+    version: Annotated[
+        str, typer.Argument(help="A version (from the ledger or history); 8+ characters.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="A new or empty folder to write the files to.")
+    ],
+) -> None:
+    """Write the files of an earlier version, e.g. to re-render exactly what was sent."""
+    with TemplateStore.from_settings(load_settings()) as store:
+        try:
+            info = store.snapshots.resolve(version)
+            paths = store.trees.export(info, out)
+        except (UnknownVersion, FileExistsError) as exc:
+            err.print(str(exc))
+            raise typer.Exit(1) from None
+    console.print(
+        f"Wrote {len(paths)} files of {info.language.value}/{info.doc_type} version "
+        f"{info.version} to {out}. Render from them with COMMS_TEMPLATES_DIR={out}."
+    )
