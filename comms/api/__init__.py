@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from comms.api import auth, health
+from comms.api import auth, health, studio
 from comms.app import App
 
 
@@ -21,4 +21,5 @@ def create_api(app: App) -> FastAPI:
     api.state.comms = app
     api.include_router(health.router)
     api.include_router(auth.router)
+    api.include_router(studio.router)  # /studio: template previews and approvals (issue 6)
     return api

@@ -56,15 +56,16 @@ class Finding:
     kind: Kind
 
     def for_samples(self, samples: Iterable[str]) -> Problem:
-        names = sorted(samples)
-        label = "the sample" if len(names) == 1 else "the samples"
-        return Problem(
-            self.file,
-            self.line,
-            f"with {label} {', '.join(names)}, {self.reason}",
-            self.todo,
-            self.kind,
+        """ "with the samples a, b, …"; without names (a pasted event), "with this event"."""
+        names = sorted(n for n in samples if n)
+        label = (
+            "this event"
+            if not names
+            else f"the sample {names[0]}"
+            if len(names) == 1
+            else f"the samples {', '.join(names)}"
         )
+        return Problem(self.file, self.line, f"with {label}, {self.reason}", self.todo, self.kind)
 
 
 @dataclass(frozen=True)
