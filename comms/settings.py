@@ -83,6 +83,39 @@ class Settings(BaseSettings):
     # HTTP API: COMMS_API_USERS='[{"name": "upstream-x", "roles": ["producer"], "token_sha256": "…"}]'
     api_users: list[ApiUser] = Field(default_factory=list)
 
+    # Queue and worker (issue 3): docs/queue.md says why each value is what it is.
+    # Document types on comms:urgent; every other type goes on comms:bulk.
+    urgent_types: list[str] = ["decision", "formal_notice"]
+    worker_jobs_urgent: int = Field(default=2, ge=1, le=64)  # events a process runs at once
+    worker_jobs_bulk: int = Field(default=4, ge=1, le=64)
+    # One event, start to end; arq re-runs a killed worker's job after this + 10 s.
+    job_timeout_s: float = Field(default=300.0, gt=0)
+    # arq drops a job not started by then; the sweeper re-enqueues it from the ledger.
+    job_expires_s: float = Field(default=7 * 86400.0, gt=0)
+    # arq results only de-duplicate enqueues; every answer comes from the ledger.
+    job_keep_result_s: float = Field(default=300.0, ge=0)
+    retry_base_s: float = Field(default=30.0, gt=0)  # first retry after a transient failure
+    retry_max_delay_s: float = Field(default=1800.0, gt=0)  # backoff doubles up to this
+    retry_budget_s: float = Field(default=86400.0, gt=0)  # then the channel counts as failed
+    max_crashes: int = Field(default=3, ge=1, le=100)  # runs that killed their worker: quarantine
+    sweep_every_s: int = Field(default=60, ge=1, le=3600)  # divides 60, or 60k dividing 3600
+    stuck_after_s: float = Field(default=900.0, gt=0)  # unchanged this long with no job: re-enqueue
+    sweep_batch: int = Field(default=500, ge=1, le=1000)  # ledger rows a sweep looks at
+    shutdown_grace_s: float = Field(default=60.0, ge=0)  # SIGTERM: in-flight events may finish
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no endpoint in workers
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _queue_timings(self) -> Settings:
+        if self.stuck_after_s <= self.job_timeout_s:
+            raise ValueError("COMMS_STUCK_AFTER_S must exceed COMMS_JOB_TIMEOUT_S")
+        every = self.sweep_every_s
+        if not (60 % every == 0 if every <= 60 else every % 60 == 0 and 3600 % every == 0):
+            raise ValueError("COMMS_SWEEP_EVERY_S must divide 60, or be 60k dividing 3600")
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production":

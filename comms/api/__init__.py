@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from comms.api import auth, health, studio
+from comms.api import auth, events, health, metrics, studio
 from comms.app import App
 
 
@@ -21,5 +21,7 @@ def create_api(app: App) -> FastAPI:
     api.state.comms = app
     api.include_router(health.router)
     api.include_router(auth.router)
+    api.include_router(events.router)
+    api.include_router(metrics.router)
     api.include_router(studio.router)  # /studio: template previews and approvals (issue 6)
     return api

@@ -1,4 +1,4 @@
-"""`GET /health`: the only anonymous route; says whether the database answers, nothing more."""
+"""`GET /health`: the only anonymous route; says whether the database and Redis answer, nothing more."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
+
+from comms.queue import ping_redis
 
 router = APIRouter(tags=["operations"])
 
@@ -19,6 +21,11 @@ def health(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception:  # any failure means "not healthy"; the detail goes to the logs, not here
         checks["database"] = "unavailable"
+    try:
+        ping_redis(request.app.state.comms.settings.redis_url)
+        checks["redis"] = "ok"
+    except Exception:  # the queue: without it events are accepted but wait for the sweeper
+        checks["redis"] = "unavailable"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "checks": checks},

@@ -1,0 +1,122 @@
+"""One validation for the three doors (HTTP, Python, files): keep bad input, record, then queue.
+
+The order is the rule of DESIGN.md ("Who holds the truth"): the event is written to the ledger as
+accepted before anyone is told so, and only then put on a queue. Redis refusing the job does not
+change the answer: the event is safe in the ledger and the sweeper queues it later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+
+from comms.app import App, build_app
+from comms.errors import FieldError, InvalidEvent
+from comms.events import AnyEvent, event_id_of, parse_event
+from comms.logging import get_logger
+from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
+from comms.pipeline import Accept, Job
+from comms.queue import Queue
+from comms.service.waiting import needs_work
+from comms.settings import Settings
+
+log = get_logger(__name__)
+
+Answer = Literal["accepted", "duplicate", "rejected", "conflict"]
+Door = Literal["http", "python", "file"]
+Raw = AnyEvent | Mapping[str, Any] | str | bytes
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a door answers for one event; nothing in it quotes the event's values."""
+
+    answer: Answer
+    event_id: str | None
+    doc_type: str | None = None
+    errors: tuple[FieldError, ...] = ()
+    reason: str | None = None
+    queued: bool = False  # a job was put on a queue now (False: one was live, done, or Redis away)
+
+
+class Intake:
+    """Validates, records and queues; one per process, shared by every request."""
+
+    def __init__(self, app: App, queue: Queue) -> None:
+        self.app = app
+        self.queue = queue
+        self._accept = Accept(app.pipeline.services)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Intake]:
+        """For callers without an app of their own (`comms.queue.enqueue`)."""
+        queue = Queue.from_settings(settings)
+        try:
+            yield cls(build_app(settings), queue)
+        finally:
+            await queue.close()
+
+    async def take(self, raw: Raw, *, source: str, door: Door) -> Admission:
+        """Validates `raw` (a model, dict or JSON) and admits it; bad input is kept as rejected."""
+        if isinstance(raw, BaseModel):
+            raw = raw.model_dump(mode="json")
+        try:
+            event = parse_event(raw if isinstance(raw, str | bytes) else dict(raw))
+        except InvalidEvent as exc:
+            event_id = event_id_of(raw if isinstance(raw, str | bytes) else dict(raw))
+            await asyncio.to_thread(
+                self.app.ledger.reject,
+                source=source,
+                raw=_as_text(raw),
+                errors=exc.errors,
+                event_id=event_id,
+            )
+            EVENTS_RECEIVED.labels(door, type_label(None), "rejected").inc()
+            return Admission("rejected", event_id, errors=tuple(exc.errors), reason="invalid event")
+        return await self.admit(event, door=door)
+
+    async def admit(self, event: AnyEvent, *, door: Door) -> Admission:
+        """Records a valid event as accepted (once) and queues it unless it needs nothing more."""
+        job = Job(event)
+        await self._accept.process(job)  # the pipeline's own accept step: one definition of it
+        if job.stop is not None and job.stop.verdict == "conflict":
+            EVENTS_RECEIVED.labels(door, type_label(event.type), "conflict").inc()
+            return Admission("conflict", event.event_id, event.type, reason=job.stop.reason)
+        answer: Answer = "duplicate" if job.repeat else "accepted"
+        queued = False
+        if not job.repeat or await self._still_waiting(event.event_id):
+            queued = await self._queue(event)
+        EVENTS_RECEIVED.labels(door, type_label(event.type), answer).inc()
+        return Admission(answer, event.event_id, event.type, queued=queued)
+
+    async def _still_waiting(self, event_id: str) -> bool:
+        history = await asyncio.to_thread(self.app.ledger.history, event_id)
+        return bool(history) and needs_work(history[-1])
+
+    async def _queue(self, event: AnyEvent) -> bool:
+        try:
+            return await self.queue.put(event.event_id, event.type)
+        except (RedisError, OSError) as exc:
+            UNQUEUED.inc()
+            log.warning(
+                "accepted event not queued: the sweeper will queue it",
+                event_id=event.event_id,
+                error=type(exc).__name__,
+            )
+            return False
+
+
+def _as_text(raw: Raw) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return json.dumps(dict(raw), default=str, ensure_ascii=False)

@@ -1,0 +1,152 @@
+"""`comms worker`: arq workers for the urgent and the bulk queue in one process, over one app.
+
+An arq `Worker` reads one queue. A process runs one per queue it serves (both by default), each
+with its own job slots, so a decision starts at once even while every bulk slot renders notices.
+The sweeper cron lives with the urgent queue, whose jobs never wait behind a bulk run. Scale by
+running more processes, on any machine: nothing here assumes it is alone (arq hands each job to
+one worker; the per-event lock covers the rest).
+
+SIGTERM and SIGINT stop both workers from taking new jobs and give in-flight events
+`shutdown_grace_s` to finish; what is still running then is cancelled and arq re-queues it, to be
+resumed from the ledger by the next worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arq.cron import cron
+from arq.worker import Worker, func
+from prometheus_client import start_http_server
+
+from comms.app import App, build_app, build_channels
+from comms.logging import get_logger
+from comms.queue import Queue, redis_client
+from comms.service.deliver import Deliverer
+from comms.service.guard import Guard
+from comms.service.instrument import timed_channels, timed_composer
+from comms.service.jobs import DELIVER_TASK, QUEUES, SWEEP_TASK, QueueKey, dumps, loads
+from comms.service.sweeper import Sweeper
+from comms.settings import Settings
+
+log = get_logger(__name__)
+
+# Our own time budget and quarantine decide when to stop; arq's cap on tries is only a backstop.
+ARQ_MAX_TRIES = 10_000
+HEALTH_CHECK_INTERVAL_S = 60  # arq writes `<queue>:health-check` this often
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the tasks find in arq's ctx: built once per process, shared by both workers."""
+
+    app: App
+    deliverer: Deliverer
+    sweeper: Sweeper
+
+
+async def deliver(ctx: dict[str, Any], event_id: str) -> str:
+    """arq task: one accepted event, by id (the event itself is read from the ledger)."""
+    runtime: Runtime = ctx["comms"]
+    return await runtime.deliverer(event_id, int(ctx.get("job_try", 1)))
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """arq cron: re-enqueue waiting events that have no live job; returns how many."""
+    runtime: Runtime = ctx["comms"]
+    return (await runtime.sweeper.sweep()).requeued
+
+
+def sweep_schedule(every_s: int) -> dict[str, set[int]]:
+    """arq cron fields for "every `every_s` seconds" (settings checked that it tiles the hour)."""
+    if every_s <= 60:
+        return {"second": set(range(0, 60, every_s))}
+    return {"second": {0}, "minute": set(range(0, 60, every_s // 60))}
+
+
+def worker_settings(
+    settings: Settings, queue: QueueKey, runtime: Runtime, *, burst: bool = False
+) -> dict[str, Any]:
+    """arq `WorkerSettings` for one queue: JSON jobs, timings from settings (docs/queue.md)."""
+    urgent = queue == "urgent"
+    sweeper = cron(
+        sweep,
+        name=SWEEP_TASK,
+        unique=True,  # one sweep per tick across every process (the job id is the tick)
+        timeout=settings.job_timeout_s,
+        **sweep_schedule(settings.sweep_every_s),  # type: ignore[arg-type]
+    )
+    return {
+        "functions": [
+            func(
+                deliver,
+                name=DELIVER_TASK,
+                timeout=settings.job_timeout_s,
+                keep_result=settings.job_keep_result_s,
+                max_tries=ARQ_MAX_TRIES,
+            )
+        ],
+        "cron_jobs": [sweeper] if urgent else [],
+        "queue_name": QUEUES[queue],
+        "redis_pool": redis_client(settings.redis_url),
+        "job_serializer": dumps,
+        "job_deserializer": loads,
+        "max_jobs": settings.worker_jobs_urgent if urgent else settings.worker_jobs_bulk,
+        "job_timeout": settings.job_timeout_s,
+        "keep_result": settings.job_keep_result_s,
+        "max_tries": ARQ_MAX_TRIES,
+        "expires_extra_ms": int(settings.job_expires_s * 1000),
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "handle_signals": False,  # one handler drains both workers (see `_on_signal`)
+        "job_completion_wait": int(settings.shutdown_grace_s),
+        "retry_jobs": True,
+        "burst": burst,
+        "ctx": {"comms": runtime},
+    }
+
+
+def build_worker_app(settings: Settings) -> App:
+    """The composition root's app, with render and send latency measured for Prometheus."""
+    app = build_app(settings, channels=timed_channels(build_channels(settings)))
+    app.pipeline.services.composer = timed_composer(app.composer)
+    return app
+
+
+async def run_workers(
+    settings: Settings, queues: Sequence[QueueKey] = ("urgent", "bulk"), *, burst: bool = False
+) -> None:
+    """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    app = build_worker_app(settings)
+    queue = Queue.from_settings(settings)
+    sweeper = Sweeper(
+        app.ledger, queue, stuck_after_s=settings.stuck_after_s, batch=settings.sweep_batch
+    )
+    runtime = Runtime(app, Deliverer(app, Guard(queue.redis), settings), sweeper)
+    async with app:
+        workers = [Worker(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _on_signal, workers, sig)
+        log.info("worker started", queues=[QUEUES[q] for q in queues], burst=burst)
+        try:
+            await asyncio.wait([asyncio.create_task(w.async_run()) for w in workers])
+        finally:
+            for worker in workers:
+                # arq's close gathers the job tasks it cancelled on shutdown: not our cancellation.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker.close()
+            await queue.close()
+            log.info("worker stopped")
+
+
+def _on_signal(workers: Sequence[Worker], sig: signal.Signals) -> None:
+    """Stop taking jobs; let in-flight ones finish within the grace period; then cancel them."""
+    for worker in workers:
+        worker.handle_sig_wait_for_completion(sig)
