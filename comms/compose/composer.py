@@ -28,7 +28,10 @@ from comms.payment import epc_qr
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EBOX_SUBJECT_MAX_CHARS = 400  # eBox v3 limit (domain/ebox.md)
 ADDRESS_TEMPLATE = "_common/address.txt"  # the window's lines, for the print manifest
-QR_SCALE = 4  # module size in SVG units; the CSS sets the printed size
+# One pixel per module: the CSS sets the printed size and scales it without smoothing
+# (image-rendering: pixelated, so /Interpolate false as PDF/A wants). A bitmap costs WeasyPrint
+# far less than an SVG path of every module (docs/performance.md).
+QR_PIXELS_PER_MODULE = 1
 
 
 def today_in_brussels() -> date:
@@ -105,7 +108,7 @@ class Composer:
                 amount=payable.amount,
                 reference=payable.payment.structured_communication,
             )
-            qr_uri = qr.svg_data_uri(scale=QR_SCALE, border=0)
+            qr_uri = qr.png_data_uri(scale=QR_PIXELS_PER_MODULE, border=0)
         dumped = event.model_dump(mode="python")
         return {
             "event": {k: dumped[k] for k in ("event_id", "type", "dossier", "occurred_at")},

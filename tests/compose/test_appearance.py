@@ -1,0 +1,85 @@
+"""Speed levers keep the look: every sample's pages match the letter as it printed before issue 7."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pypdfium2
+import pytest
+from PIL import Image, ImageChops, ImageFilter
+
+from comms.compose import CATALOGUE, Composer
+from comms.events import AnyEvent, parse_event
+from comms.payment import epc_qr
+from comms.samples import all_samples
+
+ISSUED = date(2027, 1, 4)
+SAMPLES = sorted(all_samples().items())
+SCALE = 3.0  # 216 dpi: a changed digit shows as dozens of pixels (see the last test)
+TOLERANCE = 64  # grey levels, of 255, beyond the neighbourhood's own range
+MAX_PIXELS_OFF = 10  # per page; the QR code's module corners give up to 3, a changed digit 30+
+# The letterhead and QR code as they were before issue 7, applied over the current stylesheet.
+BEFORE_CSS = (
+    "<style>"
+    ".sender { display: flex !important; justify-content: space-between; align-items: flex-start; }"
+    ".sender .fund, .sender .refs { float: none !important; }"
+    ".payment .qr img { image-rendering: auto !important; }"
+    "</style></head>"
+)
+PNG_URI = re.compile(r'src="data:image/png;base64,[^"]*"')
+
+
+def pages(pdf: bytes) -> list[Image.Image]:
+    return [
+        page.render(scale=SCALE, grayscale=True).to_pil().convert("L")
+        for page in pypdfium2.PdfDocument(pdf)
+    ]
+
+
+def pixels_off(a: Image.Image, b: Image.Image) -> int:
+    """Pixels of `b` darker or lighter than every pixel around the same place in `a`.
+
+    Anti-aliasing moves an edge by less than a pixel, so it stays inside the 3×3 range; a moved,
+    missing or changed glyph does not.
+    """
+    low, high = a.filter(ImageFilter.MinFilter(3)), a.filter(ImageFilter.MaxFilter(3))
+    outside = ImageChops.lighter(ImageChops.subtract(b, high), ImageChops.subtract(low, b))
+    return sum(outside.histogram()[TOLERANCE:])
+
+
+def difference(before: bytes, after: bytes) -> list[int]:
+    a, b = pages(before), pages(after)
+    assert len(a) == len(b), f"{len(a)} pages before, {len(b)} after"
+    return [max(pixels_off(x, y), pixels_off(y, x)) for x, y in zip(a, b, strict=True)]
+
+
+def before_issue_7(composer: Composer, event: AnyEvent) -> bytes:
+    """The same letter with the flex letterhead and the QR code as an SVG path, as it was."""
+    html = composer.render_texts(event, issued_on=ISSUED).letter_html
+    payable = CATALOGUE[event.type].payable(event)
+    if payable is not None:
+        qr = epc_qr(
+            beneficiary=payable.payment.beneficiary,
+            iban=payable.payment.iban,
+            bic=payable.payment.bic,
+            amount=payable.amount,
+            reference=payable.payment.structured_communication,
+        )
+        html = PNG_URI.sub(f'src="{qr.svg_data_uri(scale=4, border=0)}"', html, count=1)
+    return composer.pdf_from_html(html.replace("</head>", BEFORE_CSS, 1))[0]
+
+
+@pytest.mark.parametrize("name", [n for n, _ in SAMPLES])
+def test_every_page_looks_as_before(composer: Composer, name: str) -> None:
+    event = parse_event(dict(all_samples()[name]))
+    after = composer.compose(event, issued_on=ISSUED).document.pdf
+    assert max(difference(before_issue_7(composer, event), after)) <= MAX_PIXELS_OFF
+
+
+def test_the_comparison_sees_a_changed_digit(composer: Composer) -> None:
+    event = parse_event(dict(all_samples()["contribution-notice-nl"]))
+    html = composer.render_texts(event, issued_on=ISSUED).letter_html
+    assert "1.234,56" in html
+    changed = composer.pdf_from_html(html.replace("1.234,56", "1.234,58"))[0]
+    assert max(difference(composer.pdf_from_html(html)[0], changed)) > 2 * MAX_PIXELS_OFF
