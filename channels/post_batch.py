@@ -116,20 +116,12 @@ class Batch:
 
     def status_updates(self) -> list[StatusUpdate]:
         """Each letter is in a print batch now: batch and sequence are its postal evidence."""
-        return [
-            StatusUpdate(
-                "post",
-                i.communication_id,
-                "dispatched",
-                {
-                    "print_batch": self.batch_id,
-                    "print_sequence": str(i.sequence),
-                    "sheets": str(i.sheets),
-                    "envelope": i.envelope,
-                },
-            )
-            for i in self.items
-        ]
+        return [placed_update(self.batch_id, i.sequence, i.communication_id) for i in self.items]
+
+
+def placed_update(batch_id: str, sequence: int, communication_id: str) -> StatusUpdate:
+    evidence = {"print_batch": batch_id, "print_sequence": str(sequence)}
+    return StatusUpdate("post", communication_id, "dispatched", evidence)
 
 
 @dataclass(frozen=True)
@@ -140,6 +132,10 @@ class Placed:
     sequence: int
     communication_id: str
     registered: bool
+    cut_at: datetime
+
+    def status_update(self) -> StatusUpdate:
+        return placed_update(self.batch_id, self.sequence, self.communication_id)
 
 
 class PrintBatcher:
@@ -203,8 +199,9 @@ class PrintBatcher:
                 record = json.loads(line)
             except ValueError:
                 continue  # a torn last line from a crash: that batch never committed
+            cut_at = datetime.fromisoformat(record["cut_at"])
             for sequence, (cid, registered) in enumerate(record["items"], start=1):
-                found.append(Placed(record["batch_id"], sequence, cid, bool(registered)))
+                found.append(Placed(record["batch_id"], sequence, cid, bool(registered), cut_at))
         return found
 
     def locate(self, batch_id: str, sequence: int) -> Placed | None:

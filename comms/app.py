@@ -14,12 +14,13 @@ from channels.base import Channel
 from channels.ebox import EboxChannel
 from channels.email import EmailChannel
 from channels.post import PostChannel
+from channels.post_batch import Envelope, PrintBatcher
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
 from comms.ledger import Ledger
 from comms.models import ChannelName
 from comms.pipeline import Pipeline, Services
-from comms.routing import Router
+from comms.routing import LookedUpFacts, Preferences, Router
 from comms.settings import Settings
 from comms.templates_store import TemplateStore, renders_published
 from comms.templates_store.published import PublishedComposer
@@ -137,13 +138,41 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
     }
 
 
+def build_print_batcher(settings: Settings) -> PrintBatcher:
+    """Cuts the post outbox into print batches (channels.post_batch) as the print shop wants them."""
+    return PrintBatcher(
+        settings.post_dir,
+        duplex=settings.post_duplex,
+        max_letters=settings.post_batch_max_letters,
+        envelopes=[Envelope(name, most) for name, most in settings.post_envelopes.items()],
+    )
+
+
+def build_router(
+    settings: Settings, ledger: Ledger, channels: Mapping[ChannelName, Channel]
+) -> Router:
+    """The routing policy, with what it looks up: flagged addresses, company eBox preferences."""
+    ebox = channels.get(ChannelName.EBOX)
+    with_preferences = settings.ebox_federation_url and isinstance(ebox, Preferences)
+    facts = LookedUpFacts(
+        find_evidence=ledger.find_by_evidence,
+        secret=settings.hmac_secret.get_secret_value().encode("utf-8"),
+        preferences=ebox if with_preferences and isinstance(ebox, Preferences) else None,
+        ttl_s=settings.ebox_preferences_ttl_s,
+        timeout_s=settings.ebox_preferences_timeout_s,
+    )
+    return Router.from_file(settings.routing_policy, facts=facts)
+
+
 def build_app(settings: Settings, *, channels: Mapping[ChannelName, Channel] | None = None) -> App:
     """One call builds the whole service; tests may hand in their own channels."""
+    ledger = build_ledger(settings)
+    channels = channels if channels is not None else build_channels(settings)
     return App(
         settings=settings,
-        ledger=build_ledger(settings),
+        ledger=ledger,
         archive=Archive(settings.archive_dir),
         composer=build_composer(settings),
-        router=Router.from_file(settings.routing_policy),
-        channels=channels if channels is not None else build_channels(settings),
+        router=build_router(settings, ledger, channels),
+        channels=channels,
     )

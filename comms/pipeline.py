@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
@@ -274,7 +274,7 @@ class Dispatch:
             job.deliveries.append(result)
             if result.status in SENT:
                 if more:
-                    queue = [job.plan.route_for(ChannelName.POST, more)]
+                    queue = [replace(job.plan.route_for(ChannelName.POST, more), reason=more)]
                     continue
                 return
             if job.retry_after_s is not None:
@@ -459,13 +459,16 @@ class Pipeline:
         reason: str,
         *,
         to: Sequence[ChannelName] = (ChannelName.POST,),
+        supersede: bool = True,
     ) -> Outcome:
         """Sends an already rendered event on `to` after `from_channel` turned out not to reach.
 
         Tracking calls it (hard bounce, eBox NO_DIGITAL_USER or unread). The frozen document is
-        reused, `from_channel`'s communication is marked superseded once, and the Dispatch and
-        Record steps do the rest, so running it twice sends nothing twice. Only channels routing
-        allows for this recipient are tried; none left is a dead letter for an operator.
+        reused and the Dispatch and Record steps do the rest, so running it twice sends nothing
+        twice. Once a fallback channel has the letter, `from_channel`'s communication is marked
+        superseded (after, so a crash in between is repaired by running it again); not so with
+        `supersede=False` (NO_DIGITAL_USER: both stand). Only channels routing allows for this
+        recipient are tried; none left is a dead letter for an operator.
         """
         s = self.services
         snapshot = await asyncio.to_thread(s.ledger.event_snapshot, event_id)
@@ -487,12 +490,13 @@ class Pipeline:
         routes = plan.fallback_routes(to, reason)
         job.plan = Plan(routes, plan.skipped, plan.post_when_no_digital_user, plan.fallback)
         dispatch = Dispatch(s)
-        source = Route(from_channel, reason)
+        await dispatch.process(job)
         from_cid = communication_id(event_id, from_channel, job.message.document.sha256)
         latest = await asyncio.to_thread(s.ledger.latest_for, from_cid)
-        if routes and latest is not None and latest.status is not Status.SUPERSEDED:
+        taken = any(d.status in SENT for d in job.deliveries)
+        if supersede and taken and latest is not None and latest.status is not Status.SUPERSEDED:
+            source = Route(from_channel, reason)
             await dispatch._record(job, source, Status.SUPERSEDED, reason, cid=from_cid)
-        await dispatch.process(job)
         await Record(s).process(job)
         assert job.stop is not None
         return job.stop

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from comms.events import EVENT_TYPES, AnyEvent, CompanyRecipient
+from channels.base import PermanentError, TransientError
+from comms.events import EVENT_TYPES, AnyEvent, CompanyRecipient, PostalAddress
 from comms.models import ChannelName
+
+log = logging.getLogger(__name__)
 
 POST = ChannelName.POST
 _TYPE_KEYS = frozenset(
@@ -300,7 +308,84 @@ def _check(policy: TypePolicy, name: str) -> None:
             raise PolicyError(f"{name}.fallback.{trigger}: uses a channel this type never uses")
 
 
-def recipient_enterprise_number(event: AnyEvent) -> str | None:
-    """The company's number when the recipient is a company (the eBox preferences lookup key)."""
-    r = event.recipient
-    return r.enterprise_number if isinstance(r, CompanyRecipient) else None
+# --- facts looked up for routing --------------------------------------------------------------
+
+EVIDENCE_ADDRESS_FLAG = "address_flag"  # evidence key of a `returned` row that flags an address
+PREFERENCES_TTL_S = 3600.0  # the federation's answer is reused for an hour per company
+PREFERENCES_TIMEOUT_S = 5.0  # routing waits no longer for it; without it, upstream's word counts
+
+
+@runtime_checkable
+class Preferences(Protocol):
+    """The eBox federation's preferences search (channels.ebox.EboxChannel.preferences)."""
+
+    async def preferences(self, enterprise_numbers: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+
+def address_flag(secret: bytes, dossier: str, address: PostalAddress) -> str:
+    """Keyed hash of one dossier's postal address: what a returned letter flags, never the address.
+
+    A corrected address hashes differently, so the flag lifts by itself when upstream sends it.
+    """
+    parts = (
+        dossier,
+        address.street,
+        address.number,
+        address.box or "",
+        address.postcode,
+        address.municipality,
+        address.country,
+    )
+    text = "\0".join(" ".join(p.casefold().split()) for p in parts)
+    return hmac.new(secret, b"address-flag\0" + text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class LookedUpFacts:
+    """Facts from the ledger (flagged addresses) and the eBox federation (company preferences)."""
+
+    def __init__(
+        self,
+        *,
+        find_evidence: Callable[[str, str], object | None],
+        secret: bytes,
+        preferences: Preferences | None = None,
+        ttl_s: float = PREFERENCES_TTL_S,
+        timeout_s: float = PREFERENCES_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._find = find_evidence
+        self._secret = secret
+        self._preferences = preferences
+        self._ttl_s = ttl_s
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    async def facts(self, event: AnyEvent) -> Facts:
+        key = address_flag(self._secret, event.dossier, event.recipient.address)
+        flagged = await asyncio.to_thread(self._find, EVIDENCE_ADDRESS_FLAG, key) is not None
+        r = event.recipient
+        if not isinstance(r, CompanyRecipient) or self._preferences is None:
+            return Facts(address_flagged=flagged)
+        try:
+            known = await self._company(r.enterprise_number)
+        except (TransientError, PermanentError, ValueError, TimeoutError):
+            log.warning("ebox preferences unavailable", extra={"event_id": event.event_id})
+            return Facts(address_flagged=flagged, notes=("eBox preferences unavailable",))
+        if known is None:
+            return Facts(address_flagged=flagged, ebox_known=False)
+        return Facts(
+            address_flagged=flagged,
+            ebox_known=True,
+            exclusively_ebox=bool(known.get("exclusivelyEbox", False)),
+        )
+
+    async def _company(self, number: str) -> dict[str, Any] | None:
+        """The company's preferences if it has an eBox; None if the federation does not know it."""
+        cached = self._cache.get(number)
+        if cached is not None and self._clock() < cached[0]:
+            return cached[1]
+        assert self._preferences is not None
+        found = await asyncio.wait_for(self._preferences.preferences([number]), self._timeout_s)
+        self._cache[number] = (self._clock() + self._ttl_s, found.get(number))
+        return found.get(number)

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     # Post-print outbox
     post_outbox_dir: Path | None = None  # default: data_dir / "outbox" / "post"
 
+    # Channels and tracking (issue 4): docs/channels.md
+    bounce_listen_host: str = "127.0.0.1"  # `comms bounces serve`; the MX relays bounces to it
+    bounce_listen_port: int = Field(default=8026, ge=0, le=65535)
+    bounce_accept: list[str] = []  # bounce addresses or "@domain" the receiver takes; empty: any
+    bounce_max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    ebox_poll_every_min: int = Field(default=15, ge=1, le=60)  # read-status poll (arq cron)
+    ebox_poll_max_age_days: int = Field(default=60, ge=1, le=400)  # older publications: not polled
+    ebox_preferences_ttl_s: float = Field(default=3600.0, ge=0)  # company preferences cache
+    ebox_preferences_timeout_s: float = Field(default=5.0, gt=0)  # routing waits no longer
+    post_duplex: bool = True  # print both sides: a blank back after a letter with odd pages
+    post_batch_max_letters: int = Field(default=500, ge=1, le=100_000)  # cut on size at this
+    post_batch_hours: list[int] = [15]  # cut whatever waits at these hours (worker's clock)
+    post_envelopes: dict[str, int] = {"DL": 5, "C4": 100}  # the print shop's: name → most sheets
+
     render_processes: int = Field(default=1, ge=1, le=64)
 
     # Template tools (issue 6)

@@ -1,0 +1,387 @@
+"""Turn what comes back from the channels into ledger state changes, and start the fallbacks.
+
+Every fact (a bounce, an eBox read, a print batch, a print-shop acknowledgement, returned mail)
+goes through `apply`: it records a state only where it follows from the current one, records
+nothing twice, and starts the fallback the routing policy names for it (hard bounce → post). The
+eBox poll also starts the unread and NO_DIGITAL_USER fallbacks. Everything here is safe to run
+twice, in any process (arq is at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from channels.base import PermanentError, StatusUpdate, TransientError
+from channels.bounces import BounceKind, BounceReport, classify, read_messages
+from channels.post_batch import PrintBatcher
+from channels.post_feedback import Problem, read_acknowledgements, read_returns
+from comms.app import App, build_print_batcher
+from comms.events import AnyEvent, CompanyRecipient, parse_event
+from comms.ledger import Entry
+from comms.models import ChannelName, Status
+from comms.pipeline import EVIDENCE_NO_DIGITAL_USER, SENT, Outcome
+from comms.routing import EVIDENCE_ADDRESS_FLAG, address_flag
+
+log = logging.getLogger(__name__)
+
+# Which states a reported fact may follow. A fact that does not follow is stale (printed after
+# posted, a second bounce after the fallback) and is not recorded.
+FOLLOWS: Mapping[Status, frozenset[Status]] = {
+    Status.DISPATCHED: frozenset({Status.DISPATCHED}),  # batched, printed: more evidence
+    Status.DELIVERED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
+    Status.READ: frozenset({Status.DISPATCHED, Status.DELIVERED, Status.SUPERSEDED}),
+    Status.BOUNCED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
+    Status.RETURNED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
+}
+TRIGGERS = {Status.BOUNCED: "bounced", Status.RETURNED: "returned"}
+SEARCH_PAGE = 1000  # the ledger's largest query page
+RECONCILE_DAYS = 7  # print batches this recent are checked for a missing ledger row
+
+
+class Verdict(str, Enum):
+    """What `apply` did with one reported fact."""
+
+    RECORDED = "recorded"  # a new ledger row
+    ALREADY = "already"  # the ledger had this fact: nothing new (a re-import, a retry)
+    STALE = "stale"  # does not follow from the current state: not recorded
+    UNKNOWN = "unknown"  # no communication of ours on this channel has this id
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The verdict on one fact, and the fallback it started, if any."""
+
+    communication_id: str
+    outcome: str
+    verdict: Verdict
+    event_id: str | None = None
+    fallback: Outcome | None = None
+
+
+@dataclass
+class Summary:
+    """What an import did: verdict counts, classifications and unusable lines."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    fallbacks: list[Outcome] = field(default_factory=list)
+
+    def add(self, applied: Applied) -> None:
+        self.verdicts[applied.verdict.value] += 1
+        if applied.fallback is not None:
+            self.fallbacks.append(applied.fallback)
+
+
+@runtime_checkable
+class ReadStatuses(Protocol):
+    """The eBox channel's read-status search (channels.ebox.EboxChannel.read_statuses)."""
+
+    async def read_statuses(
+        self, message_ids: Sequence[tuple[str, str, str]]
+    ) -> list[StatusUpdate]: ...
+
+
+# --- one fact ---------------------------------------------------------------------------------
+
+
+async def apply(app: App, update: StatusUpdate) -> Applied:
+    """Records `update` if it is new and follows from the current state; starts its fallback."""
+    cid = update.communication_id
+    latest = await asyncio.to_thread(app.ledger.latest_for, cid)
+    if latest is None or latest.channel is None or latest.channel.value != update.channel:
+        return Applied(cid, update.outcome, Verdict.UNKNOWN)
+    status = Status(update.outcome)
+    if status not in FOLLOWS:
+        raise ValueError(f"tracking does not record {status.value}")
+    history = await asyncio.to_thread(app.ledger.history, latest.event_id)
+    if any(
+        e.communication_id == cid and e.status is status and _contains(e.evidence, update.evidence)
+        for e in history
+    ):
+        verdict = Verdict.ALREADY
+    elif latest.status not in FOLLOWS[status]:
+        log.info(
+            "stale status update",
+            extra={"communication_id": cid, "status": status.value, "current": latest.status},
+        )
+        return Applied(cid, update.outcome, Verdict.STALE, latest.event_id)
+    else:
+        evidence = dict(update.evidence)
+        if status is Status.RETURNED and evidence.get("address_wrong") == "true":
+            flag = await _address_flag(app, latest.event_id)
+            if flag is not None:
+                evidence[EVIDENCE_ADDRESS_FLAG] = flag
+        await asyncio.to_thread(
+            app.ledger.record,
+            event_id=latest.event_id,
+            status=status,
+            communication_id=cid,
+            channel=latest.channel,
+            reason=_reason(latest.channel, status, evidence),
+            evidence=evidence,
+            document_sha256=latest.document_sha256,
+            template_version=latest.template_version,
+            renderer_version=latest.renderer_version,
+        )
+        verdict = Verdict.RECORDED
+    fallback = await _fall_back_after(app, latest, status, update.evidence)
+    return Applied(cid, update.outcome, verdict, latest.event_id, fallback)
+
+
+async def apply_all(app: App, updates: Iterable[StatusUpdate], summary: Summary) -> Summary:
+    for update in updates:
+        summary.add(await apply(app, update))
+    return summary
+
+
+def _contains(have: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(have.get(k) == v for k, v in wanted.items())
+
+
+def _reason(channel: ChannelName, status: Status, evidence: Mapping[str, str]) -> str:
+    """The recorded reason: what happened, in words and codes only (never personal data)."""
+    if status is Status.DISPATCHED:
+        return "printed by the print shop" if "printed_on" in evidence else "put in a print batch"
+    if status is Status.DELIVERED:
+        if channel is ChannelName.POST:
+            registered = " as registered mail" if "registered_tracking_number" in evidence else ""
+            return f"handed to the post office by the print shop{registered}"
+        return "delivery reported by the receiving mail system"
+    if status is Status.READ:
+        return "opened in the eBox"
+    if status is Status.BOUNCED:
+        return f"email hard bounce: {evidence.get('dsn_meaning', 'no status given')}"
+    flagged = "; the dossier's address is flagged" if EVIDENCE_ADDRESS_FLAG in evidence else ""
+    return f"returned mail: {evidence.get('return_reason', 'other')}{flagged}"
+
+
+async def _address_flag(app: App, event_id: str) -> str | None:
+    event = await _event(app, event_id)
+    if event is None:
+        return None
+    secret = app.settings.hmac_secret.get_secret_value().encode("utf-8")
+    return address_flag(secret, event.dossier, event.recipient.address)
+
+
+async def _event(app: App, event_id: str) -> AnyEvent | None:
+    snapshot = await asyncio.to_thread(app.ledger.event_snapshot, event_id)
+    return parse_event(snapshot) if snapshot is not None else None
+
+
+async def _fall_back_after(
+    app: App, latest: Entry, status: Status, evidence: Mapping[str, str]
+) -> Outcome | None:
+    """The fallback chain the policy names for this fact, if any (fall_back is idempotent)."""
+    trigger = TRIGGERS.get(status)
+    if trigger is None or latest.channel is None:
+        return None
+    chain = app.router.policy(latest.doc_type or "").fallback.chain(trigger)
+    if not chain:
+        return None
+    names = ", ".join(c.value for c in chain)
+    if status is Status.BOUNCED:
+        reason = (
+            f"email hard bounce ({evidence.get('dsn_status', 'no status')}): fallback to {names}"
+        )
+    else:
+        reason = f"returned mail ({evidence.get('return_reason', 'other')}): fallback to {names}"
+    return await app.pipeline.fall_back(latest.event_id, latest.channel, reason, to=chain)
+
+
+# --- bounces ----------------------------------------------------------------------------------
+
+
+async def handle_bounce(app: App, raw: bytes, summary: Summary | None = None) -> BounceReport:
+    """One message to the bounce address: classified, and applied if it is a DSN of ours."""
+    summary = summary if summary is not None else Summary()
+    report = classify(raw, message_id_domain=app.settings.email_domain)
+    summary.kinds[report.kind.value] += 1
+    if report.kind in (BounceKind.FAILED, BounceKind.DELIVERED) and not report.communication_ids:
+        summary.verdicts[Verdict.UNKNOWN.value] += 1
+    await apply_all(app, report.status_updates(), summary)
+    return report
+
+
+async def import_bounces(app: App, paths: Sequence[Path]) -> Summary:
+    """Every message of each Maildir, mbox, folder of .eml files or single file."""
+    summary = Summary()
+    for path in paths:
+        for source, raw in read_messages(path):
+            report = await handle_bounce(app, raw, summary)
+            if report.kind is BounceKind.UNKNOWN:
+                summary.problems.append(f"{source}: {report.why}")
+    return summary
+
+
+# --- post -------------------------------------------------------------------------------------
+
+
+async def cut_print_batches(app: App, *, force: bool) -> Summary:
+    """Cuts batches (on the schedule: `force`; on size: not) and records each letter's place.
+
+    Batches cut lately whose rows are missing (a crash between the cut and the ledger) get them
+    now: a letter's batch and sequence are evidence compliance needs.
+    """
+    batcher = build_print_batcher(app.settings)
+    batches = await asyncio.to_thread(batcher.cut, force=force)
+    summary = Summary()
+    summary.kinds["batches"] = len(batches)
+    summary.kinds["letters"] = sum(len(b.items) for b in batches)
+    await apply_all(app, await asyncio.to_thread(_unrecorded, app, batcher), summary)
+    return summary
+
+
+def _unrecorded(app: App, batcher: PrintBatcher) -> list[StatusUpdate]:
+    since = datetime.now(UTC) - timedelta(days=RECONCILE_DAYS)
+    missing: list[StatusUpdate] = []
+    by_batch: dict[str, list[StatusUpdate]] = {}
+    for placed in batcher.placed():
+        if placed.cut_at < since:
+            continue
+        by_batch.setdefault(placed.batch_id, []).append(placed.status_update())
+    for batch_id, updates in by_batch.items():
+        if app.ledger.find_by_evidence("print_batch", batch_id) is None:
+            missing.extend(updates)
+    return missing
+
+
+async def import_acknowledgements(app: App, content: bytes) -> Summary:
+    """The print shop's acknowledgement file: printed → dispatched, posted → delivered."""
+    batcher = build_print_batcher(app.settings)
+    feedback = read_acknowledgements(content, locate=batcher.locate, find=batcher.find)
+    return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
+
+
+async def import_returns(app: App, content: bytes) -> Summary:
+    """Returned mail: `returned`, the dossier's address flagged when the address was wrong."""
+    batcher = build_print_batcher(app.settings)
+    feedback = read_returns(content, locate=batcher.locate, find=batcher.find)
+    return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
+
+
+def _with_problems(problems: list[Problem]) -> Summary:
+    return Summary(problems=[str(p) for p in problems])
+
+
+# --- eBox -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A published eBox message not read yet."""
+
+    entry: Entry  # its first `delivered` row
+    message_id: str
+    no_digital_user: bool
+
+
+async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int:
+    """arq cron: read statuses → `read`; then unread and NO_DIGITAL_USER fallbacks; a count.
+
+    Messages published in the last `ebox_poll_max_age_days` are polled. One unread past its type's
+    `unread_after_days` goes to the type's `unread` chain; NO_DIGITAL_USER without its paper copy
+    (a crash between the two) gets it now. Returns how many state changes and fallbacks it made.
+    """
+    channel = app.channels.get(ChannelName.EBOX)
+    if not isinstance(channel, ReadStatuses):
+        return 0
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=app.settings.ebox_poll_max_age_days)
+    waiting = await asyncio.to_thread(_waiting, app, since)
+    queries: list[tuple[str, str, str]] = []
+    for cid, item in waiting.items():
+        event = await _event(app, item.entry.event_id)
+        if event is not None:
+            r = event.recipient
+            number = r.enterprise_number if isinstance(r, CompanyRecipient) else r.national_number
+            queries.append((cid, item.message_id, number))
+    try:
+        updates = await channel.read_statuses(queries) if queries else []
+    except (TransientError, PermanentError) as exc:
+        # Without the statuses, "unread" is unknown: no fallback on a guess. Next tick tries again.
+        log.warning("ebox read status unavailable", extra={"error": type(exc).__name__})
+        return 0
+    changed = 0
+    for update in updates:
+        changed += (await apply(app, update)).verdict is Verdict.RECORDED
+    read = {u.communication_id for u in updates}
+    for cid, item in waiting.items():
+        if cid not in read:
+            changed += await _fall_back_if_due(app, item, now)
+    return changed
+
+
+def _waiting(app: App, since: datetime) -> dict[str, _Waiting]:
+    """eBox communications whose latest state is `delivered`, with their first such row."""
+    first: dict[str, Entry] = {}
+    with_id: dict[str, str] = {}
+    ndu: set[str] = set()
+    offset = 0
+    while True:
+        page = app.ledger.search(
+            channel=ChannelName.EBOX,
+            status=Status.DELIVERED,
+            since=since,
+            limit=SEARCH_PAGE,
+            offset=offset,
+        )
+        for entry in page:  # newest first: the last seen is the first delivered
+            if entry.communication_id is None:
+                continue
+            first[entry.communication_id] = entry
+            message_id = entry.evidence.get("ebox_message_id")
+            if message_id:
+                with_id[entry.communication_id] = message_id
+            if entry.evidence.get(EVIDENCE_NO_DIGITAL_USER) == "true":
+                ndu.add(entry.communication_id)
+        if len(page) < SEARCH_PAGE:
+            break
+        offset += SEARCH_PAGE
+    waiting = {}
+    for cid, entry in first.items():
+        latest = app.ledger.latest_for(cid)
+        if latest is None or latest.status is not Status.DELIVERED or cid not in with_id:
+            continue
+        waiting[cid] = _Waiting(entry, with_id[cid], cid in ndu)
+    return waiting
+
+
+async def _fall_back_if_due(app: App, item: _Waiting, now: datetime) -> int:
+    entry = item.entry
+    fallback = app.router.policy(entry.doc_type or "").fallback
+    history = await asyncio.to_thread(app.ledger.history, entry.event_id)
+    used = {e.channel for e in history if e.status in SENT}  # a ROUTED post may be retried
+    done = 0
+    if (
+        item.no_digital_user
+        and fallback.no_digital_user
+        and not used & set(fallback.no_digital_user)
+    ):
+        outcome = await app.pipeline.fall_back(
+            entry.event_id,
+            ChannelName.EBOX,
+            "eBox answered NO_DIGITAL_USER: paper as well",
+            to=fallback.no_digital_user,
+            supersede=False,
+        )
+        done += outcome.verdict == "sent"
+    days = fallback.unread_after_days
+    if fallback.unread and days and now - entry.at >= timedelta(days=days):
+        names = ", ".join(c.value for c in fallback.unread)
+        outcome = await app.pipeline.fall_back(
+            entry.event_id,
+            ChannelName.EBOX,
+            f"eBox message unread after {days} days: fallback to {names}",
+            to=fallback.unread,
+        )
+        done += outcome.verdict in ("sent", "duplicate")
+    return done

@@ -1,0 +1,112 @@
+"""The eBox poll: read statuses from the simulator, unread decisions and NO_DIGITAL_USER to paper."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from channels.base import TransientError
+from comms import tracking
+from comms.models import ChannelName, Status
+from tests.tracking.conftest import NO_DIGITAL_USER, Rig
+
+DECISION = "sample-decision-fr"  # a person with an eBox
+
+
+def published_at(rig: Rig, event_id: str) -> datetime:
+    return next(
+        e.at
+        for e in rig.app.ledger.history(event_id)
+        if e.channel is ChannelName.EBOX and e.status is Status.DELIVERED
+    )
+
+
+async def test_a_read_message_is_recorded_once(rig: Rig) -> None:
+    """searchMessageStatus over real HTTP: READ in the simulator → `read` in the ledger."""
+    sent = await rig.run("decision-fr")
+    [delivery] = sent.deliveries
+    assert await tracking.poll_ebox_read_status(rig.app) == 0  # published, not read yet
+
+    rig.mark_read(delivery.evidence["ebox_message_id"])
+
+    assert await tracking.poll_ebox_read_status(rig.app) == 1
+    assert await tracking.poll_ebox_read_status(rig.app) == 0
+    read = rig.app.ledger.latest_for(delivery.communication_id)
+    assert read is not None and read.status is Status.READ and read.reason == "opened in the eBox"
+    assert read.evidence["ebox_message_id"] == delivery.evidence["ebox_message_id"]
+
+
+async def test_a_decision_unread_after_14_days_goes_by_post(rig: Rig) -> None:
+    """Policy: decisions unread after 14 days are sent on paper; earlier, nothing happens."""
+    sent = await rig.run("decision-fr")
+    start = published_at(rig, DECISION)
+
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=13)) == 0
+    assert rig.post_entries() == []
+
+    assert (
+        await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=14, hours=1)) == 1
+    )
+
+    assert rig.statuses(DECISION)[-3:] == [
+        ("post", Status.ROUTED),
+        ("post", Status.DISPATCHED),
+        ("ebox", Status.SUPERSEDED),
+    ]
+    reason = "eBox message unread after 14 days: fallback to post"
+    assert [r for _, _, r in rig.rows(DECISION)][-3] == reason
+    assert [r for _, _, r in rig.rows(DECISION)][-1] == reason
+    assert len(rig.post_entries()) == 1 and rig.post_entries()[0].address_lines[0] == "Luc Dubois"
+    assert sent.document_sha256 == rig.app.ledger.history(DECISION)[-1].document_sha256
+    later = start + timedelta(days=30)
+    assert await tracking.poll_ebox_read_status(rig.app, now=later) == 0
+    assert len(rig.post_entries()) == 1
+
+
+async def test_other_types_stay_in_the_ebox_however_long_unread(rig: Rig) -> None:
+    """A contribution notice has no unread fallback in the policy."""
+    await rig.run("contribution-notice-fr")
+    start = published_at(rig, "sample-contribution-notice-fr")
+
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=40)) == 0
+    assert rig.post_entries() == []
+
+
+async def test_no_digital_user_without_its_paper_copy_gets_it_from_the_poll(rig: Rig) -> None:
+    """The print outbox was down when the eBox said NO_DIGITAL_USER; the poll repairs it."""
+    post = rig.app.channels[ChannelName.POST]
+    original = post.send
+
+    async def down(outgoing: object) -> object:
+        raise TransientError("outbox share not mounted")
+
+    post.send = down  # type: ignore[method-assign]
+    first = await rig.run("company-contribution-notice-fr", recipient__ebox={"has_ebox": True})
+    post.send = original  # type: ignore[method-assign]
+    assert first.verdict == "pending" and rig.post_entries() == []
+    ebox = rig.app.ledger.latest_for(rig.cid(first, ChannelName.EBOX))
+    assert ebox is not None and ebox.evidence["no_digital_user"] == "true"
+
+    assert await tracking.poll_ebox_read_status(rig.app) == 1
+
+    event = "sample-company-contribution-notice-fr"
+    assert rig.statuses(event)[-1] == ("post", Status.DISPATCHED)
+    assert rig.rows(event)[-2][2] == "eBox answered NO_DIGITAL_USER: paper as well"
+    assert ebox.communication_id is not None
+    latest = rig.app.ledger.latest_for(ebox.communication_id)
+    assert latest is not None and latest.status is Status.DELIVERED  # both stand
+    assert await tracking.poll_ebox_read_status(rig.app) == 0
+    assert len(rig.post_entries()) == 1
+    assert rig.post_entries()[0].postcode and NO_DIGITAL_USER not in rig.rows(event)[-1][2]
+
+
+async def test_no_status_no_guess(rig: Rig) -> None:
+    """The registry down: nothing read, and no unread fallback on a guess."""
+    await rig.run("decision-fr")
+    start = published_at(rig, DECISION)
+    import httpx
+
+    httpx.post(f"{rig.emb.ebox.base_url}/_sim/fail", json={"status": 503, "count": 5})
+
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=20)) == 0
+    assert rig.post_entries() == []
+    assert datetime.now(UTC) > start
