@@ -61,6 +61,13 @@ class Rig:
     def mark_read(self, message_id: str) -> None:
         httpx.post(f"{self.emb.ebox.base_url}/_sim/read/{message_id}").raise_for_status()
 
+    def fail_ebox(self, status: int, *, count: int) -> None:
+        """The simulator answers `status` to the next `count` calls."""
+        answer = httpx.post(
+            f"{self.emb.ebox.base_url}/_sim/fail", json={"status": status, "count": count}
+        )
+        answer.raise_for_status()
+
 
 @pytest.fixture
 def embedded(settings: Settings) -> Iterator[Embedded]:

@@ -91,11 +91,13 @@ async def test_the_receiver_records_a_gmail_bounce_before_it_says_250(rig: Rig) 
     async def on_message(raw: bytes) -> None:
         await tracking.handle_bounce(rig.app, raw)
 
-    async with BounceServer(on_message, accept=["@fonds.example"]) as server:
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, timeout=10) as smtp:
-            await smtp.sendmail(
-                "", ["bounces@fonds.example"], about("gmail-no-such-user.eml", email_cid)
-            )
+    async with (
+        BounceServer(on_message, accept=["@fonds.example"]) as server,
+        aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, timeout=10) as smtp,
+    ):
+        await smtp.sendmail(
+            "", ["bounces@fonds.example"], about("gmail-no-such-user.eml", email_cid)
+        )
 
     assert (ChannelName.EMAIL, Status.BOUNCED) in [
         (e.channel, e.status) for e in rig.app.ledger.history(EVENT)
