@@ -61,6 +61,14 @@ class Rig:
     def mark_read(self, message_id: str) -> None:
         httpx.post(f"{self.emb.ebox.base_url}/_sim/read/{message_id}").raise_for_status()
 
+    def set_preference(self, enterprise_number: str, *, exclusively_ebox: bool) -> None:
+        """What the federation answers for this company from now on."""
+        answer = httpx.put(
+            f"{self.emb.ebox.base_url}/_sim/preferences/{enterprise_number}",
+            json={"exclusivelyEbox": exclusively_ebox},
+        )
+        answer.raise_for_status()
+
     def fail_ebox(self, status: int, *, count: int) -> None:
         """The simulator answers `status` to the next `count` calls."""
         answer = httpx.post(
