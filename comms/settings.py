@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     templates_source: Literal["working", "published"] | None = None  # None: "published" in production, else "working"
     template_cache_dir: Path | None = None  # approved versions rebuilt to render from; default data_dir / "template-versions"
 
+    # Compliance and retention (issue 5): docs/compliance.md. Years from 1 January after the event;
+    # the values per type are a gap (no confirmed source): the DPO sets them.
+    retention_years: dict[str, int] = {
+        "contribution_notice": 7,
+        "payment_reminder": 7,
+        "account_statement": 7,
+        "tax_certificate": 7,
+        "company_contribution_notice": 7,
+        "formal_notice": 10,
+        "decision": 10,
+    }
+    retention_default_years: int = Field(default=10, ge=0, le=100)  # types not listed above
+    retention_rejected_years: int = Field(default=1, ge=0, le=100)  # invalid inputs
+
     # HTTP API: COMMS_API_USERS='[{"name": "upstream-x", "roles": ["producer"], "token_sha256": "…"}]'
     api_users: list[ApiUser] = Field(default_factory=list)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from comms.api import auth, events, health, metrics, studio
+from comms.api import auth, compliance, compliance_pages, events, health, metrics, studio
 from comms.app import App
 
 
@@ -24,4 +24,6 @@ def create_api(app: App) -> FastAPI:
     api.include_router(events.router)
     api.include_router(metrics.router)
     api.include_router(studio.router)  # /studio: template previews and approvals (issue 6)
+    api.include_router(compliance.router)  # /deliveries: the log as JSON, CSV, JSONL (issue 5)
+    api.include_router(compliance_pages.router)  # /compliance: the pages (issue 5)
     return api

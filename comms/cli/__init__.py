@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from comms.cli import ledger, run, service, templates
+from comms.cli import ledger, report, run, service, templates
 
 cli = typer.Typer(
     help="comms: letters, emails and eBox messages for the fund's members.",
@@ -16,6 +16,7 @@ cli = typer.Typer(
 )
 cli.registered_commands += run.cli.registered_commands
 cli.add_typer(ledger.cli, name="ledger")
+cli.registered_commands += report.cli.registered_commands
 cli.registered_commands += service.cli.registered_commands
 cli.add_typer(service.dlq, name="dlq")
 cli.add_typer(templates.cli, name="templates")

@@ -2,21 +2,349 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from comms.app import build_ledger
+from comms.archive import Archive
 from comms.cli.console import console, err
-from comms.settings import load_settings
+from comms.ledger import Filters, Ledger, RetentionPolicy, ViewFilters
+from comms.ledger.audit import audit_archive
+from comms.ledger.export import FORMATS, Format
+from comms.ledger.filters import parse_evidence, parse_moment
+from comms.ledger.subject import export_subject
+from comms.models import ChannelName, Status
+from comms.settings import Settings, load_settings
 
 cli = typer.Typer(help="The delivery log.", no_args_is_help=True)
 
+PROGRESS_MIN_ROWS = 10_000  # exports this large show a progress bar on stderr by default
+
+
+def _open() -> tuple[Settings, Ledger]:
+    settings = load_settings()
+    return settings, build_ledger(settings)
+
+
+def _actor() -> str:
+    """Who runs the command, for tombstones and document views: the operating-system account."""
+    return f"cli:{getpass.getuser()}"
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+# Shared filter options: the same set as GET /deliveries and the compliance page.
+Subject = Annotated[
+    str | None,
+    typer.Option("--subject", help="national or enterprise number; hashed, never stored"),
+]
+Dossier = Annotated[str | None, typer.Option(help="dossier reference")]
+EventId = Annotated[str | None, typer.Option("--event", help="event id")]
+CommId = Annotated[str | None, typer.Option("--communication", help="communication id")]
+DocType = Annotated[str | None, typer.Option("--type", help="document type")]
+Channel = Annotated[ChannelName | None, typer.Option(help="channel")]
+State = Annotated[Status | None, typer.Option("--status", help="state of the row")]
+Since = Annotated[str | None, typer.Option(help="from (YYYY-MM-DD or ISO time, Brussels)")]
+Until = Annotated[str | None, typer.Option(help="until, exclusive")]
+Evidence = Annotated[
+    str | None, typer.Option(help="evidence key=value, e.g. tracking_number=RR123456789BE")
+]
+
+
+def build_filters(
+    ledger: Ledger,
+    *,
+    subject: str | None,
+    dossier: str | None,
+    event: str | None,
+    communication: str | None,
+    doc_type: str | None,
+    channel: ChannelName | None,
+    status: Status | None,
+    since: str | None,
+    until: str | None,
+    evidence: str | None,
+) -> Filters:
+    try:
+        key, value = parse_evidence(evidence) if evidence else (None, None)
+        return Filters(
+            subject_hmac=ledger.subject_hmac(subject) if subject else None,
+            dossier=dossier,
+            event_id=event,
+            communication_id=communication,
+            doc_type=doc_type,
+            channel=channel,
+            status=status,
+            since=parse_moment(since) if since else None,
+            until=parse_moment(until) if until else None,
+            evidence_key=key,
+            evidence_value=value,
+        )
+    except ValueError as exc:  # the messages name the field, never the value
+        raise _fail(str(exc)) from None
+
+
+@cli.command("search")
+def search(
+    subject: Subject = None,
+    dossier: Dossier = None,
+    event: EventId = None,
+    communication: CommId = None,
+    doc_type: DocType = None,
+    channel: Channel = None,
+    status: State = None,
+    since: Since = None,
+    until: Until = None,
+    evidence: Evidence = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Rows of the log, newest first."""
+    _, ledger = _open()
+    filters = build_filters(
+        ledger,
+        subject=subject,
+        dossier=dossier,
+        event=event,
+        communication=communication,
+        doc_type=doc_type,
+        channel=channel,
+        status=status,
+        since=since,
+        until=until,
+        evidence=evidence,
+    )
+    found = ledger.search(filters, limit=limit, offset=offset)
+    table = Table(title=f"{len(found)} of {ledger.count(filters)} rows")
+    for col in ("seq", "at (UTC)", "event", "type", "channel", "state", "reason", "document"):
+        table.add_column(col, overflow="fold")
+    for e in found:
+        table.add_row(
+            str(e.seq),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.event_id,
+            e.doc_type or "",
+            e.channel.value if e.channel else "",
+            e.status.value,
+            e.reason or "",
+            (e.document_sha256 or "")[:16],
+        )
+    console.print(table)
+
+
+@cli.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="file to write; '-' for stdout")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "csv",
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="default: on large exports")
+    ] = None,
+    subject: Subject = None,
+    dossier: Dossier = None,
+    event: EventId = None,
+    communication: CommId = None,
+    doc_type: DocType = None,
+    channel: Channel = None,
+    status: State = None,
+    since: Since = None,
+    until: Until = None,
+    evidence: Evidence = None,
+) -> None:
+    """Every matching row, oldest first, with its hashes (JSONL is lossless and re-verifiable)."""
+    if fmt not in FORMATS:
+        raise _fail(f"--format is one of {', '.join(FORMATS)}")
+    chosen: Format = "csv" if fmt == "csv" else "jsonl"
+    _, ledger = _open()
+    filters = build_filters(
+        ledger,
+        subject=subject,
+        dossier=dossier,
+        event=event,
+        communication=communication,
+        doc_type=doc_type,
+        channel=channel,
+        status=status,
+        since=since,
+        until=until,
+        evidence=evidence,
+    )
+    total = ledger.count(filters)
+    show = progress if progress is not None else total >= PROGRESS_MIN_ROWS
+    bar = Progress(
+        TextColumn("Exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show,
+    )
+    with bar, _Output(out) as stream:
+        task = bar.add_task("export", total=total)
+        written = ledger.export(filters, stream, chosen, on_row=lambda: bar.advance(task))
+    err.print(f"Exported {written} rows as {chosen}.")
+
+
+class _Output:
+    """stdout for '-', else a new file written in full or not at all."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.part")
+
+    def __enter__(self) -> Any:
+        if str(self.path) == "-":
+            return sys.stdout
+        self.stream = self.tmp.open("w", encoding="utf-8", newline="")
+        return self.stream
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if str(self.path) == "-":
+            return
+        self.stream.close()
+        if exc_type is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+@cli.command("views")
+def views(
+    document: Annotated[str | None, typer.Option(help="SHA-256 of the document")] = None,
+    event: EventId = None,
+    viewer: Annotated[str | None, typer.Option(help="staff account")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Who opened which archived document, and when; newest first."""
+    _, ledger = _open()
+    try:
+        filters = ViewFilters(
+            document_sha256=document,
+            event_id=event,
+            viewer=viewer,
+            since=parse_moment(since) if since else None,
+            until=parse_moment(until) if until else None,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title="Document openings")
+    for col in ("when (UTC)", "who", "event", "document", "through"):
+        table.add_column(col, overflow="fold")
+    for v in ledger.views(filters, limit=limit):
+        table.add_row(
+            v.viewed_at.strftime("%Y-%m-%d %H:%M:%S"),
+            v.viewer,
+            v.event_id or "",
+            v.document_sha256,
+            v.purpose or "",
+        )
+    console.print(table)
+
+
+@cli.command("purge")
+def purge(
+    before: Annotated[
+        str, typer.Option(help="purge what is past retention on this day (YYYY-MM-DD)")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would go")] = False,
+) -> None:
+    """Remove snapshots and archived documents past retention; tombstones keep `verify` green."""
+    settings, ledger = _open()
+    try:
+        day = date.fromisoformat(before)
+        report = ledger.purge(
+            day,
+            RetentionPolicy.from_settings(settings),
+            Archive(settings.archive_dir),
+            actor=_actor(),
+            dry_run=dry_run,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    verb = "Would purge" if dry_run else "Purged"
+    console.print(
+        f"{verb}: {report.snapshots} event snapshots, {len(report.documents)} archived files, "
+        f"{report.rejections} rejected inputs; {len(report.tombstones)} tombstones written."
+    )
+    if report.kept_shared:
+        console.print(f"Kept {len(report.kept_shared)} files still used by retained events.")
+    if report.missing_files:
+        err.print(f"{report.missing_files} files were already missing from the archive.")
+    result = ledger.verify()
+    console.print(
+        f"Ledger {'intact' if result.ok else 'BROKEN'} after purge: {result.checked} rows."
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@cli.command("subject")
+def subject(
+    number: Annotated[str, typer.Argument(help="national (INSZ/NISS) or enterprise number")],
+    out: Annotated[Path, typer.Option(help="new folder for the export")],
+    documents: Annotated[
+        bool, typer.Option("--documents/--no-documents", help="copy the PDFs, or list their paths")
+    ] = True,
+) -> None:
+    """Everything sent to one person or company (GDPR access request), into a private folder."""
+    settings, ledger = _open()
+    try:
+        done = export_subject(
+            ledger,
+            Archive(settings.archive_dir),
+            number,
+            out,
+            viewer=_actor(),
+            include_documents=documents,
+        )
+    except (ValueError, FileExistsError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"Wrote {done.out_dir}: {done.events} communications, {done.entries} log rows, "
+        f"{done.documents} documents copied, {done.listed_only} listed, "
+        f"{done.purged} purged, {done.views} recorded openings."
+    )
+
 
 @cli.command("verify")
-def verify() -> None:
+def verify(
+    archive: Annotated[
+        bool, typer.Option("--archive", help="also re-hash every archived document (slow)")
+    ] = False,
+) -> None:
     """Recompute the hash chain; name the first broken row."""
-    result = build_ledger(load_settings()).verify()
+    settings, ledger = _open()
+    result = ledger.verify()
     if result.ok:
-        console.print(f"Ledger intact: {result.checked} rows verified.")
-        return
-    err.print(f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}")
-    raise typer.Exit(1)
+        console.print(
+            f"Ledger intact: {result.checked} rows verified, "
+            f"{result.tombstones_checked} tombstones verified."
+        )
+    elif result.first_broken_tombstone is not None:
+        err.print(f"Ledger BROKEN at tombstone {result.first_broken_tombstone}: {result.reason}")
+    else:
+        err.print(f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}")
+    problems = not result.ok
+    if archive:
+        audit = audit_archive(ledger, Archive(settings.archive_dir))
+        console.print(
+            f"Archive: {audit.intact} documents intact, {audit.purged} purged with a tombstone."
+        )
+        for sha in audit.missing:
+            err.print(f"Archive: {sha} is missing and no tombstone accounts for it")
+        for sha in audit.corrupted:
+            err.print(f"Archive: {sha} no longer matches its hash")
+        problems = problems or not audit.ok
+    if problems:
+        raise typer.Exit(1)

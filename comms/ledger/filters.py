@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,3 +91,25 @@ class Filters:
             )
             stmt = stmt.where(entries.c.seq.in_(hits))
         return stmt
+
+
+def parse_moment(text: str) -> datetime:
+    """A day (`2027-03-31`: midnight in Brussels) or an ISO time; a time without zone is Brussels."""
+    from comms.ledger.retention import LEGAL_TIME_ZONE
+
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0), LEGAL_TIME_ZONE)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LEGAL_TIME_ZONE)
+
+
+def parse_evidence(text: str) -> tuple[str, str]:
+    """`key=value`, as in `tracking_number=RR123456789BE`."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise ValueError("evidence is written key=value")
+    return key.strip(), value.strip()

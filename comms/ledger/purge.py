@@ -7,7 +7,7 @@ is a tombstone in its own chain, naming the hash of what went, the rule and who 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -244,3 +244,16 @@ def tombstoned_documents(conn: Connection) -> list[str]:
         tombstones.c.kind.in_(("document", "wrappings"))
     )
     return [row.content_sha256 for row in conn.execute(stmt)]
+
+
+def all_documents(conn: Connection) -> Iterator[str]:
+    """Distinct archive hashes named by entries: PDFs, then the wrappings of `rendered` rows."""
+    stmt = sa.select(entries.c.document_sha256).where(entries.c.document_sha256.is_not(None))
+    yield from (row[0] for row in conn.execute(stmt.distinct()))
+    wrapped = sa.select(entries.c.evidence).where(entries.c.status == Status.RENDERED.value)
+    seen: set[str] = set()
+    for row in conn.execute(wrapped.execution_options(yield_per=1000)):
+        sha = json.loads(row.evidence).get(WRAPPINGS_KEY)
+        if sha and sha not in seen:
+            seen.add(sha)
+            yield sha

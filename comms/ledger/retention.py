@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from comms.settings import Settings
 
 LEGAL_TIME_ZONE = ZoneInfo("Europe/Brussels")  # "1 January after the action" is a Belgian date
 
@@ -26,6 +30,14 @@ class RetentionPolicy:
         for years in (*self.years_by_type.values(), self.default_years, self.rejected_years):
             if not 0 <= years <= 100:
                 raise ValueError("retention is between 0 and 100 years")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
+        return cls(
+            years_by_type=dict(settings.retention_years),
+            default_years=settings.retention_default_years,
+            rejected_years=settings.retention_rejected_years,
+        )
 
     def years_for(self, doc_type: str | None) -> int:
         if doc_type is None:

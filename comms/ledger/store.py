@@ -402,6 +402,15 @@ class Ledger:
         with self._read() as conn:
             return purge.documents_of(conn, [event_id])[event_id]
 
+    def all_documents(self) -> Iterator[str]:
+        """Every archive hash the log names (documents and their wrappings), each once."""
+        with self._read() as conn:
+            yield from purge.all_documents(conn)
+
+    def tombstoned_documents(self) -> set[str]:
+        with self._read() as conn:
+            return set(purge.tombstoned_documents(conn))
+
     # --- who opened what ------------------------------------------------------------------------
 
     def record_view(
