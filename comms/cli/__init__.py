@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from comms.cli import ledger, report, run, service, templates
+from comms.cli import bounces, ebox, ledger, post, report, run, service, templates
 
 cli = typer.Typer(
     help="comms: letters, emails and eBox messages for the fund's members.",
@@ -20,6 +20,9 @@ cli.registered_commands += report.cli.registered_commands
 cli.registered_commands += service.cli.registered_commands
 cli.add_typer(service.dlq, name="dlq")
 cli.add_typer(templates.cli, name="templates")
+cli.add_typer(post.cli, name="post")
+cli.add_typer(bounces.cli, name="bounces")
+cli.registered_commands += ebox.cli.registered_commands
 
 
 def main() -> None:
