@@ -24,6 +24,7 @@ from arq.cron import cron
 from arq.worker import Worker, func
 from prometheus_client import start_http_server
 
+from comms import tracking
 from comms.app import App, build_app, build_channels
 from comms.logging import get_logger
 from comms.queue import Queue, redis_client
@@ -62,6 +63,56 @@ async def sweep(ctx: dict[str, Any]) -> int:
     return (await runtime.sweeper.sweep()).requeued
 
 
+async def poll_ebox(ctx: dict[str, Any]) -> int:
+    """arq cron: eBox read statuses → `read`, then unread and NO_DIGITAL_USER fallbacks."""
+    runtime: Runtime = ctx["comms"]
+    return await tracking.poll_ebox_read_status(runtime.app)
+
+
+async def cut_full_batches(ctx: dict[str, Any]) -> int:
+    """arq cron: print batches that reached their size; returns how many were cut."""
+    runtime: Runtime = ctx["comms"]
+    return (await tracking.cut_print_batches(runtime.app, force=False)).kinds["batches"]
+
+
+async def cut_all_batches(ctx: dict[str, Any]) -> int:
+    """arq cron: on the print shop's schedule, whatever letters wait."""
+    runtime: Runtime = ctx["comms"]
+    return (await tracking.cut_print_batches(runtime.app, force=True)).kinds["batches"]
+
+
+def tracking_crons(settings: Settings) -> list[Any]:
+    """Channel tracking (issue 4, docs/channels.md): on the bulk queue, they may wait their turn."""
+    timeout = settings.job_timeout_s
+    return [
+        cron(
+            poll_ebox,
+            name="ebox_poll",
+            minute=set(range(0, 60, settings.ebox_poll_every_min)),
+            second={0},
+            unique=True,
+            timeout=timeout,
+        ),
+        cron(
+            cut_full_batches,
+            name="post_batch_size",
+            minute=set(range(0, 60, 5)),
+            second={30},
+            unique=True,
+            timeout=timeout,
+        ),
+        cron(
+            cut_all_batches,
+            name="post_batch_schedule",
+            hour=set(settings.post_batch_hours),
+            minute={0},
+            second={0},
+            unique=True,
+            timeout=timeout,
+        ),
+    ]
+
+
 def sweep_schedule(every_s: int) -> dict[str, set[int]]:
     """arq cron fields for "every `every_s` seconds" (settings checked that it tiles the hour)."""
     if every_s <= 60:
@@ -91,7 +142,7 @@ def worker_settings(
                 max_tries=ARQ_MAX_TRIES,
             )
         ],
-        "cron_jobs": [sweeper] if urgent else [],
+        "cron_jobs": [sweeper] if urgent else tracking_crons(settings),
         "queue_name": QUEUES[queue],
         "redis_pool": redis_client(settings.redis_url),
         "job_serializer": dumps,

@@ -1,0 +1,31 @@
+"""The tracking jobs the arq worker runs on a schedule: which, when, and that they run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from comms import worker
+from comms.settings import Settings
+from tests.tracking.conftest import Rig
+
+
+def test_the_bulk_worker_schedules_the_poll_and_both_batch_cuts(settings: Settings) -> None:
+    """eBox every `ebox_poll_every_min`; batches on size every 5 minutes and at the set hours."""
+    crons = {c.name: c for c in worker.tracking_crons(settings)}
+
+    assert set(crons) == {"ebox_poll", "post_batch_size", "post_batch_schedule"}
+    assert crons["ebox_poll"].minute == {0, 15, 30, 45}
+    assert crons["post_batch_schedule"].hour == {15} and crons["post_batch_schedule"].minute == {0}
+    assert all(c.unique for c in crons.values())  # one run per tick across every process
+
+
+async def test_the_cron_tasks_run_against_the_app(rig: Rig) -> None:
+    """What arq calls with its ctx: a decision read, then a batch cut for a letter by post."""
+    ctx = {"comms": SimpleNamespace(app=rig.app)}
+    sent = await rig.run("decision-fr")
+    rig.mark_read(sent.deliveries[0].evidence["ebox_message_id"])
+    await rig.run("formal-notice-nl")
+
+    assert await worker.poll_ebox(ctx) == 1
+    assert await worker.cut_full_batches(ctx) == 0  # 1 letter of 500: waits
+    assert await worker.cut_all_batches(ctx) == 1
