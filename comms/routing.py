@@ -24,6 +24,13 @@ _TYPE_KEYS = frozenset(
     {"order", "registered", "email_attach_document", "post_when_no_digital_user"}
     | {"never", "legal", "post_to_flagged_address", "fallback"}
 )
+# The channel each fallback trigger comes from: a chain never leads back to it.
+_TRIGGER_SOURCES = {
+    "bounced": ChannelName.EMAIL,
+    "no_digital_user": ChannelName.EBOX,
+    "unread": ChannelName.EBOX,
+    "returned": POST,
+}
 _FALLBACK_KEYS = frozenset(
     {"bounced", "no_digital_user", "unread", "unread_after_days", "returned"}
 )
@@ -303,9 +310,12 @@ def _check(policy: TypePolicy, name: str) -> None:
         raise PolicyError(f"{name}: never needs a legal reason (legal = …)")
     if policy.registered and POST not in policy.order:
         raise PolicyError(f"{name}: registered mail needs post in the order")
-    for trigger in ("bounced", "no_digital_user", "unread", "returned"):
-        if policy.never & set(policy.fallback.chain(trigger)):
+    for trigger, source in _TRIGGER_SOURCES.items():
+        chain = set(policy.fallback.chain(trigger))
+        if policy.never & chain:
             raise PolicyError(f"{name}.fallback.{trigger}: uses a channel this type never uses")
+        if source in chain:
+            raise PolicyError(f"{name}.fallback.{trigger}: {source.value} cannot follow itself")
 
 
 # --- facts looked up for routing --------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from comms import tracking
-from comms.app import build_print_batcher
+from comms.app import build_app, build_print_batcher
+from comms.embedded import Embedded
 from comms.models import ChannelName, Status
+from comms.settings import REPO_ROOT
 from tests.tracking.conftest import Rig
 
 TRACKING = "RR473109265BE"  # a valid UPU S10 registered-mail number
@@ -136,3 +140,41 @@ async def test_a_crash_between_the_cut_and_the_ledger_is_repaired(rig: Rig) -> N
     assert summary.kinds == {"batches": 0, "letters": 0} and summary.verdicts == {"recorded": 1}
     latest = rig.app.ledger.latest_for(post_cid)
     assert latest is not None and latest.reason == "put in a print batch"
+
+
+async def test_a_returned_letter_follows_the_returned_chain_when_the_policy_has_one(
+    embedded: Embedded, tmp_path: Path
+) -> None:
+    """An operator's policy: reminders on paper first, by email when the paper comes back."""
+    policy = tmp_path / "routing.toml"
+    policy.write_text(
+        (REPO_ROOT / "comms" / "routing.toml")
+        .read_text(encoding="utf-8")
+        .replace(
+            '[types.payment_reminder]\norder = ["ebox", "email", "post"]\n',
+            '[types.payment_reminder]\norder = ["post", "email"]\n'
+            '[types.payment_reminder.fallback]\nreturned = ["email"]\n',
+        ),
+        encoding="utf-8",
+    )
+    app = build_app(embedded.settings.model_copy(update={"routing_policy": policy}))
+    async with app:
+        rig = Rig(app, embedded)
+        sent = await rig.run("payment-reminder-nl")
+        assert [d.channel for d in sent.deliveries] == [ChannelName.POST]
+        await tracking.cut_print_batches(app, force=True)
+        post_cid = rig.cid(sent, ChannelName.POST)
+        returns = f"communication_id,returned_on,reason\n{post_cid},2027-01-12,moved\n"
+
+        summary = await tracking.import_returns(app, returns.encode())
+
+        assert [f.verdict for f in summary.fallbacks] == ["sent"]
+        event = "sample-payment-reminder-nl"
+        assert rig.statuses(event)[-4:] == [
+            ("post", Status.RETURNED),
+            ("email", Status.ROUTED),
+            ("email", Status.DISPATCHED),
+            ("post", Status.SUPERSEDED),
+        ]
+        assert rig.rows(event)[-3][2] == "returned mail (moved): fallback to email"
+        assert len(embedded.smtp.messages()) == 1

@@ -86,6 +86,7 @@ def test_looked_up_facts_override_what_upstream_knew() -> None:
         ("[types.decision]\norder = ['ebox']\nregistered = true\n", "post in the order"),
         ("[types.decision]\norder = ['fax']\n", "unknown channel"),
         ("[default.fallback]\nunread = ['post']\n", "unread_after_days is 0"),
+        ("[default.fallback]\nbounced = ['email', 'post']\n", "email cannot follow itself"),
         (
             "[types.decision]\nnever = ['email']\nlegal = 'x'\norder = ['post']\n"
             "[types.decision.fallback]\nbounced = ['email']\n",
