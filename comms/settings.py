@@ -88,7 +88,10 @@ class Settings(BaseSettings):
     post_batch_hours: list[int] = [15]  # cut whatever waits at these hours (worker's clock)
     post_envelopes: dict[str, int] = {"DL": 5, "C4": 100}  # the print shop's: name → most sheets
 
-    render_processes: int = Field(default=1, ge=1, le=64)
+    # Rendering performance (issue 7): docs/performance.md says why each value is what it is.
+    render_processes: int = Field(default=0, ge=0, le=64)  # render processes; 0: one per core
+    render_letters_per_process: int = Field(default=1000, ge=1)  # then replaced: memory stays flat
+    render_timeout_s: float = Field(default=120.0, gt=0)  # one letter; then its process is replaced
 
     # Template tools (issue 6)
     templates_source: Literal["working", "published"] | None = None  # None: "published" in production, else "working"
