@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 from typing import Any, Self
@@ -71,7 +72,8 @@ class BounceServer:
         self.host = host
         self._port = port
         self._handler = _Handler(on_message, accept)
-        self._hostname = hostname
+        # Looked up once: aiosmtpd would otherwise ask the resolver for the FQDN on every connection.
+        self._hostname = hostname or socket.gethostname()
         self._max_bytes = max_message_bytes
         self._server: asyncio.Server | None = None
 

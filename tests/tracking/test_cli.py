@@ -14,6 +14,7 @@ import time
 from email import message_from_bytes
 from pathlib import Path
 
+import httpx
 import pytest
 
 from comms.ledger import Ledger
@@ -188,3 +189,30 @@ def test_bounces_serve_receives_and_records(tmp_path: Path) -> None:
     ]
     assert (ChannelName.EMAIL, Status.BOUNCED) in statuses
     assert (ChannelName.POST, Status.DISPATCHED) in statuses
+
+
+def test_the_ebox_simulator_command_serves_until_stopped(tmp_path: Path) -> None:
+    """`comms ebox-simulator`: the registry stand-in answers on loopback; Ctrl-C stops it."""
+    port = free_port()
+    simulator = subprocess.Popen(
+        [*COMMS, "ebox-simulator", "--port", str(port)],
+        cwd=tmp_path,
+        env=env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/_sim/messages", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or simulator.poll() is not None:
+                    pytest.fail("eBox simulator did not start")
+                time.sleep(0.2)
+        assert answer.status_code == 200 and answer.json() == []
+    finally:
+        simulator.send_signal(signal.SIGINT)
+        assert simulator.wait(timeout=30) == 0
