@@ -41,8 +41,8 @@ def working_composer(settings: Settings, folder: Path | None = None) -> Composer
 
 def _print_problems(report: CheckReport) -> None:
     for problem in report.problems:
-        err.print(f"{problem.where}: {problem.what}", markup=False, highlight=False)
-        err.print(f"    What to do: {problem.todo}", markup=False, highlight=False)
+        err.print(f"{problem.where}: {problem.what}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"    What to do: {problem.todo}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _who(by: str | None) -> str:

@@ -91,6 +91,8 @@ def check_templates(
         renderer = Renderer(composer, issued_on or today_in_brussels())
         found, made = render_problems(renderer, chosen_samples, types)
         # A line the reading checks already explain needs no second, vaguer report.
-        explained = {(p.file, p.line) for p in problems if p.line}
+        explained = {
+            (p.file, p.line) for p in problems if p.line and p.kind in (Kind.VARIABLE, Kind.SYNTAX)
+        }
         problems = sort_problems(problems + [p for p in found if (p.file, p.line) not in explained])
     return CheckReport(problems=problems, letters_made=made)

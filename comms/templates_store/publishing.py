@@ -72,7 +72,7 @@ def publish(
     frozen = Path(tempfile.mkdtemp(prefix="comms-publish-"))
     try:
         copy = frozen / "templates"
-        shutil.copytree(templates_dir, copy, symlinks=False)
+        shutil.copytree(templates_dir, copy, symlinks=True)  # links are refused by the check
         report = check(make_composer(copy))
         if not report.ok:
             raise CheckFailed(report)

@@ -152,7 +152,24 @@ def structure_problems(
         for name in sorted(set(outlines[a]) & set(outlines[b])):
             problems += _compare_outlines(name, a, outlines[a][name], b, outlines[b][name])
     problems += _fund_problems(templates_dir)
+    problems += _link_problems(templates_dir)
     return problems
+
+
+def _link_problems(templates_dir: Path) -> list[Problem]:
+    """A link could make a letter read a file outside the templates (or change under it)."""
+    return [
+        Problem(
+            path.relative_to(templates_dir).as_posix(),
+            None,
+            "this is a link to another file, not a file of its own.",
+            "Replace it with a copy of the file it points to: templates may only use files "
+            "inside the templates folder.",
+            Kind.FILES,
+        )
+        for path in sorted(templates_dir.rglob("*"))
+        if path.is_symlink()
+    ]
 
 
 def _compare_outlines(

@@ -1,0 +1,47 @@
+"""Fixtures: a composer over a copy of the templates, a store in a fresh database, a helper to edit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from comms.compose import Composer
+from comms.compose.check import CheckReport, check_templates
+from comms.settings import Settings
+from comms.templates_store import TemplateStore
+from tests.compose.conftest import LAYOUT
+
+ISSUED = date(2027, 1, 4)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replaces the first `old` with `new`, as staff would in their editor."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line holding `needle`."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def run_check(templates: Path, render: bool = True, **kwargs: object) -> CheckReport:
+    return check_templates(
+        Composer(templates, LAYOUT),
+        render=render,
+        issued_on=ISSUED,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[TemplateStore]:
+    with TemplateStore.from_settings(settings) as opened:
+        yield opened
