@@ -11,6 +11,7 @@ processors.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
@@ -37,13 +38,14 @@ REDACTED_KEY = "redacted"
 _OWN_KEYS = frozenset({"level", "logger", "timestamp", REDACTED_KEY})
 
 LogFormat = Literal["json", "console"]
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")  # nationalNumber → national_Number
 # Libraries that narrate every step at INFO: their warnings still come through.
 _CHATTY = ("weasyprint", "fontTools", "alembic", "httpx", "aiosmtpd", "mail.log")
 
 
 def is_personal_key(key: str) -> bool:
     """True for keys like `email`, `recipient_email`, `nationalNumber`, `IBAN`."""
-    normal = "".join(f"_{c.lower()}" if c.isupper() else c for c in key).strip("_").lower()
+    normal = _CAMEL_HUMP.sub(r"_\1", key).lower()
     if normal in PERSONAL_KEYS:
         return True
     tail = normal.rsplit("_", 1)[-1]

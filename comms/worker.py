@@ -40,6 +40,7 @@ log = get_logger(__name__)
 # Our own time budget and quarantine decide when to stop; arq's cap on tries is only a backstop.
 ARQ_MAX_TRIES = 10_000
 HEALTH_CHECK_INTERVAL_S = 60  # arq writes `<queue>:health-check` this often
+CHANNEL_CLOSE_TIMEOUT_S = 5.0  # at shutdown, after in-flight events finished or were cancelled
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ async def run_workers(
         app.ledger, queue, stuck_after_s=settings.stuck_after_s, batch=settings.sweep_batch
     )
     runtime = Runtime(app, Deliverer(app, Guard(queue.redis), settings), sweeper)
-    async with app:
+    await app.__aenter__()
+    try:
         workers = [Worker(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -194,7 +196,21 @@ async def run_workers(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker.close()
             await queue.close()
-            log.info("worker stopped")
+    finally:
+        await _close_channels(app)
+        log.info("worker stopped")
+
+
+async def _close_channels(app: App) -> None:
+    """Closes the channels, but never waits on a connection a cancelled send left half-way.
+
+    A run cancelled in the middle of an SMTP DATA leaves a connection whose polite QUIT can wait
+    for the whole SMTP timeout; the process exits instead and the server drops the connection.
+    """
+    try:
+        await asyncio.wait_for(app.__aexit__(None, None, None), CHANNEL_CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("channels did not close in time; exiting anyway")
 
 
 def _on_signal(workers: Sequence[Worker], sig: signal.Signals) -> None:

@@ -124,7 +124,11 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
                 name = ref.removeprefix("#/$defs/")
                 if name not in seen:
                     return walk(defs[name], (*seen, name))
-            return {k: walk(v, seen) for k, v in node.items() if k != "$defs"}
+            # The discriminator's mapping names `$defs` entries that no longer exist once
+            # inlined; each branch still pins its `type`, which is what the mapping said.
+            return {
+                k: walk(v, seen) for k, v in node.items() if k not in ("$defs", "discriminator")
+            }
         if isinstance(node, list):
             return [walk(v, seen) for v in node]
         return node

@@ -76,10 +76,31 @@ class _SerialTimedComposer:
         return getattr(self._inner, name)
 
 
+class _TimedComposer:
+    """A composer that renders elsewhere (a process pool), with `compose` timed."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
+        start = time.perf_counter()
+        try:
+            message: Message = self._inner.compose(event, issued_on=issued_on)
+            return message
+        finally:
+            RENDER_SECONDS.labels(type_label(event.type)).observe(time.perf_counter() - start)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def timed_composer(composer: Composer) -> Composer:
+    """The composer the worker hands the pipeline: timed; one render at a time if in-process."""
     # A proxy rather than a subclass: the composer is built by the composition root and its
     # constructor loads fonts and CSS; wrapping the built one costs nothing.
-    return cast(Composer, _SerialTimedComposer(composer))
+    if isinstance(composer, Composer):
+        return cast(Composer, _SerialTimedComposer(composer))
+    return cast(Composer, _TimedComposer(composer))
 
 
 def timed_channels(channels: Mapping[ChannelName, Channel]) -> dict[ChannelName, Channel]:
