@@ -35,6 +35,8 @@ def filters_from(
     ledger: Ledger, params: Mapping[str, str], *, subject: str | None = None
 ) -> Filters:
     """Filters from query parameters (empty ones ignored) and, optionally, a clear number."""
+    if "subject" in params:  # refused, not ignored: the caller must learn it leaked into a URL
+        raise _bad("subject", f"never in a URL: send the {SUBJECT_HEADER} header or subject_hmac")
     values = {k: v.strip() for k, v in params.items() if k in FILTER_PARAMS and v.strip()}
     out: dict[str, Any] = {}
     for name in ("dossier", "event_id", "communication_id", "doc_type"):

@@ -13,6 +13,7 @@ WIDTH_PX = 720
 HEIGHT_PX = 300
 LEFT_PX, RIGHT_PX, TOP_PX, BOTTOM_PX = 56, 170, 36, 64  # plot margins: axis labels, legend
 TICKS = 4  # horizontal grid lines above zero
+MAX_BAR_PX = 64  # a lone month should not fill the chart
 
 
 def stacked_bars(
@@ -48,7 +49,7 @@ def stacked_bars(
             'text-anchor="middle" font-size="13">no data in this period</text>'
         )
     slot = plot_w / max(len(categories), 1)
-    bar_w = max(slot * 0.7, 1.0)
+    bar_w = min(max(slot * 0.7, 1.0), MAX_BAR_PX)
     for i, category in enumerate(categories):
         x = LEFT_PX + i * slot + (slot - bar_w) / 2
         base: float = TOP_PX + plot_h

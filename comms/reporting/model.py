@@ -54,9 +54,11 @@ class Period:
         return start(self.since), start(self.until)
 
     def label(self) -> str:
-        since = self.since.isoformat() if self.since else "the start"
-        until = self.until.isoformat() if self.until else "now"
-        return f"from {since} to {until} (exclusive)"
+        if self.since is None and self.until is None:
+            return "all time"
+        since = f"from {self.since.isoformat()}" if self.since else "up"
+        until = f"to {self.until.isoformat()} (exclusive)" if self.until else "to now"
+        return f"{since} {until}"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -142,7 +143,9 @@ def make_world(
     with embedded_services(base, no_digital_users=(NO_DIGITAL_USER,)) as emb:
         settings = emb.settings.model_copy(update={"api_users": USERS})
         app = build_world_app(settings, clock)
-        asyncio.run(send_everything(app))
+        # In a thread of its own: a browser test may hold this thread's event loop already.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, send_everything(app)).result()
     track(app)
     return World(settings=settings, app=app, dialect=str(request.param))
 

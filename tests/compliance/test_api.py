@@ -71,6 +71,9 @@ def test_bad_filters_name_the_field_not_the_value(client: TestClient) -> None:
     assert answer.status_code == 422 and "84022711080" not in answer.text
     assert client.get("/deliveries", params={"since": "yesterday"}, headers=AUTH).status_code == 422
     assert client.get("/deliveries", params={"channel": "fax"}, headers=AUTH).status_code == 422
+    leaked = client.get("/deliveries", params={"subject": PERSON}, headers=AUTH)
+    assert leaked.status_code == 422 and "X-Comms-Subject" in leaked.text
+    assert PERSON not in leaked.text
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -117,3 +120,25 @@ def test_documents_of_other_events_are_not_served(client: TestClient, world: Wor
     answer = client.get(f"/deliveries/sample-decision-fr/documents/{sha}", headers=AUTH)
     assert answer.status_code == 404
     assert client.get("/deliveries/no-such-event-0001", headers=AUTH).status_code == 404
+
+
+def test_pages_send_strangers_to_sign_in_and_refuse_other_roles(client: TestClient) -> None:
+    client.cookies.clear()
+    first = client.get("/compliance/events/sample-decision-nl", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/login?next=/compliance/events/sample-decision-nl"
+    client.cookies.set("comms_session", PRODUCER_TOKEN)
+    assert client.get("/compliance").status_code == 403
+    client.cookies.set("comms_session", OFFICER_TOKEN)
+    page = client.get("/compliance", params={"doc_type": "decision"})
+    assert page.status_code == 200 and "<script" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    client.cookies.clear()
+
+
+def test_a_bad_number_in_the_form_is_refused_without_echo(client: TestClient) -> None:
+    client.cookies.set("comms_session", OFFICER_TOKEN)
+    answer = client.post("/compliance/search", data={"subject": "84022711080"})
+    assert answer.status_code == 422 and "not a valid national" in answer.text
+    assert "84022711080" not in answer.text
+    client.cookies.clear()

@@ -13,6 +13,7 @@ from comms.archive import Archive
 from comms.errors import FieldError
 from comms.ledger import Ledger, RetentionPolicy
 from comms.ledger.audit import audit_archive
+from comms.ledger.documents import DocumentNotFound, DocumentPurged, open_document
 from comms.models import ChannelName, Status
 from tests.ledger.helpers import Clock, accept
 
@@ -175,3 +176,30 @@ def test_a_document_gone_without_tombstone_is_a_finding(
     path.write_bytes(b"{}")
     audit = audit_archive(ledger, archive)
     assert audit.missing == [gone] and audit.corrupted == [altered] and not audit.ok
+
+
+def test_opening_a_purged_document_shows_its_tombstone_and_records_nothing(
+    ledger: Ledger, archive: Archive, clock: Clock
+) -> None:
+    docs = _world(ledger, archive, clock)
+    pdf, _ = docs["old-decision"]
+    opened = open_document(
+        ledger, archive, event_id="evt-old-decision", sha256=pdf, viewer="alice", purpose="test"
+    )
+    assert opened.data.startswith(b"%PDF") and opened.media_type == "application/pdf"
+    ledger.purge(TODAY, POLICY, archive, actor="cli:ops")
+    with pytest.raises(DocumentPurged) as gone:
+        open_document(
+            ledger, archive, event_id="evt-old-decision", sha256=pdf, viewer="alice", purpose="t"
+        )
+    assert gone.value.tombstone.rule.startswith("decision: 10 years")
+    with pytest.raises(DocumentNotFound):  # a hash of another event is not this event's
+        open_document(
+            ledger,
+            archive,
+            event_id="evt-old-decision",
+            sha256=docs["mid-notice"][0],
+            viewer="alice",
+            purpose="t",
+        )
+    assert len(ledger.views()) == 1  # only the opening that showed something
