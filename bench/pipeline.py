@@ -1,0 +1,153 @@
+"""Events per second end to end (API → Redis → worker → SMTP sink → ledger), with 1 and 2 workers.
+
+    python bench/pipeline.py [--events 300] [--workers 1 2] [--redis redis://127.0.0.1:6379/9]
+
+Each round gets a fresh data folder (SQLite ledger, archive) and a flushed Redis database, starts
+the loopback SMTP sink here and `comms serve` and N `comms worker` processes, posts the events
+(tax certificates, one page, by email) with 8 concurrent clients, and stops the clock when the
+ledger holds a `dispatched` row for every one. Rendering dominates: see bench/render.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import sqlalchemy as sa
+
+from channels.smtp_sink import SmtpSink
+from comms.api.auth import token_digest
+from comms.ledger import Ledger
+from comms.ledger.schema import entries
+from comms.samples import load_sample
+from comms.settings import REPO_ROOT
+
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a loopback API
+CONCURRENCY = 8  # upstream clients posting at once
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _events(count: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        raw = load_sample("tax-certificate-nl")
+        raw["event_id"] = f"bench-{i:08d}"
+        out.append(raw)
+    return out
+
+
+async def _post_all(url: str, events: list[dict[str, Any]]) -> None:
+    limit = asyncio.Semaphore(CONCURRENCY)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+
+        async def one(raw: dict[str, Any]) -> None:
+            async with limit:
+                response = await client.post("/events", content=json.dumps(raw))
+                response.raise_for_status()
+
+        await asyncio.gather(*(one(e) for e in events))
+
+
+def _wait(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def run_round(count: int, workers: int, redis_url: str) -> dict[str, float]:
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    with (
+        tempfile.TemporaryDirectory(prefix="comms-bench-") as tmp,
+        SmtpSink(Path(tmp) / "mail") as sink,
+    ):
+        data = Path(tmp) / "var"
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMMS_")}
+        users = [{"name": "bench", "roles": ["producer"], "token_sha256": token_digest(TOKEN)}]
+        env |= {
+            "COMMS_ENVIRONMENT": "test",
+            "COMMS_DATA_DIR": str(data),
+            "COMMS_REDIS_URL": redis_url,
+            "COMMS_SMTP_PORT": str(sink.port),
+            "COMMS_API_USERS": json.dumps(users),
+            "COMMS_LOG_LEVEL": "WARNING",
+        }
+        cmd = [sys.executable, "-m", "comms.cli"]
+        procs = [subprocess.Popen([*cmd, "serve", "--port", str(port)], env=env, cwd=REPO_ROOT)]
+        url = f"http://127.0.0.1:{port}"
+
+        def api_up() -> bool:
+            try:
+                return httpx.get(url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            _wait(api_up, 60, "the API")
+            procs += [
+                subprocess.Popen([*cmd, "worker"], env=env, cwd=REPO_ROOT) for _ in range(workers)
+            ]
+            _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
+            time.sleep(2)  # every worker polling, fonts loaded on first use either way
+            ledger = Ledger(f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
+            sent = sa.select(sa.func.count()).where(entries.c.status == "dispatched")
+
+            def all_sent() -> bool:
+                with ledger.engine.connect() as conn:
+                    return int(conn.execute(sent).scalar_one()) >= count
+
+            events = _events(count)
+            start = time.perf_counter()
+            asyncio.run(_post_all(url, events))
+            posted = time.perf_counter() - start
+            _wait(all_sent, 3600, "every event to be dispatched")
+            total = time.perf_counter() - start
+            ledger.close()
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=60)
+    r.flushdb()
+    return {"workers": workers, "events": count, "post_s": posted, "total_s": total}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
+    args = parser.parse_args()
+    print(f"{'workers':>7} {'events':>6} {'intake/s':>9} {'end-to-end/s':>13} {'total s':>8}")
+    for n in args.workers:
+        row = run_round(args.events, n, args.redis)
+        print(
+            f"{n:>7} {args.events:>6} {args.events / row['post_s']:>9.1f} "
+            f"{args.events / row['total_s']:>13.1f} {row['total_s']:>8.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
