@@ -39,10 +39,19 @@ def working_composer(settings: Settings, folder: Path | None = None) -> Composer
     return build_composer(settings.model_copy(update=update))
 
 
+def _err(text: str) -> None:
+    """Plain text (names and paths may hold brackets), never wrapped: easy to read and to grep."""
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _print_problems(report: CheckReport) -> None:
     for problem in report.problems:
-        err.print(f"{problem.where}: {problem.what}", markup=False, highlight=False, soft_wrap=True)
-        err.print(f"    What to do: {problem.todo}", markup=False, highlight=False, soft_wrap=True)
+        _err(f"{problem.where}: {problem.what}")
+        _err(f"    What to do: {problem.todo}")
 
 
 def _who(by: str | None) -> str:
@@ -68,13 +77,13 @@ def check(
     try:
         report = check_templates(composer, doc_types=doc_types, render=render)
     except ValueError as exc:
-        err.print(str(exc))
+        _err(str(exc))
         raise typer.Exit(1) from None
     _print_problems(report)
     if report.problems:
-        err.print(f"{len(report.problems)} problem(s) in {composer.templates_dir}.")
+        _err(f"{len(report.problems)} problem(s) in {composer.templates_dir}.")
         raise typer.Exit(1)
-    console.print(f"Templates OK: {report.letters_made} letters rendered from the samples.")
+    _say(f"Templates OK: {report.letters_made} letters rendered from the samples.")
 
 
 @cli.command("publish")
@@ -103,17 +112,17 @@ def publish_command(
             )
         except CheckFailed as exc:
             _print_problems(exc.report)
-            err.print(f"Not published: {exc}")
+            _err(f"Not published: {exc}")
             raise typer.Exit(1) from None
         except PublishingRefused as exc:
-            err.print(f"Not published: {exc}")
+            _err(f"Not published: {exc}")
             raise typer.Exit(1) from None
     if outcome.publication is None:
-        console.print("Nothing to publish: the approved versions are the same as the working copy.")
+        _say("Nothing to publish: the approved versions are the same as the working copy.")
         return
     p = outcome.publication
     _show(p)
-    console.print(
+    _say(
         f"Publication {p.id} waits for a second person: comms templates approve {p.id} "
         f"(or reject {p.id} --reason …). Until then the approved versions stay in use."
     )
@@ -143,7 +152,7 @@ def _decide(publication_id: int, *, by: str, approve: bool, reason: str | None) 
         try:
             p = store.publications.decide(publication_id, by=by, approve=approve, reason=reason)
         except PublishingRefused as exc:
-            err.print(f"Not recorded: {exc}")
+            _err(f"Not recorded: {exc}")
             raise typer.Exit(1) from None
     _show(p)
 
@@ -157,16 +166,16 @@ def show(
         try:
             p = store.publications.get(publication_id)
         except PublishingRefused as exc:
-            err.print(str(exc))
+            _err(str(exc))
             raise typer.Exit(1) from None
         _show(p)
         for item in p.items:
             console.rule(f"{item.language.value}/{item.doc_type}")
             changes = store.snapshots.changes(item.previous_version, item.version)
             for change in changes:
-                console.print(f"{change.status}: {change.path}", markup=False)
+                _say(f"{change.status}: {change.path}")
                 if change.diff:
-                    console.print(change.diff, markup=False, highlight=False)
+                    _say(change.diff)
 
 
 def _show(p: Publication) -> None:
@@ -175,19 +184,18 @@ def _show(p: Publication) -> None:
         if p.decided_at
         else p.state.value
     )
-    console.print(
+    _say(
         f"Publication {p.id}: asked by {p.requested_by} on {p.requested_at:%Y-%m-%d %H:%M} UTC; "
-        f"{decided}.",
-        markup=False,
+        f"{decided}."
     )
     if p.reason:
-        console.print(f"Reason: {p.reason}", markup=False)
+        _say(f"Reason: {p.reason}")
     if p.note:
-        console.print(f"Note: {p.note}", markup=False)
-    console.print(p.check_summary, markup=False)
+        _say(f"Note: {p.note}")
+    _say(p.check_summary)
     for item in p.items:
         was = item.previous_version[:SHORT] if item.previous_version else "(first version)"
-        console.print(f"  {item.language.value}/{item.doc_type}: {item.version[:SHORT]}, was {was}")
+        _say(f"  {item.language.value}/{item.doc_type}: {item.version[:SHORT]}, was {was}")
 
 
 @cli.command("history")
@@ -196,7 +204,7 @@ def history(
 ) -> None:
     """Every published version of a document type, with who asked, who approved, and when."""
     if doc_type not in CATALOGUE:
-        err.print(f"Unknown document type {doc_type!r}; known: {', '.join(CATALOGUE)}.")
+        _err(f"Unknown document type {doc_type!r}; known: {', '.join(CATALOGUE)}.")
         raise typer.Exit(1)
     settings = load_settings()
     with TemplateStore.from_settings(settings) as store:
@@ -239,7 +247,7 @@ def history(
     console.print(table)
     for lang in Language:
         if (doc_type, lang) not in live:
-            console.print(f"{lang.value}: no approved version yet.")
+            _say(f"{lang.value}: no approved version yet.")
 
 
 @cli.command("status")
@@ -263,7 +271,7 @@ def status() -> None:
         )
     console.print(table)
     for p in pending:
-        console.print(f"Publication {p.id} by {p.requested_by} waits for approval.")
+        _say(f"Publication {p.id} by {p.requested_by} waits for approval.")
 
 
 @cli.command("export")
@@ -281,9 +289,9 @@ def export(
             info = store.snapshots.resolve(version)
             paths = store.trees.export(info, out)
         except (UnknownVersion, FileExistsError) as exc:
-            err.print(str(exc))
+            _err(str(exc))
             raise typer.Exit(1) from None
-    console.print(
+    _say(
         f"Wrote {len(paths)} files of {info.language.value}/{info.doc_type} version "
         f"{info.version} to {out}. Render from them with COMMS_TEMPLATES_DIR={out}."
     )

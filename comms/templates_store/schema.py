@@ -38,12 +38,15 @@ template_version_files = sa.Table(
     sa.Column(
         "version",
         sa.String(SHA256_HEX),
-        sa.ForeignKey("template_versions.version"),
+        sa.ForeignKey("template_versions.version", name="fk_template_version_files_version"),
         primary_key=True,
     ),
     sa.Column("path", sa.String(PATH_MAX), primary_key=True),
     sa.Column(
-        "blob_sha256", sa.String(SHA256_HEX), sa.ForeignKey("template_blobs.sha256"), nullable=False
+        "blob_sha256",
+        sa.String(SHA256_HEX),
+        sa.ForeignKey("template_blobs.sha256", name="fk_template_version_files_blob"),
+        nullable=False,
     ),
 )
 
@@ -63,14 +66,17 @@ template_publication_items = sa.Table(
     sa.Column(
         "publication_id",
         sa.BigInteger,
-        sa.ForeignKey("template_publications.id"),
+        sa.ForeignKey("template_publications.id", name="fk_template_publication_items_publication"),
         primary_key=True,
         autoincrement=False,
     ),
     sa.Column("doc_type", sa.String(DOC_TYPE_MAX), primary_key=True),
     sa.Column("language", sa.String(2), primary_key=True),
     sa.Column(
-        "version", sa.String(SHA256_HEX), sa.ForeignKey("template_versions.version"), nullable=False
+        "version",
+        sa.String(SHA256_HEX),
+        sa.ForeignKey("template_versions.version", name="fk_template_publication_items_version"),
+        nullable=False,
     ),
     sa.Column("previous_version", sa.String(SHA256_HEX), nullable=True),
     sa.Index(None, "doc_type", "language"),
@@ -83,7 +89,7 @@ template_decisions = sa.Table(
     sa.Column(
         "publication_id",
         sa.BigInteger,
-        sa.ForeignKey("template_publications.id"),
+        sa.ForeignKey("template_publications.id", name="fk_template_decisions_publication"),
         primary_key=True,
         autoincrement=False,
     ),

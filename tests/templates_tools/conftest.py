@@ -13,6 +13,9 @@ from comms.compose.check import CheckReport, check_templates
 from comms.settings import Settings
 from comms.templates_store import TemplateStore
 from tests.compose.conftest import LAYOUT
+from tests.ledger.conftest import db_url, pg_database
+
+__all__ = ["db_url", "pg_database"]  # the ledger's database fixtures (SQLite and PostgreSQL)
 
 ISSUED = date(2027, 1, 4)
 
@@ -43,5 +46,13 @@ def run_check(templates: Path, render: bool = True, **kwargs: object) -> CheckRe
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[TemplateStore]:
+    """The store in the test's SQLite database (most tests)."""
     with TemplateStore.from_settings(settings) as opened:
         yield opened
+
+
+@pytest.fixture
+def any_store(db_url: str, settings: Settings) -> Iterator[TemplateStore]:
+    """The store on SQLite and on PostgreSQL, for the tests that touch every table."""
+    with TemplateStore.from_settings(settings.model_copy(update={"database_url": db_url})) as s:
+        yield s

@@ -48,12 +48,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["version"],
             ["template_versions.version"],
-            name="fk_template_version_files_version_template_versions",
+            name="fk_template_version_files_version",
         ),
         sa.ForeignKeyConstraint(
             ["blob_sha256"],
             ["template_blobs.sha256"],
-            name="fk_template_version_files_blob_sha256_template_blobs",
+            name="fk_template_version_files_blob",
         ),
     )
     op.create_table(
@@ -78,12 +78,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["publication_id"],
             ["template_publications.id"],
-            name="fk_template_publication_items_publication_id_template_publications",
+            name="fk_template_publication_items_publication",
         ),
         sa.ForeignKeyConstraint(
             ["version"],
             ["template_versions.version"],
-            name="fk_template_publication_items_version_template_versions",
+            name="fk_template_publication_items_version",
         ),
     )
     op.create_index(
@@ -102,7 +102,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["publication_id"],
             ["template_publications.id"],
-            name="fk_template_decisions_publication_id_template_publications",
+            name="fk_template_decisions_publication",
         ),
         sa.CheckConstraint(
             "decision IN ('approved', 'rejected')", name="ck_template_decisions_known_decision"
