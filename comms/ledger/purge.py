@@ -6,11 +6,13 @@ is a tombstone in its own chain, naming the hash of what went, the rule and who 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,6 +23,9 @@ from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
 from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections, tombstones
 from comms.ledger.tombstones import append_tombstone, lock_tombstone_head
 from comms.models import Status
+
+if TYPE_CHECKING:
+    from comms.archive import Archive
 
 BATCH_EVENTS = 200  # events per write transaction: keeps each lock short for the workers
 WRAPPINGS_KEY = "wrappings_sha256"  # evidence of the `rendered` row (comms/pipeline.py)
@@ -217,8 +222,12 @@ def purge_rejection(
     policy: RetentionPolicy,
     actor: str,
     now: datetime,
-) -> Tombstone:
+) -> Tombstone | None:
+    """None when another purge got there first (checked under the tombstones' lock)."""
     head = lock_tombstone_head(conn)
+    held = conn.execute(sa.select(rejections.c.raw).where(rejections.c.id == rejection_id))
+    if held.scalar_one() is None:
+        return None
     chain_seq = int(conn.execute(sa.select(chain_head.c.seq)).scalar_one())
     stone = append_tombstone(
         conn,
@@ -257,3 +266,73 @@ def all_documents(conn: Connection) -> Iterator[str]:
         if sha and sha not in seen:
             seen.add(sha)
             yield sha
+
+
+def run(
+    *,
+    read: Callable[[], AbstractContextManager[Connection]],
+    write: Callable[[], AbstractContextManager[Connection]],
+    now: Callable[[], datetime],
+    open_rejection: Callable[[str], str],
+    before: date,
+    policy: RetentionPolicy,
+    archive: Archive,
+    actor: str,
+    dry_run: bool,
+) -> PurgeReport:
+    """Tombstones first (one transaction per batch), files after: an interrupted purge leaves
+    tombstoned files behind, which the next run deletes; never a file gone without a trace."""
+    report = PurgeReport(before=before, dry_run=dry_run)
+    with read() as conn:
+        due = due_events(conn, policy, before)
+        rejected = due_rejections(conn, policy, before)
+    for start in range(0, len(due), BATCH_EVENTS):
+        batch = due[start : start + BATCH_EVENTS]
+        ids = [d.event_id for d in batch]
+        with read() as conn:
+            documents = documents_of(conn, ids)
+            shas = {sha for found in documents.values() for sha in found}
+            keep = still_needed(conn, shas, ids)
+        delete = shas - keep
+        report.kept_shared.extend(sorted(keep))
+        if dry_run:
+            report.events += len(batch)
+            report.snapshots += len(batch)
+            report.documents.extend(sorted(delete))
+            continue
+        with write() as conn:
+            written = purge_events(
+                conn, batch, documents, delete=delete, policy=policy, actor=actor, now=now()
+            )
+        report.tombstones.extend(written)
+        purged = sum(1 for t in written if t.kind == "snapshot")
+        report.events += purged
+        report.snapshots += purged
+        report.documents.extend(
+            t.content_sha256 for t in written if t.kind in ("document", "wrappings")
+        )
+    for rejection_id, received_at, sealed in rejected:
+        if dry_run:
+            report.rejections += 1
+            continue
+        raw = open_rejection(sealed)
+        with write() as conn:
+            grave = purge_rejection(
+                conn,
+                rejection_id=rejection_id,
+                received_at=received_at,
+                content_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
+                policy=policy,
+                actor=actor,
+                now=now(),
+            )
+        if grave is not None:
+            report.rejections += 1
+            report.tombstones.append(grave)
+    if not dry_run:
+        with read() as conn:
+            gone = tombstoned_documents(conn)
+        for sha in gone:
+            if not archive.delete(sha) and sha in report.documents:
+                report.missing_files += 1
+    return report

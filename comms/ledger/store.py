@@ -457,73 +457,21 @@ class Ledger:
         actor: str,
         dry_run: bool = False,
     ) -> purge.PurgeReport:
-        """Removes snapshots, rejected inputs and archived documents past retention on `before`.
-
-        Tombstones first (one transaction per batch), files after: an interrupted purge leaves
-        tombstoned files behind, which the next run deletes; never a file gone without a trace.
-        """
+        """Removes snapshots, rejected inputs and archived documents past retention on `before`."""
         today = self._now().astimezone(LEGAL_TIME_ZONE).date()
         if before > today:
             raise ValueError("a purge cannot look ahead: the date is later than today")
-        report = purge.PurgeReport(before=before, dry_run=dry_run)
-        with self._read() as conn:
-            due = purge.due_events(conn, policy, before)
-            due_rejections = purge.due_rejections(conn, policy, before)
-        for start in range(0, len(due), purge.BATCH_EVENTS):
-            batch = due[start : start + purge.BATCH_EVENTS]
-            ids = [d.event_id for d in batch]
-            with self._read() as conn:
-                documents = purge.documents_of(conn, ids)
-                shas = {sha for found in documents.values() for sha in found}
-                keep = purge.still_needed(conn, shas, ids)
-            delete = shas - keep
-            report.kept_shared.extend(sorted(keep))
-            if dry_run:
-                report.events += len(batch)
-                report.snapshots += len(batch)
-                report.documents.extend(sorted(delete))
-                continue
-            with self._write() as conn:
-                written = purge.purge_events(
-                    conn,
-                    batch,
-                    documents,
-                    delete=delete,
-                    policy=policy,
-                    actor=actor,
-                    now=self._now(),
-                )
-            report.tombstones.extend(written)
-            purged = sum(1 for t in written if t.kind == "snapshot")
-            report.events += purged
-            report.snapshots += purged
-            for stone in written:
-                if stone.kind in ("document", "wrappings"):
-                    report.documents.append(stone.content_sha256)
-        for rejection_id, received_at, sealed in due_rejections:
-            report.rejections += 1
-            if dry_run:
-                continue
-            raw = self._sealer.open(sealed, label=_REJECTION_LABEL)
-            with self._write() as conn:
-                report.tombstones.append(
-                    purge.purge_rejection(
-                        conn,
-                        rejection_id=rejection_id,
-                        received_at=received_at,
-                        content_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
-                        policy=policy,
-                        actor=actor,
-                        now=self._now(),
-                    )
-                )
-        if not dry_run:
-            with self._read() as conn:
-                gone = purge.tombstoned_documents(conn)
-            for sha in gone:
-                if not archive.delete(sha) and sha in report.documents:
-                    report.missing_files += 1
-        return report
+        return purge.run(
+            read=self._read,
+            write=self._write,
+            now=self._now,
+            open_rejection=lambda sealed: self._sealer.open(sealed, label=_REJECTION_LABEL),
+            before=before,
+            policy=policy,
+            archive=archive,
+            actor=actor,
+            dry_run=dry_run,
+        )
 
     # --- reports --------------------------------------------------------------------------------
 

@@ -150,11 +150,11 @@ def make_world(
     return World(settings=settings, app=app, dialect=str(request.param))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    """Shared by a module's tests: they read it, and only add document openings to it."""
+    """Shared by the session's tests: they read it, and only add document openings to it."""
     folder = tmp_path_factory.mktemp("world")
     with database(request, folder) as url:
         made = make_world(request, folder, url)

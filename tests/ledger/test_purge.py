@@ -203,3 +203,19 @@ def test_opening_a_purged_document_shows_its_tombstone_and_records_nothing(
             purpose="t",
         )
     assert len(ledger.views()) == 1  # only the opening that showed something
+
+
+def test_two_purges_at_once_write_each_tombstone_once(
+    ledger: Ledger, archive: Archive, clock: Clock
+) -> None:
+    """Two operators (or cron and an operator) purge together: one chain, nothing twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _world(ledger, archive, clock)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(lambda n: ledger.purge(TODAY, POLICY, archive, actor=f"ops-{n}"), range(2))
+        )
+    assert sum(len(r.tombstones) for r in runs) == 6
+    result = ledger.verify()
+    assert result.ok and result.tombstones_checked == 6
