@@ -9,7 +9,8 @@ import pytest
 
 from comms.ledger import Filters, Ledger
 from comms.ledger.chain import verify_rows
-from comms.ledger.export import read, read_entries
+from comms.ledger.export import pieces, read, read_entries
+from comms.ledger.queries import iter_rows
 from comms.ledger.schema import chain_head
 from comms.models import ChannelName, Status
 from tests.ledger.helpers import OTHER_PERSON, PERSON, Clock, accept
@@ -31,7 +32,7 @@ def _story(ledger: Ledger, clock: Clock) -> None:
             status=Status.DISPATCHED,
             communication_id=f"c-{event_id}",
             channel=channel,
-            reason="first choice; ünïcödé, \"quotes\", commas, and\na newline",
+            reason='first choice; ünïcödé, "quotes", commas, and\na newline',
             evidence=evidence,
             document_sha256="a" * 64,
             template_version="t1",
@@ -116,3 +117,6 @@ def test_streamed_pieces_equal_the_file(ledger: Ledger, clock: Clock) -> None:
         whole = io.StringIO()
         ledger.export(Filters(), whole, fmt)  # type: ignore[arg-type]
         assert "".join(ledger.iter_export(Filters(), fmt)) == whole.getvalue()  # type: ignore[arg-type]
+        with ledger.engine.connect() as conn:
+            small = list(pieces(iter_rows(conn, Filters()), fmt, size=2))  # type: ignore[arg-type]
+        assert len(small) == 3 and "".join(small) == whole.getvalue()
