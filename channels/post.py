@@ -166,10 +166,15 @@ def _page_count(content: bytes) -> int:
     return pages
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a reader sees the whole file or none of it."""
+def write_atomically(path: Path, content: bytes, *, mode: int | None = None) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the whole file or none of it.
+
+    mkstemp creates the file 0600; `mode` opens it up (e.g. to the print shop's transfer group).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()

@@ -32,6 +32,7 @@ INDEX = "batches.jsonl"
 ADDRESS_COLUMNS = (
     7  # bpost lines (name, contact, street, box, postcode + town, country) and a spare
 )
+SHARED_MODE = 0o640  # batch files: the owner writes, the print shop's transfer group reads
 DEFAULT_MAX_LETTERS = 500  # a print run an inserting machine takes in one go; a setting
 _BE_POSTCODE_RE = re.compile(r"^[1-9]\d{3}$")
 CSV_COLUMNS = (
@@ -267,10 +268,10 @@ class PrintBatcher:
             pdf_sha256=hashlib.sha256(pdf_bytes).hexdigest(),
             items=tuple(items),
         )
-        write_atomically(staging / f"{batch_id}.pdf", pdf_bytes)
-        write_atomically(staging / f"{batch_id}.csv", _csv(batch).encode("utf-8"))
+        write_atomically(staging / f"{batch_id}.pdf", pdf_bytes, mode=SHARED_MODE)
+        write_atomically(staging / f"{batch_id}.csv", _csv(batch).encode("utf-8"), mode=SHARED_MODE)
         manifest = json.dumps(batch.manifest(), ensure_ascii=False, indent=2) + "\n"
-        write_atomically(staging / f"{batch_id}.json", manifest.encode("utf-8"))
+        write_atomically(staging / f"{batch_id}.json", manifest.encode("utf-8"), mode=SHARED_MODE)
         self._commit(batch)
         self._publish(batch_id)
         return batch

@@ -109,6 +109,7 @@ async def test_a_duplex_batch_reads_back_as_its_manifest_says(
         assert len(second_opinion.pages) == 14
 
     manifest = json.loads((folder / f"{batch.batch_id}.json").read_text(encoding="utf-8"))
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o640}  # the shop can read
     assert manifest["batch_id"] == batch.batch_id == "20270104-150000-01"
     assert (manifest["letters"], manifest["pages"], manifest["sheets"]) == (5, 14, 7)
     order = ["BRUSSEL", "ANTWERPEN", "KORTRIJK", "GENT", "PARIS"]
