@@ -62,7 +62,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_api(build_app(settings)), host="127.0.0.1", port=port, log_level="warning"
+            create_api(build_app(settings)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,  # the browser may keep a connection open
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
