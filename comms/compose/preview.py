@@ -10,12 +10,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from comms.compose.checks.problems import Problem
+from comms.compose.checks.problems import Kind, Problem
 from comms.compose.checks.rendering import Renderer
 from comms.models import Language
 
 PAGE_SCALE = 1.25  # 72 dpi × 1.25 = 90 dpi: an A4 page about 740 px wide, sharp enough to read
 MAX_PAGES_SHOWN = 12  # a statement with hundreds of movements still gives a readable page
+NO_RASTERISER = Problem(
+    "(studio)",
+    None,
+    "the PDF was made, but its pages cannot be shown here: pypdfium2 is not installed.",
+    "Ask an operator to install it (pip install pypdfium2); `comms preview TYPE --out x.pdf` "
+    "writes the PDF meanwhile.",
+    Kind.RENDER,
+)
 
 
 @dataclass(frozen=True)
@@ -87,15 +95,22 @@ def preview(
         name, raw = events[language]
         trial = renderer.trial(name, raw, language)
         r = trial.rendered
+        problems = list(trial.problems)
+        pages: list[bytes] = []
+        if trial.pdf:
+            try:
+                pages = page_images(trial.pdf)
+            except ImportError:  # pypdfium2 is a test extra today; the letter itself is fine
+                problems.append(NO_RASTERISER)
         sides[language] = Side(
             language=language,
             subject=r.subject if r else "",
             ebox_subject=r.ebox_subject if r else "",
             email_text=r.email_text if r else "",
             email_html=r.email_html if r else "",
-            pages=tuple(page_images(trial.pdf)) if trial.pdf else (),
+            pages=tuple(pages),
             page_count=trial.pages,
             template_version=r.template_version if r else "",
-            problems=tuple(trial.problems),
+            problems=tuple(problems),
         )
     return sides

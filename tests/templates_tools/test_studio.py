@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,12 @@ def test_publication_and_approval_under_the_signed_in_names(client: TestClient) 
     assert "never published" not in index and "(same)" in index
     again = client.post("/studio/publish", headers=AN, data={"note": ""})
     assert "Nothing to publish" in again.text
+
+
+def test_without_pypdfium2_the_texts_still_show_and_the_page_says_why(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)  # as on a server without the test extras
+    page = client.get("/studio/tax_certificate", headers=AN).text
+    assert "pypdfium2 is not installed" in page
+    assert '<p class="ebox-subject">' in side(page, "nl") and "data:image/png" not in page
