@@ -20,7 +20,7 @@ from comms.compose.checks.shapes import (
     has_payment,
 )
 from comms.events import parse_event
-from comms.samples import all_samples
+from comms.samples import all_samples, load_sample
 from comms.settings import REPO_ROOT
 from tests.compose.conftest import LAYOUT
 from tests.templates_tools.conftest import ISSUED, edit, line_of, run_check
@@ -287,3 +287,17 @@ def test_every_sample_is_tried_in_both_languages_even_when_it_names_one() -> Non
     report = run_check(TEMPLATES, doc_types=["tax_certificate"], render=True)
     samples = [n for n, r in all_samples().items() if r["type"] == "tax_certificate"]
     assert report.letters_made == 2 * len(samples)
+
+
+def test_a_statement_in_the_members_favour_renders_in_both_languages() -> None:
+    """The samples owe money; this branch of the statement (nothing to pay) must hold too."""
+    samples = {}
+    for lang in ("nl", "fr"):
+        raw = load_sample(f"account-statement-{lang}")
+        payload = raw["payload"]
+        payload.update(movements=[], opening_balance="-50.00", balance="-50.00")
+        payload.pop("payment", None)
+        payload.pop("pay_by", None)
+        samples[f"credit-statement-{lang}"] = raw
+    report = run_check(TEMPLATES, doc_types=["account_statement"], samples=samples)
+    assert report.problems == [] and report.letters_made == 4
