@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from arq.connections import ArqRedis
@@ -28,6 +28,10 @@ from comms.service.jobs import (
     queue_for,
 )
 from comms.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from comms.events import AnyEvent
+    from comms.service.intake import Admission
 
 REDIS_CONNECT_TIMEOUT_S = 2.0  # a door answers quickly even when Redis is away
 REDIS_COMMAND_TIMEOUT_S = 10.0
@@ -107,11 +111,11 @@ class Queue:
 
 
 async def enqueue(
-    event: Mapping[str, Any] | str | bytes | Any,
+    event: AnyEvent | Mapping[str, Any] | str | bytes,
     *,
     settings: Settings | None = None,
     source: str = "python",
-) -> Any:
+) -> Admission:
     """The Python door: the same validation and idempotency as `POST /events` and `comms enqueue`.
 
     `event` is an event model, a dict or JSON text. Returns an `Admission` (accepted, duplicate,

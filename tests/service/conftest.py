@@ -34,7 +34,10 @@ from comms.samples import load_sample
 from comms.settings import Settings, load_settings
 
 REDIS_HOST = "127.0.0.1:6379"
-REDIS_FIRST_DB = 5  # 5, 6, 7: one per xdist worker (and the controller), flushed per test
+CLAIMS_DB = 8  # holds `comms:test:db:<n>` claims, nothing else
+TEST_DBS = (10, 11, 12, 13, 14, 5, 6, 7)  # 9: bench/pipeline.py; 15: bench/arq_noop.py
+CLAIM_TTL_S = 1800  # a crashed run's claim lapses; each test renews it
+CLAIM_WAIT_S = 300.0
 PRODUCER_TOKEN = "producer-token"
 OPERATOR_TOKEN = "operator-token"
 COMPLIANCE_TOKEN = "compliance-token"
@@ -59,19 +62,54 @@ def api_users() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def redis_url(worker_id: str) -> Iterator[str]:
-    """Our own Redis database, empty at the start and the end of the test."""
-    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw")) + 1
-    url = f"redis://{REDIS_HOST}/{REDIS_FIRST_DB + index}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[int]:
+    """A Redis database this test process owns for the session.
+
+    Several test runs may share one Redis (engineers on one machine, CI jobs on one host): each
+    process claims a free database with SET NX in the claims database, keeps the claim alive, and
+    releases it at the end, so no run ever sees another's jobs or flushes them.
+    """
+    claims = redis.Redis.from_url(f"redis://{REDIS_HOST}/{CLAIMS_DB}", socket_connect_timeout=2)
+    token = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     try:
-        client.flushdb()
+        claims.ping()
     except redis.ConnectionError:
-        client.close()
+        claims.close()
         if os.environ.get("COMMS_TEST_REQUIRE_SERVICES") == "1":
             pytest.fail(f"Redis is not reachable at {REDIS_HOST}")
         pytest.skip(f"Redis is not reachable at {REDIS_HOST}")
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    db = None
+    while db is None:
+        db = next(
+            (
+                n
+                for n in TEST_DBS
+                if claims.set(f"comms:test:db:{n}", token, nx=True, ex=CLAIM_TTL_S)
+            ),
+            None,
+        )
+        if db is None:
+            assert time.monotonic() < deadline, f"every test database {TEST_DBS} is claimed"
+            time.sleep(1)
+    try:
+        yield db
+    finally:
+        if claims.get(f"comms:test:db:{db}") == token.encode():
+            claims.delete(f"comms:test:db:{db}")
+        claims.close()
+
+
+@pytest.fixture
+def redis_url(redis_db: int) -> Iterator[str]:
+    """Our own Redis database, empty at the start and the end of the test."""
+    url = f"redis://{REDIS_HOST}/{redis_db}"
+    claims = redis.Redis.from_url(f"redis://{REDIS_HOST}/{CLAIMS_DB}")
+    claims.expire(f"comms:test:db:{redis_db}", CLAIM_TTL_S)  # still ours
+    claims.close()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    client.flushdb()
     try:
         yield url
     finally:
