@@ -221,3 +221,8 @@ class Composer:
             ) from None
         except TemplateError as exc:
             raise RenderRefused(f"template error: {exc.message}", template=name) from None
+        except Exception as exc:  # a filter or an expression failed: refuse, never crash the batch
+            # Only the exception's type: its message may quote a member's value.
+            raise RenderRefused(
+                f"the template failed while rendering ({type(exc).__name__})", template=name
+            ) from None

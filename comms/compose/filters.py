@@ -18,7 +18,12 @@ SHORT_DATE_PATTERN = "dd/MM/yyyy"  # fr_BE's default short date has a two-digit 
 
 
 def _as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
+    """Refuses anything but a date: Babel would print today's date for None, silently."""
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, date):
+        raise TypeError("a date filter needs a date; use {% if … %} around optional dates")
+    return value
 
 
 def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
@@ -26,6 +31,8 @@ def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
     territories = Locale.parse(locale).territories
 
     def money(value: Decimal) -> str:
+        if not isinstance(value, Decimal | int):
+            raise TypeError("money needs an amount; use {% if … %} around optional amounts")
         return format_currency(value, "EUR", locale=locale)
 
     def date_long(value: date | datetime) -> str:
