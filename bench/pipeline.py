@@ -1,8 +1,10 @@
 """Events per second end to end (API → Redis → worker → SMTP sink → ledger), with 1 and 2 workers.
 
     python bench/pipeline.py [--events 300] [--workers 1 2] [--redis redis://127.0.0.1:6379/9]
+                             [--database-url postgresql+psycopg://postgres@127.0.0.1/comms_bench]
 
-Each round gets a fresh data folder (SQLite ledger, archive) and a flushed Redis database, starts
+Each round gets a fresh data folder (SQLite ledger unless --database-url, archive) and a flushed
+Redis database, starts
 the loopback SMTP sink here and `comms serve` and N `comms worker` processes, posts the events
 (tax certificates, one page, by email) with 8 concurrent clients, and stops the clock when the
 ledger holds a `dispatched` row for every one. Rendering dominates: see bench/render.py.
@@ -44,11 +46,11 @@ def _free_port() -> int:
         return port
 
 
-def _events(count: int) -> list[dict[str, Any]]:
+def _events(prefix: str, count: int) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         raw = load_sample("tax-certificate-nl")
-        raw["event_id"] = f"bench-{i:08d}"
+        raw["event_id"] = f"{prefix}-{i:08d}"
         out.append(raw)
     return out
 
@@ -74,7 +76,7 @@ def _wait(check: Any, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def run_round(count: int, workers: int, redis_url: str) -> dict[str, float]:
+def run_round(count: int, workers: int, redis_url: str, database_url: str) -> dict[str, float]:
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     with (
@@ -93,6 +95,8 @@ def run_round(count: int, workers: int, redis_url: str) -> dict[str, float]:
             "COMMS_API_USERS": json.dumps(users),
             "COMMS_LOG_LEVEL": "WARNING",
         }
+        if database_url:
+            env["COMMS_DATABASE_URL"] = database_url
         cmd = [sys.executable, "-m", "comms.cli"]
         procs = [subprocess.Popen([*cmd, "serve", "--port", str(port)], env=env, cwd=REPO_ROOT)]
         url = f"http://127.0.0.1:{port}"
@@ -110,14 +114,17 @@ def run_round(count: int, workers: int, redis_url: str) -> dict[str, float]:
             ]
             _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
             time.sleep(2)  # every worker polling, fonts loaded on first use either way
-            ledger = Ledger(f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
-            sent = sa.select(sa.func.count()).where(entries.c.status == "dispatched")
+            ledger = Ledger(database_url or f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
+            prefix = f"bench-{time.time_ns()}"  # a reused database keeps earlier rounds' events
+            sent = sa.select(sa.func.count()).where(
+                entries.c.status == "dispatched", entries.c.event_id.startswith(prefix)
+            )
 
             def all_sent() -> bool:
                 with ledger.engine.connect() as conn:
                     return int(conn.execute(sent).scalar_one()) >= count
 
-            events = _events(count)
+            events = _events(prefix, count)
             start = time.perf_counter()
             asyncio.run(_post_all(url, events))
             posted = time.perf_counter() - start
@@ -138,10 +145,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
     args = parser.parse_args()
     print(f"{'workers':>7} {'events':>6} {'intake/s':>9} {'end-to-end/s':>13} {'total s':>8}")
     for n in args.workers:
-        row = run_round(args.events, n, args.redis)
+        row = run_round(args.events, n, args.redis, args.database_url)
         print(
             f"{n:>7} {args.events:>6} {args.events / row['post_s']:>9.1f} "
             f"{args.events / row['total_s']:>13.1f} {row['total_s']:>8.1f}",

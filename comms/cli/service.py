@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,7 +38,16 @@ class QueueName(str, Enum):
 
 
 def _settings() -> Settings:
-    settings = load_settings()
+    """Settings read and checked once, before anything starts; a bad one stops the command."""
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        # Field and reason only: a rejected value may be a secret.
+        for e in exc.errors(include_input=False, include_url=False):
+            name = "_".join(str(p) for p in e["loc"]).upper()
+            where = f"COMMS_{name}: " if name else ""
+            err.print(f"{where}{e['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(1) from None
     configure_logging(settings.log_level, settings.log_format)
     return settings
 

@@ -78,3 +78,21 @@ def test_comms_enqueue_reports_every_line_and_queues_the_good_ones(
         timeout=120,
     )
     assert "Accepted 0, duplicates 4, rejected 1 (lines 5), conflicts 1 (lines 7)" in rerun.stdout
+
+
+def test_bad_service_settings_stop_the_command_naming_the_variable_not_the_value() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "COMMS_ENVIRONMENT": "test",
+        "COMMS_WORKER_JOBS_BULK": "s3cr3t-ish",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "comms.cli", "worker"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "COMMS_WORKER_JOBS_BULK" in done.stderr and "s3cr3t-ish" not in done.stderr

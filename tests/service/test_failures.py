@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.service.conftest import PERSONAL, Stack, event, wait_for
+from tests.service.conftest import PERSONAL, Stack, event, free_port, wait_for
 
 pytestmark = [pytest.mark.heavy, pytest.mark.xdist_group("service-workers")]
 
 
 def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack: Stack) -> None:
     stack.start_api()
-    worker = stack.start_worker()
+    metrics_port = free_port()
+    worker = stack.start_worker(worker_metrics_port=metrics_port)
 
     # The SMTP server answers 451 to five messages: more than the in-process attempts (3), so the
     # job is deferred by the worker and delivered on a later run.
@@ -46,6 +48,12 @@ def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack:
         "email": "superseded",
         "post": "dispatched",
     }
+    # The worker's own Prometheus endpoint: render and send latency, deliveries, retries.
+    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    assert 'comms_render_seconds_count{type="contribution_notice"} 2.0' in metrics
+    assert 'comms_deliveries_total{channel="post",state="dispatched"} 1.0' in metrics
+    assert 'comms_send_seconds_count{channel="email",outcome="transient"}' in metrics
+    assert 'comms_retries_total{channel="email"} 1.0' in metrics
     assert stack.stop(worker) == 0
     logs = stack.all_logs()
     assert "transient failure" in logs or "retrying job" in logs
