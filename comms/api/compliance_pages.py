@@ -22,6 +22,7 @@ from comms.api.auth import Principal, current_principal
 from comms.api.compliance import serve_document
 from comms.api.compliance_query import filters_from, query_of, view_filters_from
 from comms.app import App
+from comms.ledger import Filters, Ledger
 from comms.ledger.records import Entry
 from comms.ledger.retention import LEGAL_TIME_ZONE
 from comms.models import ChannelName, Status
@@ -92,23 +93,31 @@ def _render(name: str, who: Principal, *, code: int = 200, **context: Any) -> HT
     )
 
 
-@router.get("", response_class=HTMLResponse)
-def search_page(request: Request, who: Officer, page: int = 1) -> HTMLResponse:
-    """The search form and, when any filter is given, the matching rows."""
-    ledger = _app(request).ledger
-    filters = filters_from(ledger, request.query_params)
-    page = max(page, 1)
+def _search(
+    who: Principal,
+    ledger: Ledger,
+    form: Mapping[str, str],
+    filters: Filters | None,
+    *,
+    page: int = 1,
+    error: str | None = None,
+    code: int = status.HTTP_200_OK,
+) -> HTMLResponse:
+    """The search page: the form as filled, an error if any, and the matching rows if any."""
+    searched = filters is not None and not filters.is_empty()
     rows: list[Entry] = []
     total = 0
-    if not filters.is_empty():
+    if filters is not None and searched:
         total = ledger.count(filters)
         rows = ledger.search(filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    query = query_of(filters)
+    query = query_of(filters) if filters is not None else {}
     return _render(
         "search.html",
         who,
-        form=request.query_params,
-        searched=not filters.is_empty(),
+        code=code,
+        error=error,
+        form=form,
+        searched=searched,
         by_subject="subject_hmac" in query,
         rows=rows,
         total=total,
@@ -119,6 +128,19 @@ def search_page(request: Request, who: Officer, page: int = 1) -> HTMLResponse:
         channels=[c.value for c in ChannelName],
         statuses=[s.value for s in Status],
     )
+
+
+@router.get("", response_class=HTMLResponse)
+def search_page(request: Request, who: Officer, page: int = 1) -> HTMLResponse:
+    """The search form and, when any filter is given, the matching rows."""
+    ledger = _app(request).ledger
+    try:
+        filters = filters_from(ledger, request.query_params)
+    except HTTPException as exc:
+        return _search(
+            who, ledger, request.query_params, None, error=exc.detail, code=exc.status_code
+        )
+    return _search(who, ledger, request.query_params, filters, page=max(page, 1))
 
 
 @router.post("/search")
@@ -137,6 +159,7 @@ def search_post(
     evidence: Annotated[str, Form()] = "",
 ) -> Response:
     """The form posts here; the browser is sent on to a GET that carries only the HMAC."""
+    ledger = _app(request).ledger
     fields = {
         "dossier": dossier,
         "event_id": event_id,
@@ -149,25 +172,9 @@ def search_post(
         "evidence": evidence,
     }
     try:
-        filters = filters_from(_app(request).ledger, fields, subject=subject.strip() or None)
+        filters = filters_from(ledger, fields, subject=subject.strip() or None)
     except HTTPException as exc:
-        return _render(
-            "search.html",
-            who,
-            code=exc.status_code,
-            error=exc.detail,
-            form={k: v for k, v in fields.items()},
-            searched=False,
-            by_subject=False,
-            rows=[],
-            total=0,
-            page=1,
-            pages=1,
-            link=lambda **extra: "/compliance",
-            export=lambda fmt: "",
-            channels=[c.value for c in ChannelName],
-            statuses=[s.value for s in Status],
-        )
+        return _search(who, ledger, fields, None, error=exc.detail, code=exc.status_code)
     # Keep the dates as typed (days stay days), but never the number: only its HMAC.
     query = {k: v.strip() for k, v in fields.items() if v.strip()}
     if filters.subject_hmac:

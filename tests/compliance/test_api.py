@@ -133,6 +133,8 @@ def test_pages_send_strangers_to_sign_in_and_refuse_other_roles(client: TestClie
     page = client.get("/compliance", params={"doc_type": "decision"})
     assert page.status_code == 200 and "<script" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
+    wrong = client.get("/compliance", params={"since": "last tuesday"})
+    assert wrong.status_code == 422 and 'role="alert"' in wrong.text and "<form" in wrong.text
     client.cookies.clear()
 
 
