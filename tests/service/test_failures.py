@@ -7,7 +7,12 @@ import pytest
 
 from tests.service.conftest import PERSONAL, Stack, event, free_port, wait_for
 
-pytestmark = [pytest.mark.heavy, pytest.mark.xdist_group("service-workers")]
+# Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.xdist_group("service-workers"),
+    pytest.mark.timeout(600),
+]
 
 
 def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack: Stack) -> None:

@@ -11,7 +11,12 @@ import pytest
 
 from tests.service.conftest import REPO, Stack, event, wait_for
 
-pytestmark = [pytest.mark.heavy, pytest.mark.xdist_group("service-workers")]
+# Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.xdist_group("service-workers"),
+    pytest.mark.timeout(600),
+]
 
 CRASHING_WORKER = Path(__file__).with_name("crashing_worker.py")
 
