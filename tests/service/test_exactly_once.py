@@ -85,7 +85,7 @@ def test_a_thousand_events_are_each_sent_once_and_repeats_send_nothing(stack: St
 
     forced = time.monotonic()
     asyncio.run(force())
-    wait_for(stack.queues_drained, 120, "the redelivered jobs to run")
+    wait_for(stack.queues_drained, 300, "the redelivered jobs to run")
     print(f"{THOUSAND} redelivered jobs ran in {time.monotonic() - forced:.1f} s, sending nothing")
     assert stack.row_count() == rows  # the ledger has nothing to add
     assert len(stack.mail_ids()) == THOUSAND
@@ -103,14 +103,14 @@ def test_a_worker_killed_mid_batch_and_restarted_sends_each_once(stack: Stack) -
     ids = {e["event_id"] for e in events}
     assert set(stack.post_many(events)) == {202}
 
-    wait_for(lambda: len(stack.sent_rows()) >= 10, 60, "ten events sent")
+    wait_for(lambda: len(stack.sent_rows()) >= 10, 150, "ten events sent")
     worker.popen.send_signal(signal.SIGKILL)  # no chance to finish or clean up anything
     worker.popen.wait(timeout=10)
     before = len(stack.sent_rows())
     assert before < len(ids), "the batch ended before the kill: nothing was tested"
 
     restarted = stack.start_worker(**settings)
-    stack.wait_sent(ids, 180, [restarted])
+    stack.wait_sent(ids, 300, [restarted])
     assert_each_once(stack, ids)
     assert stack.ledger.verify().ok
 
@@ -124,11 +124,11 @@ def test_a_redis_flush_mid_batch_is_repaired_by_the_sweeper(stack: Stack) -> Non
     ids = {e["event_id"] for e in events}
     assert set(stack.post_many(events)) == {202}
 
-    wait_for(lambda: len(stack.sent_rows()) >= 10, 60, "ten events sent")
+    wait_for(lambda: len(stack.sent_rows()) >= 10, 150, "ten events sent")
     stack.redis().flushdb()
     lost = len(ids) - len(stack.sent_rows())
     assert lost > 0, "the batch ended before the flush: nothing was tested"
 
-    stack.wait_sent(ids, 180, [worker])
+    stack.wait_sent(ids, 300, [worker])
     assert_each_once(stack, ids)
     assert "sweeper re-enqueued waiting events" in worker.tail(2000)

@@ -24,7 +24,7 @@ def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack:
     # job is deferred by the worker and delivered on a later run.
     stack.emb.smtp.fail_next("451 4.3.0 try again later", count=5)
     assert stack.post(event("contribution-notice-nl", "fail-4xx-0000001")).status_code == 202
-    stack.wait_sent({"fail-4xx-0000001"}, 60, [worker])
+    stack.wait_sent({"fail-4xx-0000001"}, 150, [worker])
     history = stack.ledger.history("fail-4xx-0000001")
     retries = [e for e in history if e.reason and e.reason.startswith("transient failure")]
     assert retries and "451" in (retries[0].reason or "")
@@ -35,7 +35,7 @@ def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack:
     # Now a permanent refusal of the recipient: the notice goes by post instead.
     stack.emb.smtp.fail_next("550 5.1.1 {address}: mailbox unknown", stage="rcpt")
     assert stack.post(event("contribution-notice-nl", "fail-5xx-0000001")).status_code == 202
-    stack.wait_sent({"fail-5xx-0000001"}, 60, [worker])
+    stack.wait_sent({"fail-5xx-0000001"}, 150, [worker])
     rows = [
         (e.channel and e.channel.value, e.status.value)
         for e in stack.ledger.history("fail-5xx-0000001")
@@ -72,7 +72,7 @@ def test_a_channel_failing_past_its_budget_falls_back(stack: Stack) -> None:
     stack.start_api()
     stack.emb.smtp.fail_next("421 4.3.2 service not available", count=1000)
     assert stack.post(event("contribution-notice-nl", "fail-bdg-0000001")).status_code == 202
-    stack.wait_sent({"fail-bdg-0000001"}, 60, [worker])
+    stack.wait_sent({"fail-bdg-0000001"}, 150, [worker])
     history = stack.ledger.history("fail-bdg-0000001")
     failed = next(e for e in history if e.status.value == "failed")
     assert failed.channel and failed.channel.value == "email"

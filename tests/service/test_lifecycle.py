@@ -31,7 +31,7 @@ def test_sigterm_drains_in_flight_work_then_a_new_worker_finishes_the_rest(stack
     events = [event("tax-certificate-nl", f"term-{i:06d}") for i in range(30)]
     ids = {e["event_id"] for e in events}
     assert set(stack.post_many(events)) == {202}
-    wait_for(lambda: len(stack.sent_rows()) >= 3, 60, "three events sent")
+    wait_for(lambda: len(stack.sent_rows()) >= 3, 150, "three events sent")
 
     assert stack.stop(worker, signal.SIGTERM, timeout_s=40) == 0
     # Drained: whatever was in flight finished; the rest was never started and is still queued.
@@ -39,15 +39,16 @@ def test_sigterm_drains_in_flight_work_then_a_new_worker_finishes_the_rest(stack
     assert set(states.values()) <= {"accepted", "dispatched"}, states
     waiting = sum(1 for s in states.values() if s == "accepted")
     assert waiting > 0, "the batch ended before SIGTERM: nothing was tested"
-    assert stack.redis().zcard("comms:bulk") == waiting
+    queued = [j for j in stack.redis().zrange("comms:bulk", 0, -1) if j.startswith(b"deliver:")]
+    assert len(queued) == waiting
 
     # No grace: in-flight runs are cancelled and handed back to the queue, to be run again.
     impatient = stack.start_worker(shutdown_grace_s=0)
-    wait_for(lambda: len(stack.sent_rows()) >= len(ids) - waiting + 2, 60, "two more sent")
+    wait_for(lambda: len(stack.sent_rows()) >= len(ids) - waiting + 2, 150, "two more sent")
     assert stack.stop(impatient, signal.SIGTERM, timeout_s=40) == 0
 
     last = stack.start_worker()
-    stack.wait_sent(ids, 120, [last])
+    stack.wait_sent(ids, 300, [last])
     sent = stack.sent_rows()
     assert all(sent[i] == 1 for i in ids)
     assert len(set(stack.mail_ids())) == len(ids)
@@ -59,15 +60,15 @@ def test_a_decision_posted_during_a_bulk_run_is_sent_before_the_run_ends(stack: 
     bulk = [event("tax-certificate-nl", f"bulk-{i:06d}") for i in range(50)]
     bulk_ids = {e["event_id"] for e in bulk}
     assert set(stack.post_many(bulk)) == {202}
-    wait_for(lambda: len(stack.sent_rows()) >= 5, 60, "the bulk run to start")
+    wait_for(lambda: len(stack.sent_rows()) >= 5, 150, "the bulk run to start")
 
     assert stack.post(event("decision-fr", "urgent-decision-1")).status_code == 202
-    stack.wait_sent({"urgent-decision-1"}, 60, [worker])
+    stack.wait_sent({"urgent-decision-1"}, 150, [worker])
     bulk_sent_then = len(set(stack.sent_rows()) & bulk_ids)
     assert bulk_sent_then < len(bulk_ids) - 15, "the decision waited for the bulk run"
     assert stack.sent_by_channel()["urgent-decision-1"] == ["ebox"]
 
-    stack.wait_sent(bulk_ids, 180, [worker])
+    stack.wait_sent(bulk_ids, 300, [worker])
 
 
 def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stack) -> None:
@@ -87,7 +88,7 @@ def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stac
         worker = stack.start_worker(
             command=command, extra_env={"POISON_EVENT_ID": poison}, wait=False, **settings
         )
-        wait_for(lambda w=worker: not w.alive() or quarantined(), 60, "a crash or the quarantine")
+        wait_for(lambda w=worker: not w.alive() or quarantined(), 150, "a crash or the quarantine")
         if not worker.alive():
             assert worker.popen.returncode == -signal.SIGKILL
             crashes += 1
@@ -99,7 +100,7 @@ def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stac
 
     # The surviving worker goes on with healthy letters.
     assert stack.post(event("tax-certificate-nl", "healthy-letter-1")).status_code == 202
-    stack.wait_sent({"healthy-letter-1"}, 60, [worker])
+    stack.wait_sent({"healthy-letter-1"}, 150, [worker])
     assert poison not in stack.sent_rows()
 
     # Operators see it.
