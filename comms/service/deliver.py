@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from arq.worker import Retry
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
 
 from comms.app import App
 from comms.events import parse_event
@@ -41,6 +43,14 @@ LOCK_MARGIN_S = (
 )
 # in-progress key (timeout + 10 s): a killed run's lock is gone when arq hands the job out again
 EVIDENCE_QUARANTINED = "quarantined"
+# Outages of what every event needs: retried with backoff, never counted against the event.
+INFRASTRUCTURE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    RedisError,
+    OSError,
+    TimeoutError,
+)
 
 
 def _utcnow() -> datetime:
@@ -80,6 +90,10 @@ class Deliverer:
         except (Retry, asyncio.CancelledError):
             orderly = True  # a deferred retry, or a shutdown: arq runs the job again
             raise
+        except INFRASTRUCTURE as exc:
+            orderly = True  # the database or Redis is away: not this event's fault
+            log.warning("event run interrupted", event_id=event_id, error=type(exc).__name__)
+            raise Retry(defer=self._backoff(job_try)) from None
         except Exception as exc:
             CRASHES.inc()
             log.error(
