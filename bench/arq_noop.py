@@ -109,22 +109,27 @@ async def leftovers(queue_name: str, prefix: str) -> int:
 def drain(tuning: Tuning, workers: int, jobs: int) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
     queue_name, prefix = f"bench:arq-noop:{run}", f"bench-noop-{run}-"
-    enqueue_s = asyncio.run(enqueue(queue_name, prefix, jobs))
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(workers + 1), ctx.Queue()
     procs = [
         ctx.Process(target=_worker, args=(queue_name, asdict(tuning), barrier, out))
         for _ in range(workers)
     ]
-    for proc in procs:
-        proc.start()
-    barrier.wait()
-    start = time.time()
-    ends = [out.get() for _ in procs]
-    for proc in procs:
-        proc.join()
+    try:
+        enqueue_s = asyncio.run(enqueue(queue_name, prefix, jobs))
+        for proc in procs:
+            proc.start()
+        barrier.wait()
+        start = time.time()
+        ends = [out.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        left = asyncio.run(leftovers(queue_name, prefix))  # this run's keys go, whatever happened
     done = sum(n for _, n, _ in ends)
-    left = asyncio.run(leftovers(queue_name, prefix))
     if done != jobs or left:
         raise SystemExit(f"{tuning.name}: {done} of {jobs} jobs done, {left} keys left behind")
     elapsed = max(end for end, _, _ in ends) - start

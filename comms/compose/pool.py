@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import queue
 import resource
+import signal
 import threading
 import time
 from collections import deque
@@ -134,6 +135,7 @@ def _warm_up(composer: Composer) -> None:
 
 def _serve(conn: Connection, factory: ComposerFactory) -> None:
     """The render process: warm up, then one letter per message until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     try:
         composer = factory()
         _warm_up(composer)
