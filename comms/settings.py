@@ -94,8 +94,10 @@ class Settings(BaseSettings):
     render_timeout_s: float = Field(default=120.0, gt=0)  # one letter; then its process is replaced
 
     # Template tools (issue 6)
-    templates_source: Literal["working", "published"] | None = None  # None: "published" in production, else "working"
-    template_cache_dir: Path | None = None  # approved versions rebuilt to render from; default data_dir / "template-versions"
+    # None: "published" in production, else "working"
+    templates_source: Literal["working", "published"] | None = None
+    # approved versions rebuilt to render from; default data_dir / "template-versions"
+    template_cache_dir: Path | None = None
 
     # Compliance and retention (issue 5): docs/compliance.md. Years from 1 January after the event;
     # the values per type are a gap (no confirmed source): the DPO sets them.
