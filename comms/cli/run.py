@@ -44,33 +44,16 @@ async def _run(app: App, items: Iterable[tuple[str, str]]) -> list[tuple[str, Ou
 
 def _report(app: App, results: list[tuple[str, Outcome]]) -> int:
     table = Table(title="What went where")
-    for col in ("source", "event", "type", "verdict", "channel", "state", "document"):
+    for col in ("source", "type", "verdict", "channel", "state", "document"):
         table.add_column(col, overflow="fold")
     problems = 0
     for source, outcome in results:
         doc = str(app.archive.path(outcome.document_sha256)) if outcome.document_sha256 else ""
         if outcome.verdict in ("rejected", "refused", "failed", "conflict"):
             problems += 1
-        if not outcome.deliveries:
-            table.add_row(
-                source,
-                outcome.event_id or "?",
-                outcome.doc_type or "",
-                outcome.verdict,
-                "",
-                "",
-                doc,
-            )
-        for d in outcome.deliveries:
-            table.add_row(
-                source,
-                outcome.event_id or "?",
-                outcome.doc_type or "",
-                outcome.verdict,
-                d.channel.value,
-                d.status.value,
-                doc,
-            )
+        rows = [(d.channel.value, d.status.value) for d in outcome.deliveries] or [("", "")]
+        for channel, state in rows:
+            table.add_row(source, outcome.doc_type or "", outcome.verdict, channel, state, doc)
     console.print(table)
     for source, outcome in results:
         for e in outcome.errors:
