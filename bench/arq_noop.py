@@ -42,12 +42,28 @@ class Tuning:
 
 TUNINGS = (
     Tuning("arq defaults"),
-    Tuning(
+    Tuning(  # the settings that drain fastest
         "tuned",
         max_jobs=200,
         poll_delay_s=0.05,
         queue_read_limit=2000,
         keep_result_s=0,
+        log_results=False,
+    ),
+    Tuning(  # results kept for enqueue de-duplication, as the worker does
+        "tuned, keep 300 s",
+        max_jobs=200,
+        poll_delay_s=0.05,
+        queue_read_limit=2000,
+        keep_result_s=300,
+        log_results=False,
+    ),
+    Tuning(  # a rendering worker's few slots, polled often
+        "6 slots",
+        max_jobs=6,
+        poll_delay_s=0.05,
+        queue_read_limit=600,
+        keep_result_s=300,
         log_results=False,
     ),
 )
@@ -147,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.jobs:,} no-op jobs, Redis 127.0.0.1:6379/15; {os.cpu_count()} cores")
     print(
-        f"{'setting':<14}{'workers':>8}{'jobs/s':>9}{'worker CPU ms/job':>19}"
+        f"{'setting':<20}{'workers':>8}{'jobs/s':>9}{'worker CPU ms/job':>19}"
         f"{'enqueued/s':>12}{'load avg':>10}",
         flush=True,
     )
@@ -155,7 +171,7 @@ def main() -> None:
         for workers in (int(w) for w in args.workers.split(",")):
             r = drain(tuning, workers, args.jobs)
             print(
-                f"{tuning.name:<14}{workers:>8}{r['rate']:>9.0f}{r['cpu_ms']:>19.3f}"
+                f"{tuning.name:<20}{workers:>8}{r['rate']:>9.0f}{r['cpu_ms']:>19.3f}"
                 f"{r['enqueue_rate']:>12.0f}{os.getloadavg()[0]:>10.1f}",
                 flush=True,
             )
