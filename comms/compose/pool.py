@@ -190,9 +190,11 @@ class _Slot:
     def _run(self) -> None:
         try:
             self._start()
-        except RenderCrashed:
+        except Exception as exc:  # the slot lives on: the next letter starts a process again
             log.warning(
-                "render process %d did not start; retrying with the next letter", self._index
+                "render process %d did not start (%s); trying again with the next letter",
+                self._index,
+                exc if isinstance(exc, RenderCrashed) else type(exc).__name__,  # ours hold no data
             )
         finally:
             self.ready.set()
