@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from comms.ledger.filters import Filters, evidence_value_hash
-from comms.ledger.records import Entry
+from comms.ledger.records import Entry, from_row, optional
 from comms.ledger.schema import entries, entry_evidence
 from comms.models import ChannelName, Language, Status
 
@@ -22,26 +22,19 @@ MAX_PAGE = 1000  # rows per query page; more is an export, not a query
 
 def entry_from_row(row: Mapping[Any, Any]) -> Entry:
     """A stored row as a frozen Entry, enums restored."""
-    evidence: dict[str, str] = json.loads(row["evidence"])
-    return Entry(
-        seq=row["seq"],
-        event_id=row["event_id"],
-        communication_id=row["communication_id"],
-        doc_type=row["doc_type"],
-        channel=ChannelName(row["channel"]) if row["channel"] is not None else None,
-        language=Language(row["language"]) if row["language"] is not None else None,
-        status=Status(row["status"]),
-        at=row["at"],
-        reason=row["reason"],
-        evidence=MappingProxyType(evidence),
-        document_sha256=row["document_sha256"],
-        template_version=row["template_version"],
-        renderer_version=row["renderer_version"],
-        subject_hmac=row["subject_hmac"],
-        dossier=row["dossier"],
-        prev_hash=row["prev_hash"],
-        row_hash=row["row_hash"],
+    return from_row(
+        Entry,
+        row,
+        channel=optional(ChannelName),
+        language=optional(Language),
+        status=Status,
+        evidence=_evidence,
     )
+
+
+def _evidence(stored: str) -> Mapping[str, str]:
+    evidence: dict[str, str] = json.loads(stored)
+    return MappingProxyType(evidence)
 
 
 def _entries(conn: Connection, stmt: sa.Select[Any]) -> list[Entry]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from comms.errors import CommsError, FieldError
 from comms.models import ChannelName, Language, Status
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 
 class UnknownEvent(CommsError, LookupError):
@@ -122,3 +130,22 @@ class EventInfo:
     content_sha256: str
     accepted_at: datetime
     purged_at: datetime | None  # the snapshot and documents were purged at the end of retention
+
+
+def from_row(record: type[R], row: Mapping[Any, Any], **convert: Callable[[Any], Any]) -> R:
+    """A record from the row's columns of the same names, `convert` turning stored values into
+    typed ones: one way for every table, so a field added to a record is read everywhere."""
+    values = {name: row[name] for name in _field_names(record)}
+    for name, turn in convert.items():
+        values[name] = turn(values[name])
+    return record(**values)
+
+
+def optional(turn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`turn` for a nullable column: NULL stays None."""
+    return lambda value: None if value is None else turn(value)
+
+
+@functools.cache
+def _field_names(record: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(record))

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from comms.ledger.filters import evidence_value_hash
+from comms.ledger.records import from_row, optional
 from comms.ledger.schema import entries, entry_evidence, event_dates, events
 from comms.models import ChannelName, Status
 
@@ -143,17 +144,14 @@ def dated_events(
     if until is not None:
         stmt = stmt.where(events.c.accepted_at < until)
     return [
-        DatedEvent(
-            event_id=row.event_id,
-            dossier=row.dossier,
-            doc_type=row.doc_type,
-            accepted_at=row.accepted_at,
-            key_date=row.key_date,
-            sent_at=_aware(row.sent_at) if row.sent_at else None,
-            sent_channel=ChannelName(row.sent_channel) if row.sent_channel else None,
-            delivered_at=_aware(row.delivered_at) if row.delivered_at else None,
+        from_row(
+            DatedEvent,
+            row,
+            sent_at=optional(_aware),
+            sent_channel=optional(ChannelName),
+            delivered_at=optional(_aware),
         )
-        for row in conn.execute(stmt)
+        for row in conn.execute(stmt).mappings()
     ]
 
 

@@ -34,6 +34,8 @@ from comms.ledger.records import (
     Tombstone,
     UnknownEvent,
     VerifyResult,
+    from_row,
+    optional,
 )
 from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
 from comms.ledger.schema import (
@@ -383,7 +385,8 @@ class Ledger:
 
     def event(self, event_id: str) -> EventInfo | None:
         with self._read() as conn:
-            row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).one_or_none()
+            stmt = sa.select(events).where(events.c.event_id == event_id)
+            row = conn.execute(stmt).mappings().one_or_none()
         return _event_info(row) if row is not None else None
 
     def events_of(self, subject: str, *, limit: int = 10_000) -> list[EventInfo]:
@@ -395,7 +398,7 @@ class Ledger:
             .limit(limit)
         )
         with self._read() as conn:
-            return [_event_info(row) for row in conn.execute(stmt)]
+            return [_event_info(row) for row in conn.execute(stmt).mappings()]
 
     def documents_of(self, event_id: str) -> dict[str, str]:
         """The archived files of one event: hash → `document` (the PDF) or `wrappings` (texts)."""
@@ -500,18 +503,9 @@ class Ledger:
         queries.check_page(limit)
         stmt = sa.select(rejections).order_by(rejections.c.id.desc()).limit(limit)
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
-        return [
-            Rejection(
-                id=row.id,
-                received_at=row.received_at,
-                source=row.source,
-                event_id=row.event_id,
-                raw=self._sealer.open(row.raw, label=_REJECTION_LABEL) if row.raw else None,
-                errors=tuple(FieldError(e["field"], e["message"]) for e in json.loads(row.errors)),
-            )
-            for row in rows
-        ]
+            rows = conn.execute(stmt).mappings().all()
+        opened = optional(lambda raw: self._sealer.open(raw, label=_REJECTION_LABEL))
+        return [from_row(Rejection, row, raw=opened, errors=_field_errors) for row in rows]
 
     def stuck(self, older_than_s: float, *, limit: int = 1000) -> list[Entry]:
         """Latest entry of each event left in a non-final state for over `older_than_s`."""
@@ -574,14 +568,9 @@ def _insert_dates(conn: Connection, event_id: str, found: Mapping[str, date]) ->
         )
 
 
-def _event_info(row: sa.Row[Any]) -> EventInfo:
-    return EventInfo(
-        event_id=row.event_id,
-        doc_type=row.doc_type,
-        dossier=row.dossier,
-        language=Language(row.language),
-        subject_hmac=row.subject_hmac,
-        content_sha256=row.content_sha256,
-        accepted_at=row.accepted_at,
-        purged_at=row.purged_at,
-    )
+def _event_info(row: Mapping[Any, Any]) -> EventInfo:
+    return from_row(EventInfo, row, language=Language)
+
+
+def _field_errors(stored: str) -> tuple[FieldError, ...]:
+    return tuple(FieldError(e["field"], e["message"]) for e in json.loads(stored))

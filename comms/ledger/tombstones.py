@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from comms.ledger.chain import GENESIS, canonical_json, format_at
-from comms.ledger.records import Tombstone
+from comms.ledger.records import Tombstone, from_row
 from comms.ledger.schema import tombstone_head, tombstones
 
 TOMBSTONE_HASH_VERSION = 1
@@ -99,21 +99,7 @@ def append_tombstone(
 
 
 def tombstone_from_row(row: Mapping[Any, Any]) -> Tombstone:
-    return Tombstone(
-        seq=int(row["seq"]),
-        at=row["at"],
-        kind=row["kind"],
-        event_id=row["event_id"],
-        rejection_id=row["rejection_id"],
-        doc_type=row["doc_type"],
-        content_sha256=row["content_sha256"],
-        rule=row["rule"],
-        retained_until=row["retained_until"],
-        actor=row["actor"],
-        chain_seq=int(row["chain_seq"]),
-        prev_hash=row["prev_hash"],
-        row_hash=row["row_hash"],
-    )
+    return from_row(Tombstone, row, seq=int, chain_seq=int)
 
 
 def tombstones_for(

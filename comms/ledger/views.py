@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from comms.ledger.records import DocumentView
+from comms.ledger.records import DocumentView, from_row
 from comms.ledger.schema import document_views
 
 VIEWER_MAX = 200  # document_views.viewer
@@ -84,11 +84,4 @@ def find_views(
 
 
 def view_from_row(row: Any) -> DocumentView:
-    return DocumentView(
-        id=int(row["id"]),
-        document_sha256=row["document_sha256"],
-        event_id=row["event_id"],
-        viewer=row["viewer"],
-        purpose=row["purpose"],
-        viewed_at=row["viewed_at"],
-    )
+    return from_row(DocumentView, row, id=int)
