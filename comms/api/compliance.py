@@ -16,7 +16,6 @@ from comms.api.auth import Principal, require
 from comms.api.compliance_query import filters_from, view_filters_from
 from comms.app import App
 from comms.archive import ArchiveCorrupted
-from comms.ledger.chain import format_at
 from comms.ledger.documents import (
     DocumentMissing,
     DocumentNotFound,
@@ -24,6 +23,7 @@ from comms.ledger.documents import (
     open_document,
 )
 from comms.ledger.export import Format
+from comms.ledger.json_records import TOMBSTONE_FIELDS, json_record
 from comms.ledger.records import DocumentView, Entry, EventInfo, Tombstone
 
 Compliance = Annotated[Principal, Depends(require("compliance"))]
@@ -40,65 +40,19 @@ def _app(request: Request) -> App:
 
 
 def entry_json(e: Entry) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "event_id": e.event_id,
-        "communication_id": e.communication_id,
-        "doc_type": e.doc_type,
-        "channel": e.channel.value if e.channel else None,
-        "language": e.language.value if e.language else None,
-        "status": e.status.value,
-        "at": format_at(e.at),
-        "reason": e.reason,
-        "evidence": dict(e.evidence),
-        "document_sha256": e.document_sha256,
-        "template_version": e.template_version,
-        "renderer_version": e.renderer_version,
-        "subject_hmac": e.subject_hmac,
-        "dossier": e.dossier,
-        "prev_hash": e.prev_hash,
-        "row_hash": e.row_hash,
-    }
+    return json_record(e)
 
 
 def view_json(v: DocumentView) -> dict[str, Any]:
-    return {
-        "id": v.id,
-        "document_sha256": v.document_sha256,
-        "event_id": v.event_id,
-        "viewer": v.viewer,
-        "purpose": v.purpose,
-        "viewed_at": format_at(v.viewed_at),
-    }
+    return json_record(v)
 
 
 def tombstone_json(t: Tombstone) -> dict[str, Any]:
-    return {
-        "seq": t.seq,
-        "at": format_at(t.at),
-        "kind": t.kind,
-        "event_id": t.event_id,
-        "doc_type": t.doc_type,
-        "content_sha256": t.content_sha256,
-        "rule": t.rule,
-        "retained_until": t.retained_until.isoformat(),
-        "actor": t.actor,
-        "chain_seq": t.chain_seq,
-        "row_hash": t.row_hash,
-    }
+    return json_record(t, (*TOMBSTONE_FIELDS, "chain_seq", "row_hash"))
 
 
 def event_json(info: EventInfo) -> dict[str, Any]:
-    return {
-        "event_id": info.event_id,
-        "doc_type": info.doc_type,
-        "dossier": info.dossier,
-        "language": info.language.value,
-        "subject_hmac": info.subject_hmac,
-        "content_sha256": info.content_sha256,
-        "accepted_at": format_at(info.accepted_at),
-        "purged_at": format_at(info.purged_at) if info.purged_at else None,
-    }
+    return json_record(info)
 
 
 @router.get("")

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from comms.ledger.chain import format_at
 from comms.ledger.filters import Filters
-from comms.ledger.records import DocumentView, EventInfo, Tombstone
+from comms.ledger.json_records import TOMBSTONE_FIELDS, json_record
+from comms.ledger.records import DocumentView, EventInfo
 from comms.ledger.views import ViewFilters
 
 if TYPE_CHECKING:
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
 PURPOSE = "subject access request"  # the reason recorded for each document opened here
 _PRIVATE_DIR = 0o700
 _PRIVATE_FILE = 0o600
+# What the folder says of each event (the subject's HMAC once, atop the manifest) and each opening.
+_EVENT = (
+    "event_id",
+    "doc_type",
+    "dossier",
+    "language",
+    "accepted_at",
+    "purged_at",
+    "content_sha256",
+)
+_VIEW = ("document_sha256", "event_id", "viewer", "purpose", "viewed_at")
 
 README = """Access request export (GDPR article 15)
 
@@ -105,8 +117,11 @@ def export_subject(
 
     views = _views_of(ledger, ids)
     graves = ledger.tombstones(event_ids=ids) if ids else []
-    _write_private(out_dir / "views.jsonl", "".join(_line(_view(v)) for v in views))
-    _write_private(out_dir / "tombstones.jsonl", "".join(_line(_grave(t)) for t in graves))
+    _write_private(out_dir / "views.jsonl", "".join(_line(json_record(v, _VIEW)) for v in views))
+    _write_private(
+        out_dir / "tombstones.jsonl",
+        "".join(_line(json_record(t, TOMBSTONE_FIELDS)) for t in graves),
+    )
     _write_private(out_dir / "README.txt", README)
     summary = {
         "generated_at": format_at(datetime.now(UTC)),
@@ -136,17 +151,7 @@ def export_subject(
 
 
 def _event_item(info: EventInfo) -> dict[str, Any]:
-    return {
-        "event_id": info.event_id,
-        "doc_type": info.doc_type,
-        "dossier": info.dossier,
-        "language": info.language.value,
-        "accepted_at": format_at(info.accepted_at),
-        "purged_at": format_at(info.purged_at) if info.purged_at else None,
-        "content_sha256": info.content_sha256,
-        "snapshot": None,
-        "documents": [],
-    }
+    return json_record(info, _EVENT) | {"snapshot": None, "documents": []}
 
 
 def _views_of(ledger: Ledger, event_ids: list[str]) -> list[DocumentView]:
@@ -157,30 +162,6 @@ def _views_of(ledger: Ledger, event_ids: list[str]) -> list[DocumentView]:
             seen.extend(page)
             offset += len(page)
     return sorted(seen, key=lambda v: v.id)
-
-
-def _view(v: DocumentView) -> dict[str, Any]:
-    return {
-        "document_sha256": v.document_sha256,
-        "event_id": v.event_id,
-        "viewer": v.viewer,
-        "purpose": v.purpose,
-        "viewed_at": format_at(v.viewed_at),
-    }
-
-
-def _grave(t: Tombstone) -> dict[str, Any]:
-    return {
-        "seq": t.seq,
-        "at": format_at(t.at),
-        "kind": t.kind,
-        "event_id": t.event_id,
-        "doc_type": t.doc_type,
-        "content_sha256": t.content_sha256,
-        "rule": t.rule,
-        "retained_until": t.retained_until.isoformat(),
-        "actor": t.actor,
-    }
 
 
 def _line(record: dict[str, Any]) -> str:
