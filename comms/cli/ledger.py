@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import getpass
+import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -26,6 +31,7 @@ from comms.settings import Settings, load_settings
 cli = typer.Typer(help="The delivery log.", no_args_is_help=True)
 
 PROGRESS_MIN_ROWS = 10_000  # exports this large show a progress bar on stderr by default
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY  # typer passes every option by name
 
 
 def _open() -> tuple[Settings, Ledger]:
@@ -61,71 +67,80 @@ Evidence = Annotated[
 ]
 
 
-def build_filters(
-    ledger: Ledger,
-    *,
-    subject: str | None,
-    dossier: str | None,
-    event: str | None,
-    communication: str | None,
-    doc_type: str | None,
-    channel: ChannelName | None,
-    status: Status | None,
-    since: str | None,
-    until: str | None,
-    evidence: str | None,
-) -> Filters:
-    try:
-        key, value = parse_evidence(evidence) if evidence else (None, None)
-        return Filters(
-            subject_hmac=ledger.subject_hmac(subject) if subject else None,
-            dossier=dossier,
-            event_id=event,
-            communication_id=communication,
-            doc_type=doc_type,
-            channel=channel,
-            status=status,
-            since=parse_moment(since) if since else None,
-            until=parse_moment(until) if until else None,
-            evidence_key=key,
-            evidence_value=value,
-        )
-    except ValueError as exc:  # the messages name the field, never the value
-        raise _fail(str(exc)) from None
+@dataclass(frozen=True)
+class FilterOptions:
+    """The filter options as given on the command line: declared once for every command that
+    filters rows, so `search` and `export` cannot drift apart."""
+
+    subject: Subject = None
+    dossier: Dossier = None
+    event: EventId = None
+    communication: CommId = None
+    doc_type: DocType = None
+    channel: Channel = None
+    status: State = None
+    since: Since = None
+    until: Until = None
+    evidence: Evidence = None
+
+    def parse(self, ledger: Ledger) -> Filters:
+        """Checked and the subject hashed; a bad option ends the command naming it, not its value."""
+        try:
+            key, value = parse_evidence(self.evidence) if self.evidence else (None, None)
+            return Filters(
+                subject_hmac=ledger.subject_hmac(self.subject) if self.subject else None,
+                dossier=self.dossier,
+                event_id=self.event,
+                communication_id=self.communication,
+                doc_type=self.doc_type,
+                channel=self.channel,
+                status=self.status,
+                since=parse_moment(self.since) if self.since else None,
+                until=parse_moment(self.until) if self.until else None,
+                evidence_key=key,
+                evidence_value=value,
+            )
+        except ValueError as exc:  # the messages name the field, never the value
+            raise _fail(str(exc)) from None
+
+
+def with_filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Puts FilterOptions' fields among the command's options where it takes `filters`, and hands
+    it their values as one FilterOptions (typer has no grouped options)."""
+    shared = dataclasses.fields(FilterOptions)
+    types = get_type_hints(FilterOptions, include_extras=True)
+    params: list[inspect.Parameter] = []
+    for own in inspect.signature(command, eval_str=True).parameters.values():
+        if own.name == "filters":
+            params += [
+                inspect.Parameter(f.name, _KEYWORD, default=f.default, annotation=types[f.name])
+                for f in shared
+            ]
+        else:
+            params.append(own.replace(kind=_KEYWORD))
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        command(filters=FilterOptions(**{f.name: values.pop(f.name) for f in shared}), **values)
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
 
 
 @cli.command("search")
+@with_filter_options
 def search(
-    subject: Subject = None,
-    dossier: Dossier = None,
-    event: EventId = None,
-    communication: CommId = None,
-    doc_type: DocType = None,
-    channel: Channel = None,
-    status: State = None,
-    since: Since = None,
-    until: Until = None,
-    evidence: Evidence = None,
+    *,
+    filters: FilterOptions,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Rows of the log, newest first."""
     _, ledger = _open()
-    filters = build_filters(
-        ledger,
-        subject=subject,
-        dossier=dossier,
-        event=event,
-        communication=communication,
-        doc_type=doc_type,
-        channel=channel,
-        status=status,
-        since=since,
-        until=until,
-        evidence=evidence,
-    )
-    found = ledger.search(filters, limit=limit, offset=offset)
-    table = Table(title=f"{len(found)} of {ledger.count(filters)} rows")
+    parsed = filters.parse(ledger)
+    found = ledger.search(parsed, limit=limit, offset=offset)
+    table = Table(title=f"{len(found)} of {ledger.count(parsed)} rows")
     for col in ("seq", "at (UTC)", "event", "type", "channel", "state", "reason", "document"):
         table.add_column(col, overflow="fold")
     for e in found:
@@ -143,42 +158,23 @@ def search(
 
 
 @cli.command("export")
+@with_filter_options
 def export(
     out: Annotated[Path, typer.Option(help="file to write; '-' for stdout")],
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "csv",
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="default: on large exports")
     ] = None,
-    subject: Subject = None,
-    dossier: Dossier = None,
-    event: EventId = None,
-    communication: CommId = None,
-    doc_type: DocType = None,
-    channel: Channel = None,
-    status: State = None,
-    since: Since = None,
-    until: Until = None,
-    evidence: Evidence = None,
+    *,
+    filters: FilterOptions,
 ) -> None:
     """Every matching row, oldest first, with its hashes (JSONL is lossless and re-verifiable)."""
     if fmt not in FORMATS:
         raise _fail(f"--format is one of {', '.join(FORMATS)}")
     chosen: Format = "csv" if fmt == "csv" else "jsonl"
     _, ledger = _open()
-    filters = build_filters(
-        ledger,
-        subject=subject,
-        dossier=dossier,
-        event=event,
-        communication=communication,
-        doc_type=doc_type,
-        channel=channel,
-        status=status,
-        since=since,
-        until=until,
-        evidence=evidence,
-    )
-    total = ledger.count(filters)
+    parsed = filters.parse(ledger)
+    total = ledger.count(parsed)
     show = progress if progress is not None else total >= PROGRESS_MIN_ROWS
     bar = Progress(
         TextColumn("Exporting"),
@@ -190,7 +186,7 @@ def export(
     )
     with bar, _Output(out) as stream:
         task = bar.add_task("export", total=total)
-        written = ledger.export(filters, stream, chosen, on_row=lambda: bar.advance(task))
+        written = ledger.export(parsed, stream, chosen, on_row=lambda: bar.advance(task))
     err.print(f"Exported {written} rows as {chosen}.")
 
 

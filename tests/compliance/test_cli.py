@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import getpass
 import hashlib
 import json
@@ -13,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import typer.main
 
+from comms.cli.ledger import FilterOptions, cli
 from comms.ledger import Filters
 from comms.ledger.export import read_entries
 from tests.compliance.conftest import (
@@ -68,6 +71,20 @@ def test_a_filtered_export_to_stdout(world: World) -> None:
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(result.stdout.splitlines()))
     assert rows and {r["doc_type"] for r in rows} == {"decision"}
+
+
+def test_search_and_export_take_the_same_filter_options() -> None:
+    """Both get theirs from FilterOptions, with the same flags, where each declares `filters`."""
+    shared = [f.name for f in dataclasses.fields(FilterOptions)]
+    group = typer.main.get_group(cli)
+    flags = {}
+    for name in ("search", "export"):
+        params = group.commands[name].params
+        assert [p.name for p in params if p.name in shared] == shared
+        flags[name] = {p.name: p.opts for p in params if p.name in shared}
+    assert flags["search"] == flags["export"]
+    assert flags["search"]["doc_type"] == ["--type"]
+    assert [p.name for p in group.commands["search"].params][-2:] == ["limit", "offset"]
 
 
 def test_subject_access_export(world: World, tmp_path: Path) -> None:
