@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -102,6 +102,8 @@ class Services:
     composer: Composer
     router: Router
     channels: Mapping[ChannelName, Channel]
+    # Renders elsewhere (the worker's warm render processes); None: `composer` in a thread.
+    render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None
     transient_attempts: int = 3
     transient_backoff_s: float = 0.2
     sleep: Callable[[float], Any] = asyncio.sleep
@@ -180,9 +182,12 @@ class Compose:
             if job.frozen:
                 return
         try:
-            job.message = await asyncio.to_thread(
-                self.s.composer.compose, event, issued_on=job.issued_on
-            )
+            if self.s.render is not None:
+                job.message = await self.s.render(event, job.issued_on)
+            else:
+                job.message = await asyncio.to_thread(
+                    self.s.composer.compose, event, issued_on=job.issued_on
+                )
         except RenderRefused as exc:
             await asyncio.to_thread(
                 self.s.ledger.record,

@@ -22,6 +22,7 @@ from comms.service.jobs import (
     DELIVER_TASK,
     JOB_KEY_PREFIX,
     QUEUES,
+    RESULT_KEY_PREFIX,
     dumps,
     job_id,
     loads,
@@ -90,6 +91,17 @@ class Queue:
             _expires=self._expires,
         )
         return job is not None
+
+    async def requeue(self, event_id: str, doc_type: str) -> bool:
+        """Queues a waiting event again even if a finished job's result still holds its id.
+
+        Only for events the ledger shows waiting with no live job (the sweeper's): the stale
+        result then only stands in the way, since every answer comes from the ledger.
+        """
+        if await self.put(event_id, doc_type):
+            return True
+        await self.redis.delete(RESULT_KEY_PREFIX + job_id(event_id))
+        return await self.put(event_id, doc_type)
 
     async def live(self, event_ids: Iterable[str]) -> set[str]:
         """The events among `event_ids` that have a queued, deferred or running job."""

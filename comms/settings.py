@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     render_processes: int = Field(default=0, ge=0, le=64)  # render processes; 0: one per core
     render_letters_per_process: int = Field(default=1000, ge=1)  # then replaced: memory stays flat
     render_timeout_s: float = Field(default=120.0, gt=0)  # one letter; then its process is replaced
+    # The worker renders in those warm processes; false: in its own process, one letter at a time
+    # (a very small installation, or a test that patches the composer in the worker).
+    render_pool: bool = True
 
     # Template tools (issue 6)
     # None: "published" in production, else "working"

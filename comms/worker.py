@@ -18,6 +18,8 @@ import contextlib
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 from typing import Any
 
 from arq.cron import cron
@@ -25,12 +27,15 @@ from arq.worker import Worker, func
 from prometheus_client import start_http_server
 
 from comms import tracking
-from comms.app import App, build_app, build_channels
+from comms.app import App, build_app, build_channels, build_composer
+from comms.compose.pool import RenderPool
+from comms.events import AnyEvent
 from comms.logging import get_logger
+from comms.models import Message
 from comms.queue import Queue, redis_client
 from comms.service.deliver import Deliverer
 from comms.service.guard import Guard
-from comms.service.instrument import timed_channels, timed_composer
+from comms.service.instrument import timed_channels, timed_composer, timed_render
 from comms.service.jobs import DELIVER_TASK, QUEUES, SWEEP_TASK, QueueKey, dumps, loads
 from comms.service.sweeper import Sweeper
 from comms.settings import Settings
@@ -169,6 +174,20 @@ def build_worker_app(settings: Settings) -> App:
     return app
 
 
+def start_render_pool(settings: Settings, app: App) -> RenderPool:
+    """Warm render processes, one per core (docs/performance.md); the pipeline awaits them.
+
+    They build the composition root's composer, so production renders approved versions only.
+    """
+    pool = RenderPool(settings, composer_factory=partial(build_composer, settings))
+
+    async def render(event: AnyEvent, issued_on: date | None) -> Message:
+        return await pool.compose_async(event, issued_on=issued_on)
+
+    app.pipeline.services.render = timed_render(render)
+    return pool
+
+
 async def run_workers(
     settings: Settings, queues: Sequence[QueueKey] = ("urgent", "bulk"), *, burst: bool = False
 ) -> None:
@@ -182,12 +201,18 @@ async def run_workers(
     )
     runtime = Runtime(app, Deliverer(app, Guard(queue.redis), settings), sweeper)
     await app.__aenter__()
+    pool = start_render_pool(settings, app) if settings.render_pool else None
     try:
         workers = [Worker(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, _on_signal, workers, sig)
-        log.info("worker started", queues=[QUEUES[q] for q in queues], burst=burst)
+        log.info(
+            "worker started",
+            queues=[QUEUES[q] for q in queues],
+            burst=burst,
+            render_processes=pool.processes if pool else 0,
+        )
         try:
             await asyncio.wait([asyncio.create_task(w.async_run()) for w in workers])
         finally:
@@ -197,6 +222,8 @@ async def run_workers(
                     await worker.close()
             await queue.close()
     finally:
+        if pool is not None:  # letters still queued were cancelled with their jobs
+            await asyncio.to_thread(pool.close)
         await _close_channels(app)
         log.info("worker stopped")
 

@@ -147,7 +147,7 @@ def _serve(conn: Connection, factory: ComposerFactory) -> None:
     startup_cpu_s = time.process_time()
     letters = 0
     conn.send(_stats(letters, startup_cpu_s))
-    while (task := conn.recv()) is not None:
+    while (task := _next_task(conn)) is not None:
         gc.disable()  # a letter's objects die with it; scanning them mid-letter is wasted work
         try:
             reply = _render(composer, task, letters, startup_cpu_s)
@@ -156,6 +156,15 @@ def _serve(conn: Connection, factory: ComposerFactory) -> None:
         letters = reply.stats.letters
         conn.send(reply)
         gc.collect()  # while the parent reads the reply; keeps memory flat letter after letter
+
+
+def _next_task(conn: Connection) -> _Task | None:
+    """The next letter; None when told to stop or when the parent is gone (killed, say)."""
+    try:
+        task: _Task | None = conn.recv()
+    except (EOFError, OSError):
+        return None
+    return task
 
 
 def working_copy_composer(templates_dir: Path, layout: WindowLayout) -> Composer:

@@ -43,7 +43,9 @@ LOCK_MARGIN_S = (
 )
 # in-progress key (timeout + 10 s): a killed run's lock is gone when arq hands the job out again
 EVIDENCE_QUARANTINED = "quarantined"
-# Outages of what every event needs: retried with backoff, never counted against the event.
+RUN_SHARE_OF_JOB_TIMEOUT = 0.9  # of arq's job timeout, for the run itself (renders queue up too)
+# Outages of what every event needs, and runs past their time (a render queue behind a batch, a
+# loaded machine): retried with backoff, never counted against the event.
 INFRASTRUCTURE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -84,7 +86,10 @@ class Deliverer:
             raise Retry(defer=LOCK_BUSY_RETRY_S)
         orderly = False
         try:
-            verdict = await self._run(event_id)
+            # Ours ends first: a run past arq's timeout would be failed for good by arq (its result
+            # then blocks the job id); ours is a TimeoutError, retried like an outage.
+            async with asyncio.timeout(self.settings.job_timeout_s * RUN_SHARE_OF_JOB_TIMEOUT):
+                verdict = await self._run(event_id)
             orderly = True
             return verdict
         except (Retry, asyncio.CancelledError):

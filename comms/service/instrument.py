@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, cast
 
@@ -76,31 +76,26 @@ class _SerialTimedComposer:
         return getattr(self._inner, name)
 
 
-class _TimedComposer:
-    """A composer that renders elsewhere (a process pool), with `compose` timed."""
+def timed_render(
+    render: Callable[[AnyEvent, date | None], Awaitable[Message]],
+) -> Callable[[AnyEvent, date | None], Awaitable[Message]]:
+    """A render that happens elsewhere (the warm render processes), timed like the composer."""
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
+    async def timed(event: AnyEvent, issued_on: date | None) -> Message:
         start = time.perf_counter()
         try:
-            message: Message = self._inner.compose(event, issued_on=issued_on)
-            return message
+            return await render(event, issued_on)
         finally:
             RENDER_SECONDS.labels(type_label(event.type)).observe(time.perf_counter() - start)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    return timed
 
 
 def timed_composer(composer: Composer) -> Composer:
-    """The composer the worker hands the pipeline: timed; one render at a time if in-process."""
+    """The in-process composer the worker hands the pipeline: timed, one render at a time."""
     # A proxy rather than a subclass: the composer is built by the composition root and its
     # constructor loads fonts and CSS; wrapping the built one costs nothing.
-    if isinstance(composer, Composer):
-        return cast(Composer, _SerialTimedComposer(composer))
-    return cast(Composer, _TimedComposer(composer))
+    return cast(Composer, _SerialTimedComposer(composer))
 
 
 def timed_channels(channels: Mapping[ChannelName, Channel]) -> dict[ChannelName, Channel]:

@@ -20,6 +20,7 @@ DELIVER_TASK = "deliver"  # deliver(event_id): run one accepted event through th
 SWEEP_TASK = "sweep"  # cron: re-enqueue events the ledger shows waiting without a job
 
 JOB_KEY_PREFIX = "arq:job:"  # arq's own key for a queued, deferred or running job
+RESULT_KEY_PREFIX = "arq:result:"  # arq's key for a finished job's result (blocks its id)
 
 
 def job_id(event_id: str) -> str:

@@ -69,7 +69,7 @@ class Sweeper:
         live = await self.queue.live(w.event_id for w in found)
         requeued = 0
         for w in found:
-            if w.event_id not in live and await self.queue.put(w.event_id, w.doc_type):
+            if w.event_id not in live and await self.queue.requeue(w.event_id, w.doc_type):
                 requeued += 1
                 SWEPT.labels(self.queue.queue_of(w.doc_type)).inc()
         await self.queue.redis.set(CURSOR_KEY, 0 if wrapped else found[-1].seq)

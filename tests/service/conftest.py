@@ -207,6 +207,8 @@ class Stack:
                 "COMMS_SWEEP_EVERY_S": "2",
                 "COMMS_SHUTDOWN_GRACE_S": "30",
                 "COMMS_LOG_LEVEL": "INFO",
+                # Each worker renders in one warm process: tests start many workers on 2 cores.
+                "COMMS_RENDER_PROCESSES": "1",
             }
         )
         env.update({f"COMMS_{k.upper()}": str(v) for k, v in overrides.items()})

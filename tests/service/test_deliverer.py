@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import date
 from typing import Any
 
@@ -60,5 +62,34 @@ async def test_bugs_count_towards_quarantine_and_outages_do_not(
         rows = app.ledger.history("crash-test-0001")
         assert [e.status for e in rows] == [Status.ACCEPTED, Status.FAILED]
         assert rows[-1].evidence["crashes"] == "3"
+    finally:
+        await queue.close()
+
+
+class Slow:
+    """A render that waits for a long batch ahead of it in the render processes."""
+
+    async def __call__(self, _event: Any, _issued_on: date | None) -> Any:
+        await asyncio.sleep(3600)
+
+
+async def test_a_run_past_its_time_is_retried_before_arq_would_fail_it(
+    service_settings: Settings,
+) -> None:
+    settings = service_settings.model_copy(update={"job_timeout_s": 1.0})
+    app = build_app(settings)
+    queue = Queue.from_settings(settings)
+    app.pipeline.services.render = Slow()
+    guard = Guard(queue.redis)
+    try:
+        await Intake(app, queue).take(
+            event("tax-certificate-nl", "slow-test-0001"), source="t", door="python"
+        )
+        started = time.monotonic()
+        with pytest.raises(Retry):
+            await Deliverer(app, guard, settings)("slow-test-0001", 1)
+        assert time.monotonic() - started < 1.0  # arq's own timeout would have failed the job
+        assert await guard.crashes("slow-test-0001") == 0
+        assert app.ledger.history("slow-test-0001")[-1].status is Status.ACCEPTED
     finally:
         await queue.close()
