@@ -1,13 +1,17 @@
-"""Events per second end to end (API → Redis → worker → SMTP sink → ledger), with 1 and 2 workers.
+"""Events per second end to end (API → Redis → worker → SMTP sink → ledger), against rendering alone.
 
-    python bench/pipeline.py [--events 300] [--workers 1 2] [--redis redis://127.0.0.1:6379/9]
+    python bench/pipeline.py [--events 300] [--redis redis://127.0.0.1:6379/9]
                              [--database-url postgresql+psycopg://postgres@127.0.0.1/comms_bench]
 
+Three layouts of the same two cores, each also measured as rendering alone (the render pool with
+as many processes, the same letters, in this process) so that the pipeline's overhead shows:
+- 1 worker with 1 render process (the baseline);
+- 2 workers with 1 render process each (scale-out: what adding a machine's worker does);
+- 1 worker with 2 render processes (the default: one render process per core).
 Each round gets a fresh data folder (SQLite ledger unless --database-url, archive) and a flushed
-Redis database, starts
-the loopback SMTP sink here and `comms serve` and N `comms worker` processes, posts the events
-(tax certificates, one page, by email) with 8 concurrent clients, and stops the clock when the
-ledger holds a `dispatched` row for every one. Rendering dominates: see bench/render.py.
+Redis database, starts the loopback SMTP sink here and `comms serve` and the workers, posts the
+events (tax certificates, one page, by email) with 8 concurrent clients, and stops the clock when
+the ledger holds a `dispatched` row for every one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +35,16 @@ import sqlalchemy as sa
 
 from channels.smtp_sink import SmtpSink
 from comms.api.auth import token_digest
+from comms.compose.pool import RenderPool
+from comms.events import parse_event
 from comms.ledger import Ledger
 from comms.ledger.schema import entries
 from comms.samples import load_sample
-from comms.settings import REPO_ROOT
+from comms.settings import REPO_ROOT, load_settings
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a loopback API
 CONCURRENCY = 8  # upstream clients posting at once
+ISSUED = date(2027, 1, 4)
 
 
 def _free_port() -> int:
@@ -76,7 +84,22 @@ def _wait(check: Any, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def run_round(count: int, workers: int, redis_url: str, database_url: str) -> dict[str, float]:
+def render_alone(count: int, processes: int) -> float:
+    """Letters per second of the render pool by itself, on the letters the round posts."""
+    settings = load_settings(environment="test")
+    events = [parse_event(e) for e in _events("alone", count)]
+    with RenderPool(settings, processes=processes) as pool:
+        pool.wait_ready()
+        start = time.perf_counter()
+        done = sum(1 for _ in pool.map(events, issued_on=ISSUED))
+        elapsed = time.perf_counter() - start
+    assert done == count
+    return count / elapsed
+
+
+def run_round(
+    count: int, workers: int, render_processes: int, redis_url: str, database_url: str
+) -> dict[str, float]:
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     with (
@@ -94,6 +117,7 @@ def run_round(count: int, workers: int, redis_url: str, database_url: str) -> di
             "COMMS_SMTP_PORT": str(sink.port),
             "COMMS_API_USERS": json.dumps(users),
             "COMMS_LOG_LEVEL": "WARNING",
+            "COMMS_RENDER_PROCESSES": str(render_processes),
         }
         if database_url:
             env["COMMS_DATABASE_URL"] = database_url
@@ -113,7 +137,7 @@ def run_round(count: int, workers: int, redis_url: str, database_url: str) -> di
                 subprocess.Popen([*cmd, "worker"], env=env, cwd=REPO_ROOT) for _ in range(workers)
             ]
             _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
-            time.sleep(2)  # every worker polling, fonts loaded on first use either way
+            time.sleep(5)  # every worker polling, its render processes warmed up
             ledger = Ledger(database_url or f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
             prefix = f"bench-{time.time_ns()}"  # a reused database keeps earlier rounds' events
             sent = sa.select(sa.func.count()).where(
@@ -137,22 +161,33 @@ def run_round(count: int, workers: int, redis_url: str, database_url: str) -> di
             for p in procs:
                 p.wait(timeout=60)
     r.flushdb()
-    return {"workers": workers, "events": count, "post_s": posted, "total_s": total}
+    return {"post_s": posted, "total_s": total}
+
+
+LAYOUTS = ((1, 1), (2, 1), (1, 2))  # (workers, render processes each); the first is the baseline
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
     args = parser.parse_args()
-    print(f"{'workers':>7} {'events':>6} {'intake/s':>9} {'end-to-end/s':>13} {'total s':>8}")
-    for n in args.workers:
-        row = run_round(args.events, n, args.redis, args.database_url)
+    print(f"{args.events} tax certificates by email, {os.cpu_count()} cores")
+    print(
+        f"{'layout':<28}{'intake/s':>9}{'end-to-end/s':>14}{'× baseline':>11}"
+        f"{'render alone/s':>16}{'overhead':>10}{'load avg':>10}"
+    )
+    baseline = 0.0
+    for workers, processes in LAYOUTS:
+        alone = render_alone(args.events, workers * processes)
+        row = run_round(args.events, workers, processes, args.redis, args.database_url)
+        rate = args.events / row["total_s"]
+        baseline = baseline or rate
+        layout = f"{workers} worker(s) × {processes} render"
         print(
-            f"{n:>7} {args.events:>6} {args.events / row['post_s']:>9.1f} "
-            f"{args.events / row['total_s']:>13.1f} {row['total_s']:>8.1f}",
+            f"{layout:<28}{args.events / row['post_s']:>9.1f}{rate:>14.2f}{rate / baseline:>11.2f}"
+            f"{alone:>16.2f}{1 - rate / alone:>10.1%}{os.getloadavg()[0]:>10.1f}",
             flush=True,
         )
 
