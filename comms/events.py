@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from comms.errors import FieldError, InvalidEvent
 from comms.identifiers import (
@@ -78,6 +79,12 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=70)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
 Quarter = Annotated[int, Field(ge=1, le=4)]
+
+
+def _field_error(model: str, loc: tuple[str, ...], message: str) -> ValidationError:
+    """A rule across fields, reported on the one field to correct (`payload.recovery.due_date`)."""
+    detail = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=None)
+    return ValidationError.from_exception_data(model, [detail])
 
 
 # --- the envelope -----------------------------------------------------------------------------
@@ -238,15 +245,23 @@ class CalculationLine(Strict):
 
 
 class Recovery(Strict):
-    """What art. 15 of the charter of the socially insured requires of a recovery decision."""
+    """What art. 15 of the charter of the socially insured requires of a recovery decision, and
+    what the member needs to repay: the account, the structured communication and the date."""
 
-    total: Money
+    total: Annotated[Money, Field(gt=0)]
     calculation: Annotated[list[CalculationLine], Field(min_length=1, max_length=50)]
     period_from: date
     period_to: date
     provisions_breached: Annotated[list[Text], Field(min_length=1, max_length=20)]
     prescription_years: Annotated[int, Field(ge=1, le=30)]
     instalments_possible: bool = True
+    due_date: date = Field(
+        description="The date by which the total must be on the fund's account; "
+        "not before the decision date."
+    )
+    payment: Payment = Field(
+        description="The account to repay to and this recovery's one structured communication."
+    )
 
     @model_validator(mode="after")
     def _total_matches(self) -> Recovery:
@@ -293,6 +308,10 @@ class Decision(Strict):
             raise ValueError("a recovery decision needs its recovery details (charter art. 15)")
         if self.kind == "refusal" and self.recovery is not None:
             raise ValueError("a refusal carries no recovery details")
+        if self.recovery is not None and self.recovery.due_date < self.decision_date:
+            raise _field_error(
+                "Decision", ("recovery", "due_date"), "due_date lies before the decision_date"
+            )
         return self
 
 

@@ -35,7 +35,8 @@ DECISION_MENTIONS = (
     "handling-service",
     "explanations",
 )
-# Art. 15 of the same charter, for the recovery of unduly paid benefits.
+# Art. 15 of the same charter, for the recovery of unduly paid benefits. A recovery decision is
+# also payable (the member repays): it carries the payment block, PAYMENT_MENTIONS, too.
 RECOVERY_MENTIONS = (
     "recovery-unduly-paid",
     "recovery-total",
@@ -101,6 +102,13 @@ def _statement(event: AnyEvent) -> Payable | None:
     return Payable(p.balance, p.pay_by, p.payment)
 
 
+def _repayment(event: AnyEvent) -> Payable | None:
+    p = event.payload
+    assert isinstance(p, Decision)
+    r = p.recovery
+    return None if r is None else Payable(r.total, r.due_date, r.payment)
+
+
 def _recovery(event: AnyEvent) -> tuple[str, ...]:
     p = event.payload
     assert isinstance(p, Decision)
@@ -113,7 +121,9 @@ CATALOGUE: dict[str, DocumentType] = {
     "formal_notice": DocumentType(
         "formal_notice", FORMAL_NOTICE_MENTIONS, registered=True, payable=_formal
     ),
-    "decision": DocumentType("decision", DECISION_MENTIONS, extra_mentions=_recovery),
+    "decision": DocumentType(
+        "decision", DECISION_MENTIONS, payable=_repayment, extra_mentions=_recovery
+    ),
     "tax_certificate": DocumentType("tax_certificate", ()),
     "company_contribution_notice": DocumentType("company_contribution_notice", (), payable=_notice),
     "account_statement": DocumentType("account_statement", (), payable=_statement),

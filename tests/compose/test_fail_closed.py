@@ -54,6 +54,18 @@ def test_a_decision_whose_template_lost_an_appeal_mention_is_refused(templates_c
         composer.compose(parse_event(load_sample("decision-nl")), issued_on=ISSUED)
 
 
+def test_a_recovery_decision_whose_letter_lost_the_qr_code_is_refused(templates_copy: Path) -> None:
+    edit(
+        templates_copy / "fr" / "decision" / "letter.html",
+        '{% include "_common/payment.html" %}',
+        "",
+    )
+    composer = Composer(templates_copy, LAYOUT)
+    with pytest.raises(MissingMention, match="payment-qr"):
+        composer.compose(parse_event(load_sample("decision-recovery-fr")), issued_on=ISSUED)
+    composer.compose(parse_event(load_sample("decision-fr")), issued_on=ISSUED)  # nothing to pay
+
+
 def test_a_template_using_a_variable_the_event_lacks_is_refused(templates_copy: Path) -> None:
     append_to_body(templates_copy, "nl", "tax_certificate", "{{ data.bonus_amount }}")
     composer = Composer(templates_copy, LAYOUT)

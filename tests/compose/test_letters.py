@@ -84,20 +84,25 @@ def test_payable_letters_carry_amount_due_date_iban_and_structured_communication
     assert format_structured_communication(payable.payment.structured_communication) in text
 
 
-@pytest.mark.parametrize("name", PAYABLE)
-def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, name: str) -> None:
-    event, pdf, _ = rendered[name]
-    payable = CATALOGUE[event.type].payable(event)
-    assert payable is not None
-    document = pypdfium2.PdfDocument(pdf)
+def qr_codes(pdf: bytes) -> list[str]:
+    """The text of every QR code on the letter's pages, as a banking app's camera reads it."""
     found = []
-    for page in document:
+    for page in pypdfium2.PdfDocument(pdf):
         image = page.render(scale=4).to_pil()
         found += [
             b.text
             for b in zxingcpp.read_barcodes(image)
             if b.format == zxingcpp.BarcodeFormat.QRCode
         ]
+    return found
+
+
+@pytest.mark.parametrize("name", PAYABLE)
+def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, name: str) -> None:
+    event, pdf, _ = rendered[name]
+    payable = CATALOGUE[event.type].payable(event)
+    assert payable is not None
+    found = qr_codes(pdf)
     assert len(found) == 1
     lines = found[0].split("\n")
     assert lines[0] == "BCD" and lines[3] == "SCT"
@@ -138,6 +143,40 @@ def test_decisions_state_reasons_and_every_appeal_mention(rendered, name: str) -
         for line in d.recovery.calculation:
             assert line.label in text
         assert str(d.recovery.prescription_years) in text
+
+
+@pytest.mark.parametrize(
+    ("name", "due", "amount"),
+    [
+        ("decision-recovery-nl", "4 maart 2027", "€ 1.500,00"),
+        ("decision-recovery-fr", "4 mars 2027", "1 500,00 €"),
+    ],
+)
+def test_a_recovery_decision_tells_how_and_by_when_to_repay(
+    rendered, name: str, due: str, amount: str
+) -> None:
+    """What the member needs to repay, as printed: account, BIC, structured communication, date."""
+    _, pdf, text = rendered[name]
+    assert "BE68 5390 0754 7034" in text and "GKCCBEBB" in text
+    assert "+++202/7900/10563+++" in text
+    assert due in text and amount in text
+    if name.endswith("nl"):
+        assert "Gestructureerde mededeling" in text and "uiterlijk op 4 maart 2027" in text
+    else:
+        assert "Communication structurée" in text and "au plus tard le 4 mars 2027" in text
+    [epc] = qr_codes(pdf)
+    lines = epc.split("\n")
+    assert lines[0] == "BCD" and lines[3] == "SCT" and lines[4] == "GKCCBEBB"
+    assert lines[6] == "BE68539007547034"
+    assert Decimal(lines[7].removeprefix("EUR")) == Decimal("1500.00")
+    assert lines[9] == "202790010563"  # the structured reference line, never the free text
+
+
+def test_a_refusal_has_nothing_to_pay(rendered) -> None:
+    for name in ("decision-nl", "decision-fr"):
+        event, pdf, text = rendered[name]
+        assert CATALOGUE["decision"].payable(event) is None
+        assert qr_codes(pdf) == [] and "+++" not in text
 
 
 def test_dutch_and_french_amounts_differ_as_their_locales_write_them(rendered) -> None:

@@ -76,6 +76,42 @@ def test_a_recovery_without_its_details_is_refused() -> None:
     assert any("recovery details" in m for m in errors_of(raw).values())
 
 
+@pytest.mark.parametrize("field", ["payment", "due_date"])
+def test_a_recovery_without_its_repayment_details_is_refused_on_that_field(field: str) -> None:
+    raw = load_sample("decision-recovery-fr")
+    del raw["payload"]["recovery"][field]
+    errors = errors_of(raw)
+    assert list(errors) == [f"payload.recovery.{field}"]
+    text = json.dumps(errors)
+    assert "Dubois" not in text and "01010122296" not in text
+
+
+def test_a_recovery_due_before_its_decision_is_refused_on_the_due_date() -> None:
+    raw = load_sample("decision-recovery-nl")
+    raw["payload"]["recovery"]["due_date"] = "2027-01-03"  # the decision is of 4 January 2027
+    errors = errors_of(raw)
+    assert list(errors) == ["payload.recovery.due_date"]
+    assert "decision" in errors["payload.recovery.due_date"]
+    assert "2027" not in json.dumps(errors)
+    raw["payload"]["recovery"]["due_date"] = raw["payload"]["decision_date"]
+    parse_event(raw)  # the same day is allowed
+
+
+def test_a_recovery_with_a_wrong_structured_communication_is_refused_without_echoing_it() -> None:
+    raw = load_sample("decision-recovery-nl")
+    raw["payload"]["recovery"]["payment"]["structured_communication"] = "+++202/7900/10564+++"
+    errors = errors_of(raw)
+    message = errors["payload.recovery.payment.structured_communication"]
+    assert "structured communication" in message and "10564" not in json.dumps(errors)
+
+
+def test_a_recovery_of_nothing_is_refused() -> None:
+    raw = load_sample("decision-recovery-nl")
+    raw["payload"]["recovery"]["total"] = "0.00"
+    raw["payload"]["recovery"]["calculation"] = [{"label": "Niets", "amount": "0.00"}]
+    assert "payload.recovery.total" in errors_of(raw)
+
+
 def test_totals_must_add_up() -> None:
     raw = load_sample("payment-reminder-nl")
     raw["payload"]["total_due"] = "1.00"

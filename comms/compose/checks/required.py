@@ -1,8 +1,9 @@
 """Every letter carries the `data-mention` marks the law asks of its type, whatever the sample.
 
 Decisions: reasons and every appeal mention (charter of the socially insured, art. 14, and art. 15
-for recoveries); payable notices: the payment block. The composer refuses a rendering without
-them; this finds the gap before a member's letter is refused.
+for recoveries); payable letters (notices, and recovery decisions, which the member repays): the
+payment block. The composer refuses a rendering without them; this finds the gap before a
+member's letter is refused.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from comms.events import EVENT_TYPES
+from comms.events import EVENT_TYPES, Payment
 
 ShapeKind = Literal["any", "leaf", "record", "list", "macros", "macro"]
 
@@ -164,7 +164,7 @@ NOTHING = Shape(path="", kind="leaf", leaf=(type(None),))
 def context_shapes(doc_type: str, fund: Mapping[str, Any]) -> dict[str, Shape]:
     """Every name a template of this type may use, with its shape.
 
-    `payable` and `payment_qr` are always empty for a type without a payment (a decision).
+    `payable` and `payment_qr` are always empty for a type without a payment (a tax certificate).
     """
     envelope = EVENT_TYPES[doc_type]
     payable = has_payment(doc_type)
@@ -184,5 +184,28 @@ def context_shapes(doc_type: str, fund: Mapping[str, Any]) -> dict[str, Shape]:
 
 
 def has_payment(doc_type: str) -> bool:
-    """A payload with a `payment` field is a payable notice: it must carry the payment block."""
-    return "payment" in payload_model(doc_type).model_fields
+    """A payload that holds a `Payment` may be payable: its letter must carry the payment block.
+
+    The payment is the notice's own field (`data.payment`) or a nested one (a recovery decision's
+    `data.recovery.payment`).
+    """
+    pending: list[type[BaseModel]] = [payload_model(doc_type)]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model is Payment:
+            return True
+        if model not in seen:
+            seen.add(model)
+            for info in model.model_fields.values():
+                pending += _models_in(info.annotation)
+    return False
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's annotation names, through `Annotated`, unions and lists."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) is Literal:
+        return []
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
