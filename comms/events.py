@@ -74,6 +74,8 @@ StructuredCommunication = Annotated[str, StringConstraints(max_length=20), After
 Bic = Annotated[str, StringConstraints(pattern=r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")]
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
 SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
+# What a letter asks the member to pay: at least a cent (nothing to pay is no payment letter).
+AmountDue = Annotated[Decimal, Field(max_digits=12, decimal_places=2, gt=0)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=70)]
@@ -194,7 +196,7 @@ class ContributionNotice(Strict):
     kind: Literal["provisional", "regularisation"]
     year: Year
     quarter: Quarter
-    amount: Money
+    amount: AmountDue
     due_date: date
     calculation: CalculationBasis
     payment: Payment
@@ -209,7 +211,7 @@ class ContributionNotice(Strict):
 class _Arrears(Strict):
     open_items: Annotated[list[OpenItem], Field(min_length=1, max_length=200)]
     surcharges_total: Money
-    total_due: Money
+    total_due: AmountDue
     payment: Payment
     contact: Contact
 
@@ -248,7 +250,7 @@ class Recovery(Strict):
     """What art. 15 of the charter of the socially insured requires of a recovery decision, and
     what the member needs to repay: the account, the structured communication and the date."""
 
-    total: Annotated[Money, Field(gt=0)]
+    total: AmountDue
     calculation: Annotated[list[CalculationLine], Field(min_length=1, max_length=50)]
     period_from: date
     period_to: date
@@ -347,7 +349,7 @@ class CompanyContributionNotice(Strict):
     enterprise_number: EnterpriseNumber
     year: Year
     tier: Literal["standard", "higher"]
-    amount: Money
+    amount: AmountDue
     due_date: date
     payment: Payment
 

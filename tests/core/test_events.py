@@ -112,6 +112,22 @@ def test_a_recovery_of_nothing_is_refused() -> None:
     assert "payload.recovery.total" in errors_of(raw)
 
 
+@pytest.mark.parametrize(
+    ("sample", "field"),
+    [
+        ("contribution-notice-nl", "amount"),
+        ("company-contribution-notice-fr", "amount"),
+        ("payment-reminder-fr", "total_due"),
+        ("formal-notice-nl", "total_due"),
+    ],
+)
+def test_a_letter_that_asks_for_nothing_is_refused_on_its_amount(sample: str, field: str) -> None:
+    """A payment letter for €0.00 is an upstream error, and no EPC QR code can carry it."""
+    raw = load_sample(sample)
+    raw["payload"][field] = "0.00"
+    assert "greater than 0" in errors_of(raw)[f"payload.{field}"]
+
+
 def test_totals_must_add_up() -> None:
     raw = load_sample("payment-reminder-nl")
     raw["payload"]["total_due"] = "1.00"
