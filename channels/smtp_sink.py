@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 Stage = Literal["rcpt", "data"]
+_FILE_ATTEMPTS = 5
 
 
 class _FailurePlan:
@@ -62,13 +63,30 @@ class _MaildirHandler:
         refusal = self._plan.take("data")
         if refusal is not None:
             return refusal
-        # Trace headers (as a delivery agent writes them) keep the envelope for tests.
+        # Trace headers (as a delivery agent writes them) keep the envelope for tests, and the
+        # client's address and port, which tell the connections a batch came over apart.
         trace = f"Return-Path: <{envelope.mail_from}>\n"
         trace += "".join(f"Delivered-To: {rcpt}\n" for rcpt in envelope.rcpt_tos)
+        peer: object = session.peer  # the socket's peername, typed loosely by aiosmtpd
+        if isinstance(peer, tuple):
+            peer = f"[{peer[0]}]:{peer[1]}"
+        trace += f"Received: from {session.host_name} ({peer}) by comms smtp sink\n"
         # Maildir files use local line endings, as a delivery agent writes them, not SMTP's CRLF.
         content = (envelope.original_content or b"").replace(b"\r\n", b"\n")
-        key = self._maildir.add(trace.encode() + content)  # a local write: not worth a thread
+        # In a thread: Maildir syncs each file to disk (3-7 ms here), which would stall every
+        # other session on this event loop; in threads the syncs of several sessions overlap.
+        key = await asyncio.to_thread(self._file, trace.encode() + content)
         return f"250 OK queued as {key}"
+
+    def _file(self, message: bytes) -> str:
+        for _ in range(_FILE_ATTEMPTS):
+            try:
+                return self._maildir.add(message)
+            except mailbox.ExternalClashError:
+                # Two threads took the same unique name (mailbox's counter is not thread-safe);
+                # the file was not written, so a new name is all it takes.
+                continue
+        raise mailbox.ExternalClashError("no unique Maildir name")
 
 
 class _Controller(Controller):

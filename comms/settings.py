@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_implicit_tls: bool = False
     smtp_timeout_s: float = 30.0
-    smtp_pool_size: int = Field(default=2, ge=1, le=64)
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)  # = worker_jobs_bulk; docs/performance.md
     smtp_envelope_from: str | None = None  # the bounce address (Return-Path)
     smtp_validate_certs: bool = True
     email_from: str = "Sociaal verzekeringsfonds <noreply@fonds.example>"

@@ -7,10 +7,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
-from channels.base import Outgoing, PermanentError, TransientError
+from channels.base import Attachment, Outgoing, PermanentError, TransientError
 from channels.email import EmailChannel
+from channels.smtp_pool import SmtpPool
 from channels.smtp_sink import SmtpSink
 
 
@@ -64,6 +66,57 @@ async def test_letter_arrives_with_both_parts_and_the_pdf(
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "vervaldagbericht.pdf"
     assert attachment.get_content() == pdf
+
+
+async def test_a_batch_over_pooled_connections_arrives_whole(
+    smtp_sink: SmtpSink, make_outgoing: Callable[..., Outgoing], pdf: bytes
+) -> None:
+    """Twenty letters sent at once over four connections: each arrives once, with its own PDF."""
+    letters = [
+        make_outgoing(
+            communication_id=f"c0ffee01234567{i:02d}",
+            subject=f"Avis d'échéance n° {i}",
+            text=f"Madame, Monsieur,\n.\n..{i} €\n",  # lines SMTP must dot-stuff
+            document=Attachment(f"avis-échéance-{i}.pdf", pdf + f"%{i}\n".encode()),
+            to={"label": "Anaïs Dupont"},
+        )
+        for i in range(20)
+    ]
+
+    async with channel_for(smtp_sink, pool_size=4) as channel:
+        receipts = await asyncio.gather(*(channel.send(letter) for letter in letters))
+
+    assert [r.outcome for r in receipts] == ["dispatched"] * 20
+    received = {msg["Message-ID"]: msg for msg in smtp_sink.messages()}
+    assert len(received) == 20
+    for letter in letters:
+        msg = received[f"<{letter.communication_id}@fonds.example>"]
+        assert msg["Subject"] == letter.subject
+        assert msg["To"] == "Anaïs Dupont <anna.peeters@example.be>"
+        text = msg.get_body(preferencelist=("plain",))
+        assert text is not None and text.get_content() == letter.text
+        [attachment] = list(msg.iter_attachments())
+        assert attachment.get_filename() == letter.document.filename
+        assert attachment.get_content() == letter.document.content
+    connections = {msg["Received"] for msg in received.values()}
+    assert 1 <= len(connections) <= 4
+
+
+async def test_a_connection_idle_too_long_is_checked_and_replaced(tmp_path: Path) -> None:
+    """Past the fresh window a pooled connection gets a NOOP first; a restarted server is found."""
+    message = b"Subject: x\r\n\r\nbody\r\n"
+    first = SmtpSink(tmp_path / "maildir")
+    first.start()
+    port = first.port
+    pool = SmtpPool(
+        lambda: aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5.0), size=1, fresh_s=0.0
+    )
+    await pool.sendmail("noreply@fonds.example", ["anna.peeters@example.be"], message)
+    first.stop()
+    with SmtpSink(tmp_path / "maildir", port=port) as second:
+        await pool.sendmail("noreply@fonds.example", ["anna.peeters@example.be"], message)
+        await pool.close()
+        assert len(second.messages()) == 2
 
 
 async def test_notification_only_has_no_attachment(
