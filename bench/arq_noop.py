@@ -7,6 +7,12 @@ Jobs are enqueued first (with arq's own `enqueue_job`, many at once: that rate i
 then the workers start together in burst mode and drain the queue; the time runs from their
 common start to the last one's end. Redis is 127.0.0.1:6379, database 15; only this run's keys are
 touched (a queue of its own, job ids with the run's prefix) and they are gone at the end.
+
+Rows: arq's defaults; "tuned" (many slots, frequent polls, big reads, no results kept) with
+redis-py's pure-Python reply parser, with hiredis, and with uvloop; then comms' own worker
+settings (comms/worker.py: 4 slots, results kept, JSON jobs) with arq's poll delay, on asyncio,
+as chosen, with a small read, and without results kept. "tries/job" counts WATCHes during the
+drain (Redis-wide): above 1.00, workers tried ids another worker had taken.
 """
 
 from __future__ import annotations
@@ -20,17 +26,26 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis
+import uvloop
 from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
+from redis._parsers import _AsyncRESP2Parser
+from redis.asyncio import ConnectionPool
+from redis.asyncio.connection import DefaultParser
+from redis.utils import HIREDIS_AVAILABLE
+
+from comms.service.jobs import dumps, loads
 
 REDIS = RedisSettings(host="127.0.0.1", port=6379, database=15)
 ENQUEUE_CONCURRENCY = 200  # enqueue_job calls in flight (the API's many requests at once)
+PARSERS = {"hiredis": DefaultParser, "python": _AsyncRESP2Parser}
 
 
 @dataclass(frozen=True)
 class Tuning:
-    """The Worker arguments that decide throughput; arq's defaults first."""
+    """The Worker arguments that decide throughput, and the libraries under it; arq's defaults first."""
 
     name: str
     max_jobs: int = 10
@@ -38,33 +53,30 @@ class Tuning:
     queue_read_limit: int | None = None  # arq: max(max_jobs * 5, 100)
     keep_result_s: float = 3600
     log_results: bool = True
+    parser: str = "hiredis"  # redis-py's reply parser: hiredis (C, when installed) or python
+    loop: str = "asyncio"  # the worker's event loop: asyncio or uvloop
+    json_jobs: bool = False  # comms' JSON serializer instead of arq's pickle
 
+
+TUNED = {"max_jobs": 200, "poll_delay_s": 0.05, "queue_read_limit": 2000, "log_results": False}
+# comms/worker.py as configured (bulk queue): its 4 job slots, results kept 300 s, JSON jobs.
+COMMS = {"max_jobs": 4, "keep_result_s": 300, "json_jobs": True}
 
 TUNINGS = (
     Tuning("arq defaults"),
-    Tuning(  # the settings that drain fastest
-        "tuned",
-        max_jobs=200,
+    Tuning("tuned, no hiredis", **TUNED, keep_result_s=0, parser="python"),
+    Tuning("tuned", **TUNED, keep_result_s=0),
+    Tuning("tuned + uvloop", **TUNED, keep_result_s=0, loop="uvloop"),
+    Tuning("comms, poll 0.5 s", **COMMS, poll_delay_s=0.5, queue_read_limit=100, loop="uvloop"),
+    Tuning("comms, asyncio", **COMMS, poll_delay_s=0.05, queue_read_limit=100),
+    Tuning("comms", **COMMS, poll_delay_s=0.05, queue_read_limit=100, loop="uvloop"),
+    Tuning("comms, read 20", **COMMS, poll_delay_s=0.05, queue_read_limit=20, loop="uvloop"),
+    Tuning(
+        "comms, keep 0",
+        **{**COMMS, "keep_result_s": 0},
         poll_delay_s=0.05,
-        queue_read_limit=2000,
-        keep_result_s=0,
-        log_results=False,
-    ),
-    Tuning(  # results kept for enqueue de-duplication, as the worker does
-        "tuned, keep 300 s",
-        max_jobs=200,
-        poll_delay_s=0.05,
-        queue_read_limit=2000,
-        keep_result_s=300,
-        log_results=False,
-    ),
-    Tuning(  # a rendering worker's few slots, polled often
-        "6 slots",
-        max_jobs=6,
-        poll_delay_s=0.05,
-        queue_read_limit=600,
-        keep_result_s=300,
-        log_results=False,
+        queue_read_limit=100,
+        loop="uvloop",
     ),
 )
 
@@ -77,27 +89,47 @@ def _worker(queue_name: str, tuning: dict[str, Any], barrier: Any, out: Any) -> 
     async def started(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(barrier.wait)  # every worker starts polling at the same moment
 
-    worker = Worker(
-        functions=[func(noop, name="noop")],
-        queue_name=queue_name,
-        redis_settings=REDIS,
-        burst=True,
-        handle_signals=False,
-        on_startup=started,
-        max_jobs=tuning["max_jobs"],
-        poll_delay=tuning["poll_delay_s"],
-        queue_read_limit=tuning["queue_read_limit"],
-        keep_result=tuning["keep_result_s"],
-        log_results=tuning["log_results"],
-    )
-    cpu0 = time.process_time()
-    worker.run()
-    out.put((time.time(), worker.jobs_complete, time.process_time() - cpu0))
+    async def run() -> tuple[float, int, float]:
+        serializer = (
+            {"job_serializer": dumps, "job_deserializer": loads} if tuning["json_jobs"] else {}
+        )
+        connections = ConnectionPool(
+            host=REDIS.host,
+            port=REDIS.port,
+            db=REDIS.database,
+            parser_class=PARSERS[tuning["parser"]],
+        )
+        worker = Worker(
+            functions=[func(noop, name="noop")],
+            queue_name=queue_name,
+            redis_pool=ArqRedis(connections, default_queue_name=queue_name, **serializer),
+            burst=True,
+            handle_signals=False,
+            on_startup=started,
+            max_jobs=tuning["max_jobs"],
+            poll_delay=tuning["poll_delay_s"],
+            queue_read_limit=tuning["queue_read_limit"],
+            keep_result=tuning["keep_result_s"],
+            log_results=tuning["log_results"],
+            **serializer,
+        )
+        cpu0 = time.process_time()
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        return time.time(), worker.jobs_complete, time.process_time() - cpu0
+
+    if tuning["loop"] == "uvloop":
+        out.put(uvloop.run(run()))
+    else:
+        out.put(asyncio.run(run()))
 
 
-async def enqueue(queue_name: str, prefix: str, jobs: int) -> float:
+async def enqueue(queue_name: str, prefix: str, jobs: int, json_jobs: bool) -> float:
     """Seconds to enqueue `jobs` no-ops, ENQUEUE_CONCURRENCY at a time."""
-    redis = await create_pool(REDIS, default_queue_name=queue_name)
+    serializer = {"job_serializer": dumps, "job_deserializer": loads} if json_jobs else {}
+    redis = await create_pool(REDIS, default_queue_name=queue_name, **serializer)
     ids = iter(range(jobs))
 
     async def one_by_one() -> None:
@@ -122,6 +154,17 @@ async def leftovers(queue_name: str, prefix: str) -> int:
     return sum(not k.startswith(b"arq:result:") for k in keys)
 
 
+def redis_counters() -> tuple[int, float]:
+    """Redis-wide WATCH calls and CPU seconds so far (other clients of this Redis add a little)."""
+    client = redis.Redis(host=REDIS.host, port=REDIS.port)
+    try:
+        watch = client.info("commandstats").get("cmdstat_watch", {}).get("calls", 0)
+        cpu = client.info("cpu")
+        return int(watch), float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    finally:
+        client.close()
+
+
 def drain(tuning: Tuning, workers: int, jobs: int) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
     queue_name, prefix = f"bench:arq-noop:{run}", f"bench-noop-{run}-"
@@ -132,12 +175,13 @@ def drain(tuning: Tuning, workers: int, jobs: int) -> dict[str, float]:
         for _ in range(workers)
     ]
     try:
-        enqueue_s = asyncio.run(enqueue(queue_name, prefix, jobs))
+        enqueue_s = asyncio.run(enqueue(queue_name, prefix, jobs, tuning.json_jobs))
         for proc in procs:
             proc.start()
         barrier.wait()
-        start = time.time()
+        start, before = time.time(), redis_counters()
         ends = [out.get() for _ in procs]
+        after = redis_counters()
         for proc in procs:
             proc.join()
     finally:
@@ -153,6 +197,8 @@ def drain(tuning: Tuning, workers: int, jobs: int) -> dict[str, float]:
         "rate": jobs / elapsed,
         "enqueue_rate": jobs / enqueue_s,
         "cpu_ms": 1000 * sum(cpu for _, _, cpu in ends) / jobs,
+        "tries": (after[0] - before[0]) / jobs,  # a worker WATCHes a job's key to try to take it
+        "redis_cpu_ms": 1000 * (after[1] - before[1]) / jobs,
     }
 
 
@@ -160,22 +206,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2", help="worker process counts to try")
+    parser.add_argument("--only", help="setting names separated by ; (arq defaults always run)")
     args = parser.parse_args()
-    print(f"{args.jobs:,} no-op jobs, Redis 127.0.0.1:6379/15; {os.cpu_count()} cores")
+    chosen = [
+        t for t in TUNINGS if not args.only or t is TUNINGS[0] or t.name in args.only.split(";")
+    ]
     print(
-        f"{'setting':<20}{'workers':>8}{'jobs/s':>9}{'worker CPU ms/job':>19}"
-        f"{'enqueued/s':>12}{'load avg':>10}",
+        f"{args.jobs:,} no-op jobs, Redis 127.0.0.1:6379/15; {os.cpu_count()} cores; "
+        f"hiredis installed: {HIREDIS_AVAILABLE}"
+    )
+    print(
+        f"{'setting':<20}{'workers':>8}{'jobs/s':>8}{'× defaults':>11}{'worker CPU ms/job':>18}"
+        f"{'Redis CPU ms/job':>17}{'tries/job':>10}{'enqueued/s':>11}{'load avg':>9}",
         flush=True,
     )
-    for tuning in TUNINGS:
+    baseline: dict[int, float] = {}  # arq's defaults, same worker count, same run
+    for tuning in chosen:
         for workers in (int(w) for w in args.workers.split(",")):
             r = drain(tuning, workers, args.jobs)
+            ratio = r["rate"] / baseline.setdefault(workers, r["rate"])
             print(
-                f"{tuning.name:<20}{workers:>8}{r['rate']:>9.0f}{r['cpu_ms']:>19.3f}"
-                f"{r['enqueue_rate']:>12.0f}{os.getloadavg()[0]:>10.1f}",
+                f"{tuning.name:<20}{workers:>8}{r['rate']:>8.0f}{ratio:>11.2f}{r['cpu_ms']:>18.3f}"
+                f"{r['redis_cpu_ms']:>17.3f}{r['tries']:>10.2f}{r['enqueue_rate']:>11.0f}"
+                f"{os.getloadavg()[0]:>9.1f}",
                 flush=True,
             )
-    for tuning in TUNINGS[1:]:
+    for tuning in chosen[1:]:
         print(f"\n{tuning.name}: " + ", ".join(f"{k}={v}" for k, v in asdict(tuning).items()))
 
 
