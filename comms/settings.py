@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     urgent_types: list[str] = ["decision", "formal_notice"]
     worker_jobs_urgent: int = Field(default=2, ge=1, le=64)  # events a process runs at once
     worker_jobs_bulk: int = Field(default=4, ge=1, le=64)
+    # arq's 0.5 s left a freed job slot idle for up to that long; 50 ms costs a short read per
+    # poll while a slot is free (docs/performance.md, "arq").
+    worker_poll_delay_s: float = Field(default=0.05, gt=0, le=5)
+    # Job ids a poll reads. Running jobs stay at the head of their queue until they end, so this
+    # must exceed the slots of every process on one queue together, or a worker sees only theirs.
+    worker_queue_read_limit: int = Field(default=100, ge=10, le=10_000)
+    worker_uvloop: bool = True  # uvloop under the workers: less CPU per job than asyncio's loop
     # One event, start to end; arq re-runs a killed worker's job after this + 10 s.
     job_timeout_s: float = Field(default=300.0, gt=0)
     # arq drops a job not started by then; the sweeper re-enqueues it from the ledger.

@@ -76,12 +76,12 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop once the queues are empty.")] = False,
 ) -> None:
     """Run an arq worker process: events from Redis through the pipeline, recorded in the ledger."""
-    from comms.worker import run_workers
+    from comms.worker import serve
 
     settings = _settings()
     chosen = queue or [QueueName.URGENT, QueueName.BULK]
     keys = [q.value for q in dict.fromkeys(chosen)]
-    asyncio.run(run_workers(settings, keys, burst=burst))  # type: ignore[arg-type]
+    serve(settings, keys, burst=burst)  # type: ignore[arg-type]
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
