@@ -65,12 +65,7 @@ class App:
 
 
 def build_composer(settings: Settings) -> Composer:
-    layout = WindowLayout(
-        left_mm=settings.address_window_left_mm,
-        top_mm=settings.address_window_top_mm,
-        width_mm=settings.address_window_width_mm,
-        height_mm=settings.address_window_height_mm,
-    )
+    layout = WindowLayout.from_settings(settings)
     if renders_published(settings):  # only versions a second person approved (issue 6)
         return PublishedComposer(TemplateStore.from_settings(settings), layout)
     return Composer(settings.templates_dir, layout)

@@ -173,7 +173,8 @@ def worker_settings(
 def build_worker_app(settings: Settings) -> App:
     """The composition root's app, with render and send latency measured for Prometheus."""
     app = build_app(settings, channels=timed_channels(build_channels(settings)))
-    app.pipeline.services.composer = timed_composer(app.composer)
+    if not settings.render_pool:  # else the render processes are timed (`start_render_pool`)
+        app.pipeline.services.composer = timed_composer(app.composer)
     return app
 
 

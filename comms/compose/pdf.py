@@ -6,7 +6,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import pydyf  # type: ignore[import-untyped]
@@ -15,6 +15,9 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from comms.errors import RenderRefused
+
+if TYPE_CHECKING:
+    from comms.settings import Settings
 
 PDF_VARIANT = "pdf/a-3b"  # archival: fonts embedded, self-contained (issue 2 §3)
 PAGE_MARGIN_TOP_MM = 15.0
@@ -34,6 +37,16 @@ class WindowLayout:
     top_mm: float
     width_mm: float
     height_mm: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WindowLayout:
+        """The window the deployment's settings describe: one reading for every composer."""
+        return cls(
+            left_mm=settings.address_window_left_mm,
+            top_mm=settings.address_window_top_mm,
+            width_mm=settings.address_window_width_mm,
+            height_mm=settings.address_window_height_mm,
+        )
 
     def css(self) -> str:
         """Page margins and the window box, generated so the two can never disagree."""

@@ -172,15 +172,6 @@ def working_copy_composer(templates_dir: Path, layout: WindowLayout) -> Composer
     return Composer(templates_dir, layout)
 
 
-def layout_of(settings: Settings) -> WindowLayout:
-    return WindowLayout(
-        left_mm=settings.address_window_left_mm,
-        top_mm=settings.address_window_top_mm,
-        width_mm=settings.address_window_width_mm,
-        height_mm=settings.address_window_height_mm,
-    )
-
-
 # --- the parent's side -----------------------------------------------------------------------
 
 
@@ -319,7 +310,7 @@ class RenderPool:
         self.letters_per_process = letters_per_process or settings.render_letters_per_process
         self.timeout_s = timeout_s or settings.render_timeout_s
         self._factory = composer_factory or partial(
-            working_copy_composer, settings.templates_dir, layout_of(settings)
+            working_copy_composer, settings.templates_dir, WindowLayout.from_settings(settings)
         )
         self._ctx: ForkServerContext | SpawnContext
         if start_method == "forkserver":
