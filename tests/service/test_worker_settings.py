@@ -24,13 +24,6 @@ def settings(tmp_path: Path, **changes: Any) -> Settings:
     )
 
 
-def test_defaults_are_the_measured_choice(tmp_path: Path) -> None:
-    chosen = settings(tmp_path)
-    assert chosen.worker_poll_delay_s == 0.05
-    assert chosen.worker_queue_read_limit == 100
-    assert chosen.worker_uvloop is True
-
-
 @pytest.mark.parametrize("queue", ["urgent", "bulk"])
 async def test_arq_worker_polls_as_configured(tmp_path: Path, queue: QueueKey) -> None:
     configured = settings(
