@@ -11,7 +11,9 @@ as many processes, the same letters, in this process) so that the pipeline's ove
 Each round gets a fresh data folder (SQLite ledger unless --database-url, archive) and a flushed
 Redis database, starts the loopback SMTP sink here and `comms serve` and the workers, posts the
 events (tax certificates, one page, by email) with 8 concurrent clients, and stops the clock when
-the ledger holds a `dispatched` row for every one.
+the ledger holds a `dispatched` row for every one. A second table splits the CPU each event cost
+by process (API, worker, render processes, Redis, this bench's SMTP sink and clients), read from
+the processes themselves before the first post and after the last `dispatched` row.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import redis
 import sqlalchemy as sa
 
@@ -82,6 +86,31 @@ def _wait(check: Any, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def _cpu_s(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_now(api: int, workers: list[int], r: redis.Redis) -> dict[str, float]:
+    """CPU seconds so far of each part: where an event's time goes besides rendering."""
+    render = 0.0
+    worker = 0.0
+    for pid in workers:
+        proc = psutil.Process(pid)
+        worker += _cpu_s(proc)
+        # the render processes and the forkserver they fork from
+        render += sum(_cpu_s(child) for child in proc.children(recursive=True))
+    info = r.info("cpu")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "API": _cpu_s(psutil.Process(api)),
+        "worker": worker,
+        "render": render,
+        "Redis": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        "sink+clients": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def render_alone(count: int, processes: int) -> float:
@@ -149,11 +178,14 @@ def run_round(
                     return int(conn.execute(sent).scalar_one()) >= count
 
             events = _events(prefix, count)
+            pids = [p.pid for p in procs[1:]]
+            cpu_before = cpu_now(procs[0].pid, pids, r)
             start = time.perf_counter()
             asyncio.run(_post_all(url, events))
             posted = time.perf_counter() - start
             _wait(all_sent, 3600, "every event to be dispatched")
             total = time.perf_counter() - start
+            cpu_after = cpu_now(procs[0].pid, pids, r)
             ledger.close()
         finally:
             for p in procs:
@@ -161,7 +193,8 @@ def run_round(
             for p in procs:
                 p.wait(timeout=60)
     r.flushdb()
-    return {"post_s": posted, "total_s": total}
+    cpu_ms = {k: 1000 * (cpu_after[k] - cpu_before[k]) / count for k in cpu_before}
+    return {"post_s": posted, "total_s": total} | {f"cpu:{k}": v for k, v in cpu_ms.items()}
 
 
 LAYOUTS = ((1, 1), (2, 1), (1, 2))  # (workers, render processes each); the first is the baseline
@@ -179,6 +212,7 @@ def main() -> None:
         f"{'render alone/s':>16}{'overhead':>10}{'load avg':>10}"
     )
     baseline = 0.0
+    cpu_rows: list[tuple[str, dict[str, float]]] = []
     for workers, processes in LAYOUTS:
         alone = render_alone(args.events, workers * processes)
         row = run_round(args.events, workers, processes, args.redis, args.database_url)
@@ -190,6 +224,13 @@ def main() -> None:
             f"{alone:>16.2f}{1 - rate / alone:>10.1%}{os.getloadavg()[0]:>10.1f}",
             flush=True,
         )
+        cpu_rows.append((layout, {k[4:]: v for k, v in row.items() if k.startswith("cpu:")}))
+    parts = list(cpu_rows[0][1])
+    print("\nCPU ms per event, by process (render: the render processes; sink+clients: this bench)")
+    print(f"{'layout':<28}" + "".join(f"{p:>14}" for p in parts) + f"{'all but render':>16}")
+    for layout, cpu in cpu_rows:
+        rest = sum(v for k, v in cpu.items() if k != "render")
+        print(f"{layout:<28}" + "".join(f"{cpu[p]:>14.1f}" for p in parts) + f"{rest:>16.1f}")
 
 
 if __name__ == "__main__":
