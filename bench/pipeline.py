@@ -14,6 +14,12 @@ events (tax certificates, one page, by email) with 8 concurrent clients, and sto
 the ledger holds a `dispatched` row for every one. A second table splits the CPU each event cost
 by process (API, worker, render processes, Redis, this bench's SMTP sink and clients), read from
 the processes themselves before the first post and after the last `dispatched` row.
+
+    python bench/pipeline.py --machine-cpu 0.8     # as root: 1 worker machine against 2
+
+With `--machine-cpu`, each worker and its one render process run in a CPU cgroup capped at that
+many cores, standing in for a worker machine of its own, while the API, Redis, the sink and the
+clients run outside those caps, as in production. That is scale-out measured on one machine.
 """
 
 from __future__ import annotations
@@ -126,10 +132,47 @@ def render_alone(count: int, processes: int) -> float:
     return count / elapsed
 
 
+def cpu_budget(name: str, cores: float) -> Path:
+    """A CPU cgroup capped at `cores`: a worker machine of that size, on this machine (root only)."""
+    period = 100_000
+    v1 = Path("/sys/fs/cgroup/cpu")
+    try:
+        if (v1 / "cpu.cfs_quota_us").exists():
+            group = v1 / name
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(period))
+            (group / "cpu.cfs_quota_us").write_text(str(int(cores * period)))
+        else:
+            group = Path("/sys/fs/cgroup") / name
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{int(cores * period)} {period}")
+    except OSError as exc:
+        raise SystemExit(f"--machine-cpu needs a writable CPU cgroup (root): {exc}") from None
+    return group
+
+
+def _remove_group(group: Path) -> None:
+    for _ in range(50):  # render processes leave a moment after their worker
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def run_round(
-    count: int, workers: int, render_processes: int, redis_url: str, database_url: str
+    count: int,
+    workers: int,
+    render_processes: int,
+    redis_url: str,
+    database_url: str,
+    machine_cpu: float = 0.0,
 ) -> dict[str, float]:
+    """One layout end to end; with `machine_cpu`, each worker and its render processes get a CPU
+    cgroup of that many cores, as if each were a worker machine of its own."""
     r = redis.Redis.from_url(redis_url)
+    groups = [cpu_budget(f"comms-bench-worker-{i}", machine_cpu) for i in range(workers)]
+    groups = groups if machine_cpu else []
     r.flushdb()
     with (
         tempfile.TemporaryDirectory(prefix="comms-bench-") as tmp,
@@ -162,9 +205,11 @@ def run_round(
 
         try:
             _wait(api_up, 60, "the API")
-            procs += [
-                subprocess.Popen([*cmd, "worker"], env=env, cwd=REPO_ROOT) for _ in range(workers)
-            ]
+            for i in range(workers):
+                # the shell joins the cgroup, then becomes the worker: its children stay in it
+                within = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(groups[i])]
+                prefix = within if groups else []
+                procs.append(subprocess.Popen([*prefix, *cmd, "worker"], env=env, cwd=REPO_ROOT))
             _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
             time.sleep(5)  # every worker polling, its render processes warmed up
             ledger = Ledger(database_url or f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
@@ -192,6 +237,8 @@ def run_round(
                 p.terminate()
             for p in procs:
                 p.wait(timeout=60)
+            for group in groups:
+                _remove_group(group)
     r.flushdb()
     cpu_ms = {k: 1000 * (cpu_after[k] - cpu_before[k]) / count for k in cpu_before}
     return {"post_s": posted, "total_s": total} | {f"cpu:{k}": v for k, v in cpu_ms.items()}
@@ -205,23 +252,42 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument(
+        "--machine-cpu",
+        type=float,
+        default=0.0,
+        help="give each worker (and its render processes) a CPU cgroup of this many cores, as if "
+        "on a machine of its own, and compare 1 such worker machine with 2 (root only)",
+    )
     args = parser.parse_args()
+    machines = args.machine_cpu > 0
+    layouts = ((1, 1), (2, 1)) if machines else LAYOUTS
     print(f"{args.events} tax certificates by email, {os.cpu_count()} cores")
+    if machines:
+        print(f"each worker with its render process capped at {args.machine_cpu} core(s)")
     print(
         f"{'layout':<28}{'intake/s':>9}{'end-to-end/s':>14}{'× baseline':>11}"
         f"{'render alone/s':>16}{'overhead':>10}{'load avg':>10}"
     )
     baseline = 0.0
     cpu_rows: list[tuple[str, dict[str, float]]] = []
-    for workers, processes in LAYOUTS:
-        alone = render_alone(args.events, workers * processes)
-        row = run_round(args.events, workers, processes, args.redis, args.database_url)
+    for workers, processes in layouts:
+        # rendering alone is not capped: with --machine-cpu its columns are left out
+        alone = 0.0 if machines else render_alone(args.events, workers * processes)
+        row = run_round(
+            args.events, workers, processes, args.redis, args.database_url, args.machine_cpu
+        )
         rate = args.events / row["total_s"]
         baseline = baseline or rate
-        layout = f"{workers} worker(s) × {processes} render"
+        layout = (
+            f"{workers} worker machine(s)"
+            if machines
+            else f"{workers} worker(s) × {processes} render"
+        )
+        versus = f"{alone:>16.2f}{1 - rate / alone:>10.1%}" if alone else f"{'-':>16}{'-':>10}"
         print(
             f"{layout:<28}{args.events / row['post_s']:>9.1f}{rate:>14.2f}{rate / baseline:>11.2f}"
-            f"{alone:>16.2f}{1 - rate / alone:>10.1%}{os.getloadavg()[0]:>10.1f}",
+            f"{versus}{os.getloadavg()[0]:>10.1f}",
             flush=True,
         )
         cpu_rows.append((layout, {k[4:]: v for k, v in row.items() if k.startswith("cpu:")}))
