@@ -36,7 +36,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil
@@ -108,7 +108,7 @@ def cpu_now(api: int, workers: list[int], r: redis.Redis) -> dict[str, float]:
         worker += _cpu_s(proc)
         # the render processes and the forkserver they fork from
         render += sum(_cpu_s(child) for child in proc.children(recursive=True))
-    info = r.info("cpu")
+    info = cast(dict[str, Any], r.info("cpu"))  # redis-py types the sync and async client alike
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "API": _cpu_s(psutil.Process(api)),
@@ -171,8 +171,11 @@ def run_round(
     """One layout end to end; with `machine_cpu`, each worker and its render processes get a CPU
     cgroup of that many cores, as if each were a worker machine of its own."""
     r = redis.Redis.from_url(redis_url)
-    groups = [cpu_budget(f"comms-bench-worker-{i}", machine_cpu) for i in range(workers)]
-    groups = groups if machine_cpu else []
+    groups = (
+        [cpu_budget(f"comms-bench-worker-{i}", machine_cpu) for i in range(workers)]
+        if machine_cpu
+        else []
+    )
     r.flushdb()
     with (
         tempfile.TemporaryDirectory(prefix="comms-bench-") as tmp,
@@ -207,9 +210,9 @@ def run_round(
             _wait(api_up, 60, "the API")
             for i in range(workers):
                 # the shell joins the cgroup, then becomes the worker: its children stay in it
-                within = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(groups[i])]
-                prefix = within if groups else []
-                procs.append(subprocess.Popen([*prefix, *cmd, "worker"], env=env, cwd=REPO_ROOT))
+                join = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+                confine = ["sh", "-c", join, str(groups[i])] if groups else []
+                procs.append(subprocess.Popen([*confine, *cmd, "worker"], env=env, cwd=REPO_ROOT))
             _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
             time.sleep(5)  # every worker polling, its render processes warmed up
             ledger = Ledger(database_url or f"sqlite:///{data / 'comms.db'}", "dev-only-not-secret")
