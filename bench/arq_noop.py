@@ -31,6 +31,7 @@ import uvloop
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
+from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
 from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import DefaultParser
@@ -208,6 +209,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker process counts to try")
     parser.add_argument("--only", help="setting names separated by ; (arq defaults always run)")
     args = parser.parse_args()
+    warn_if_busy()
     chosen = [
         t for t in TUNINGS if not args.only or t is TUNINGS[0] or t.name in args.only.split(";")
     ]

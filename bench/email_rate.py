@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import aiosmtplib
 from aiosmtplib.email import flatten_message
+from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
 
 from channels.base import Attachment, ChannelAddress, Outgoing, Receipt
 from channels.email import EmailChannel
@@ -245,6 +246,7 @@ def main() -> None:
     # Both variants always run; the flag stays so that older notes' commands still work.
     parser.add_argument("--proposed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    warn_if_busy()
     if args.serialise_only:
         serialise_only(min(args.messages, 500), args.rounds)
         return

@@ -42,6 +42,7 @@ import httpx
 import psutil
 import redis
 import sqlalchemy as sa
+from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
 
 from channels.smtp_sink import SmtpSink
 from comms.api.auth import token_digest
@@ -263,6 +264,7 @@ def main() -> None:
         "on a machine of its own, and compare 1 such worker machine with 2 (root only)",
     )
     args = parser.parse_args()
+    warn_if_busy()
     machines = args.machine_cpu > 0
     layouts = ((1, 1), (2, 1)) if machines else LAYOUTS
     print(f"{args.events} tax certificates by email, {os.cpu_count()} cores")

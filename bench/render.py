@@ -36,6 +36,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
+
 from comms.compose import Composer, WindowLayout
 from comms.events import AnyEvent, parse_event
 from comms.payment import structured_communication_from_base
@@ -543,6 +545,7 @@ def main() -> None:
     )
     parser.add_argument("--levers", action="store_true", help="paired lever measurements instead")
     args = parser.parse_args()
+    warn_if_busy()
     mix_ = mix(args.scale)
     print(
         f"{mix_[0]:,} contribution notices + {mix_[1]:,} decisions, nl and fr; "
