@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -137,17 +138,18 @@ def cpu_budget(name: str, cores: float) -> Path:
     """A CPU cgroup capped at `cores`: a worker machine of that size, on this machine (root only)."""
     period = 100_000
     v1 = Path("/sys/fs/cgroup/cpu")
+    v2 = not (v1 / "cpu.cfs_quota_us").exists()  # cgroup v2: one `cpu.max` file
+    group = (Path("/sys/fs/cgroup") if v2 else v1) / name
     try:
-        if (v1 / "cpu.cfs_quota_us").exists():
-            group = v1 / name
-            group.mkdir(exist_ok=True)
+        group.mkdir(exist_ok=True)
+        if v2:
+            (group / "cpu.max").write_text(f"{int(cores * period)} {period}")
+        else:
             (group / "cpu.cfs_period_us").write_text(str(period))
             (group / "cpu.cfs_quota_us").write_text(str(int(cores * period)))
-        else:
-            group = Path("/sys/fs/cgroup") / name
-            group.mkdir(exist_ok=True)
-            (group / "cpu.max").write_text(f"{int(cores * period)} {period}")
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            group.rmdir()  # an uncapped group left behind would mislead the next run
         raise SystemExit(f"--machine-cpu needs a writable CPU cgroup (root): {exc}") from None
     return group
 
@@ -172,11 +174,7 @@ def run_round(
     """One layout end to end; with `machine_cpu`, each worker and its render processes get a CPU
     cgroup of that many cores, as if each were a worker machine of its own."""
     r = redis.Redis.from_url(redis_url)
-    groups = (
-        [cpu_budget(f"comms-bench-worker-{i}", machine_cpu) for i in range(workers)]
-        if machine_cpu
-        else []
-    )
+    groups: list[Path] = []  # made as the workers start, removed with them
     r.flushdb()
     with (
         tempfile.TemporaryDirectory(prefix="comms-bench-") as tmp,
@@ -210,9 +208,12 @@ def run_round(
         try:
             _wait(api_up, 60, "the API")
             for i in range(workers):
-                # the shell joins the cgroup, then becomes the worker: its children stay in it
-                join = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
-                confine = ["sh", "-c", join, str(groups[i])] if groups else []
+                confine: list[str] = []
+                if machine_cpu:
+                    groups.append(cpu_budget(f"comms-bench-worker-{i}", machine_cpu))
+                    # the shell joins the cgroup, then becomes the worker: its children stay in it
+                    join = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+                    confine = ["sh", "-c", join, str(groups[-1])]
                 procs.append(subprocess.Popen([*confine, *cmd, "worker"], env=env, cwd=REPO_ROOT))
             _wait(lambda: r.exists("comms:bulk:health-check"), 60, "the workers")
             time.sleep(5)  # every worker polling, its render processes warmed up
