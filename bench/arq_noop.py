@@ -24,7 +24,7 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 import uvloop
@@ -39,7 +39,8 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from comms.service.jobs import dumps, loads
 
-REDIS = RedisSettings(host="127.0.0.1", port=6379, database=15)
+REDIS_HOST = "127.0.0.1"
+REDIS = RedisSettings(host=REDIS_HOST, port=6379, database=15)
 ENQUEUE_CONCURRENCY = 200  # enqueue_job calls in flight (the API's many requests at once)
 PARSERS = {"hiredis": DefaultParser, "python": _AsyncRESP2Parser}
 
@@ -59,9 +60,14 @@ class Tuning:
     json_jobs: bool = False  # comms' JSON serializer instead of arq's pickle
 
 
-TUNED = {"max_jobs": 200, "poll_delay_s": 0.05, "queue_read_limit": 2000, "log_results": False}
+TUNED: dict[str, Any] = {
+    "max_jobs": 200,
+    "poll_delay_s": 0.05,
+    "queue_read_limit": 2000,
+    "log_results": False,
+}
 # comms/worker.py as configured (bulk queue): its 4 job slots, results kept 300 s, JSON jobs.
-COMMS = {"max_jobs": 4, "keep_result_s": 300, "json_jobs": True}
+COMMS: dict[str, Any] = {"max_jobs": 4, "keep_result_s": 300, "json_jobs": True}
 
 TUNINGS = (
     Tuning("arq defaults"),
@@ -91,11 +97,11 @@ def _worker(queue_name: str, tuning: dict[str, Any], barrier: Any, out: Any) -> 
         await asyncio.to_thread(barrier.wait)  # every worker starts polling at the same moment
 
     async def run() -> tuple[float, int, float]:
-        serializer = (
+        serializer: dict[str, Any] = (
             {"job_serializer": dumps, "job_deserializer": loads} if tuning["json_jobs"] else {}
         )
         connections = ConnectionPool(
-            host=REDIS.host,
+            host=REDIS_HOST,
             port=REDIS.port,
             db=REDIS.database,
             parser_class=PARSERS[tuning["parser"]],
@@ -129,7 +135,9 @@ def _worker(queue_name: str, tuning: dict[str, Any], barrier: Any, out: Any) -> 
 
 async def enqueue(queue_name: str, prefix: str, jobs: int, json_jobs: bool) -> float:
     """Seconds to enqueue `jobs` no-ops, ENQUEUE_CONCURRENCY at a time."""
-    serializer = {"job_serializer": dumps, "job_deserializer": loads} if json_jobs else {}
+    serializer: dict[str, Any] = (
+        {"job_serializer": dumps, "job_deserializer": loads} if json_jobs else {}
+    )
     redis = await create_pool(REDIS, default_queue_name=queue_name, **serializer)
     ids = iter(range(jobs))
 
@@ -157,10 +165,12 @@ async def leftovers(queue_name: str, prefix: str) -> int:
 
 def redis_counters() -> tuple[int, float]:
     """Redis-wide WATCH calls and CPU seconds so far (other clients of this Redis add a little)."""
-    client = redis.Redis(host=REDIS.host, port=REDIS.port)
+    client = redis.Redis(host=REDIS_HOST, port=REDIS.port)
     try:
-        watch = client.info("commandstats").get("cmdstat_watch", {}).get("calls", 0)
-        cpu = client.info("cpu")
+        # redis-py types its sync and async clients' replies alike
+        stats = cast(dict[str, Any], client.info("commandstats"))
+        watch = stats.get("cmdstat_watch", {}).get("calls", 0)
+        cpu = cast(dict[str, Any], client.info("cpu"))
         return int(watch), float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
     finally:
         client.close()
