@@ -16,10 +16,15 @@ by process (API, worker, render processes, Redis, this bench's SMTP sink and cli
 the processes themselves before the first post and after the last `dispatched` row.
 
     python bench/pipeline.py --machine-cpu 0.8     # as root: 1 worker machine against 2
+    python bench/pipeline.py --claims both         # each layout with arq's claim walk, then sifted
 
 With `--machine-cpu`, each worker and its one render process run in a CPU cgroup capped at that
 many cores, standing in for a worker machine of its own, while the API, Redis, the sink and the
 clients run outside those caps, as in production. That is scale-out measured on one machine.
+
+With `--claims both`, each layout runs twice, first with arq's own claim walk
+(`COMMS_WORKER_SIFT_CLAIMS=false`), then as comms runs it (comms/service/claims.py), so that the
+Redis commands and WATCHes per event show what sifting saves.
 """
 
 from __future__ import annotations
@@ -121,6 +126,15 @@ def cpu_now(api: int, workers: list[int], r: redis.Redis) -> dict[str, float]:
     }
 
 
+def redis_calls(r: redis.Redis) -> dict[str, int]:
+    """Commands Redis has run so far, in all and WATCHes alone (arq's claims)."""
+    stats = cast(dict[str, Any], r.info("commandstats"))
+    return {
+        "commands": sum(int(c["calls"]) for c in stats.values()),
+        "WATCH": int(stats.get("cmdstat_watch", {}).get("calls", 0)),
+    }
+
+
 def render_alone(count: int, processes: int) -> float:
     """Letters per second of the render pool by itself, on the letters the round posts."""
     settings = load_settings(environment="test")
@@ -170,6 +184,7 @@ def run_round(
     redis_url: str,
     database_url: str,
     machine_cpu: float = 0.0,
+    sift: bool = True,
 ) -> dict[str, float]:
     """One layout end to end; with `machine_cpu`, each worker and its render processes get a CPU
     cgroup of that many cores, as if each were a worker machine of its own."""
@@ -192,6 +207,7 @@ def run_round(
             "COMMS_API_USERS": json.dumps(users),
             "COMMS_LOG_LEVEL": "WARNING",
             "COMMS_RENDER_PROCESSES": str(render_processes),
+            "COMMS_WORKER_SIFT_CLAIMS": str(sift).lower(),
         }
         if database_url:
             env["COMMS_DATABASE_URL"] = database_url
@@ -230,12 +246,14 @@ def run_round(
             events = _events(prefix, count)
             pids = [p.pid for p in procs[1:]]
             cpu_before = cpu_now(procs[0].pid, pids, r)
+            calls_before = redis_calls(r)
             start = time.perf_counter()
             asyncio.run(_post_all(url, events))
             posted = time.perf_counter() - start
             _wait(all_sent, 3600, "every event to be dispatched")
             total = time.perf_counter() - start
             cpu_after = cpu_now(procs[0].pid, pids, r)
+            calls_after = redis_calls(r)
             ledger.close()
         finally:
             for p in procs:
@@ -246,10 +264,18 @@ def run_round(
                 _remove_group(group)
     r.flushdb()
     cpu_ms = {k: 1000 * (cpu_after[k] - cpu_before[k]) / count for k in cpu_before}
-    return {"post_s": posted, "total_s": total} | {f"cpu:{k}": v for k, v in cpu_ms.items()}
+    calls = {k: (calls_after[k] - calls_before[k]) / count for k in calls_before}
+    return (
+        {"post_s": posted, "total_s": total}
+        | {f"cpu:{k}": v for k, v in cpu_ms.items()}
+        | {f"calls:{k}": v for k, v in calls.items()}
+    )
 
 
 LAYOUTS = ((1, 1), (2, 1), (1, 2))  # (workers, render processes each); the first is the baseline
+
+
+CLAIMS = {"sifted": (True,), "arq": (False,), "both": (False, True)}
 
 
 def main() -> None:
@@ -264,6 +290,12 @@ def main() -> None:
         help="give each worker (and its render processes) a CPU cgroup of this many cores, as if "
         "on a machine of its own, and compare 1 such worker machine with 2 (root only)",
     )
+    parser.add_argument(
+        "--claims",
+        choices=sorted(CLAIMS),
+        default="sifted",
+        help="how workers claim jobs: sifted (comms' default), arq's own walk, or both in turn",
+    )
     args = parser.parse_args()
     warn_if_busy()
     machines = args.machine_cpu > 0
@@ -272,37 +304,60 @@ def main() -> None:
     if machines:
         print(f"each worker with its render process capped at {args.machine_cpu} core(s)")
     print(
-        f"{'layout':<28}{'intake/s':>9}{'end-to-end/s':>14}{'× baseline':>11}"
+        f"{'layout':<36}{'intake/s':>9}{'end-to-end/s':>14}{'× baseline':>11}"
         f"{'render alone/s':>16}{'overhead':>10}{'load avg':>10}"
     )
-    baseline = 0.0
-    cpu_rows: list[tuple[str, dict[str, float]]] = []
+    baseline: dict[bool, float] = {}
+    rows: list[tuple[str, dict[str, float]]] = []
     for workers, processes in layouts:
         # rendering alone is not capped: with --machine-cpu its columns are left out
         alone = 0.0 if machines else render_alone(args.events, workers * processes)
-        row = run_round(
-            args.events, workers, processes, args.redis, args.database_url, args.machine_cpu
-        )
-        rate = args.events / row["total_s"]
-        baseline = baseline or rate
-        layout = (
-            f"{workers} worker machine(s)"
-            if machines
-            else f"{workers} worker(s) × {processes} render"
-        )
-        versus = f"{alone:>16.2f}{1 - rate / alone:>10.1%}" if alone else f"{'-':>16}{'-':>10}"
-        print(
-            f"{layout:<28}{args.events / row['post_s']:>9.1f}{rate:>14.2f}{rate / baseline:>11.2f}"
-            f"{versus}{os.getloadavg()[0]:>10.1f}",
-            flush=True,
-        )
-        cpu_rows.append((layout, {k[4:]: v for k, v in row.items() if k.startswith("cpu:")}))
-    parts = list(cpu_rows[0][1])
+        for sift in CLAIMS[args.claims]:
+            row = run_round(
+                args.events,
+                workers,
+                processes,
+                args.redis,
+                args.database_url,
+                args.machine_cpu,
+                sift=sift,
+            )
+            rate = args.events / row["total_s"]
+            baseline.setdefault(sift, rate)
+            layout = (
+                f"{workers} worker machine(s)"
+                if machines
+                else f"{workers} worker(s) × {processes} render"
+            )
+            if args.claims == "both":
+                layout += ", sifted" if sift else ", arq walk"
+            versus = f"{alone:>16.2f}{1 - rate / alone:>10.1%}" if alone else f"{'-':>16}{'-':>10}"
+            print(
+                f"{layout:<36}{args.events / row['post_s']:>9.1f}{rate:>14.2f}"
+                f"{rate / baseline[sift]:>11.2f}{versus}{os.getloadavg()[0]:>10.1f}",
+                flush=True,
+            )
+            rows.append((layout, row))
+    print_costs(rows)
+
+
+def print_costs(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """Per event: CPU by process, then Redis commands (all, and arq's claim WATCHes)."""
+    parts = [k[4:] for k in rows[0][1] if k.startswith("cpu:")]
     print("\nCPU ms per event, by process (render: the render processes; sink+clients: this bench)")
-    print(f"{'layout':<28}" + "".join(f"{p:>14}" for p in parts) + f"{'all but render':>16}")
-    for layout, cpu in cpu_rows:
+    print(
+        f"{'layout':<36}"
+        + "".join(f"{p:>14}" for p in parts)
+        + f"{'all but render':>16}{'Redis cmds':>12}{'WATCH':>8}"
+    )
+    for layout, row in rows:
+        cpu = {p: row["cpu:" + p] for p in parts}
         rest = sum(v for k, v in cpu.items() if k != "render")
-        print(f"{layout:<28}" + "".join(f"{cpu[p]:>14.1f}" for p in parts) + f"{rest:>16.1f}")
+        print(
+            f"{layout:<36}"
+            + "".join(f"{cpu[p]:>14.1f}" for p in parts)
+            + f"{rest:>16.1f}{row['calls:commands']:>12.1f}{row['calls:WATCH']:>8.1f}"
+        )
 
 
 if __name__ == "__main__":

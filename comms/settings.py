@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # must exceed the slots of every process on one queue together, or a worker sees only theirs.
     worker_queue_read_limit: int = Field(default=100, ge=10, le=10_000)
     worker_uvloop: bool = True  # uvloop under the workers: less CPU per job than asyncio's loop
+    # Skip ids seen running (own jobs locally, others' by one MGET) before arq's claim walk;
+    # false gives arq's own walk, for comparison (comms/service/claims.py).
+    worker_sift_claims: bool = True
     # One event, start to end; arq re-runs a killed worker's job after this + 10 s.
     job_timeout_s: float = Field(default=300.0, gt=0)
     # arq drops a job not started by then; the sweeper re-enqueues it from the ledger.

@@ -34,6 +34,7 @@ from comms.events import AnyEvent
 from comms.logging import get_logger
 from comms.models import Message
 from comms.queue import Queue, redis_client
+from comms.service.claims import SiftingWorker
 from comms.service.deliver import Deliverer
 from comms.service.guard import Guard
 from comms.service.instrument import timed_channels, timed_composer, timed_render
@@ -218,7 +219,8 @@ async def run_workers(
     await app.__aenter__()
     pool = start_render_pool(settings, app) if settings.render_pool else None
     try:
-        workers = [Worker(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
+        kind = SiftingWorker if settings.worker_sift_claims else Worker
+        workers = [kind(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, _on_signal, workers, sig)
