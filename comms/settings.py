@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +13,33 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_HMAC_SECRET = "dev-only-not-secret"  # noqa: S105 - refused when COMMS_ENVIRONMENT=production
+SEAL_KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # no dot: the id sits inside `v2.<id>.`
+SEAL_KEY_BYTES = 32  # AES-256
+
+
+def parse_seal_keys(text: str) -> list[tuple[str, bytes]]:
+    """`id:base64key,id:base64key`, newest first; errors name the position, never a key."""
+    ring: list[tuple[str, bytes]] = []
+    for n, item in enumerate((part.strip() for part in text.split(",")), start=1):
+        key_id, colon, encoded = item.partition(":")
+        if not colon or not SEAL_KEY_ID.fullmatch(key_id) or key_id == "derived":
+            raise ValueError(
+                f"COMMS_SEAL_KEYS item {n}: expected `id:base64key`, the id in lower-case letters,"
+                " digits and hyphens (at most 32, not `derived`)"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except binascii.Error:
+            key = b""
+        if len(key) != SEAL_KEY_BYTES:
+            raise ValueError(
+                f"COMMS_SEAL_KEYS key {key_id!r}: expected {SEAL_KEY_BYTES} random bytes in base64"
+                " (`comms ledger new-seal-key` makes one)"
+            )
+        if any(key_id == seen for seen, _ in ring):
+            raise ValueError(f"COMMS_SEAL_KEYS names key {key_id!r} twice")
+        ring.append((key_id, key))
+    return ring
 
 
 Role = Literal["producer", "compliance", "staff", "operator"]
@@ -37,6 +67,9 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: a SQLite file in data_dir
     redis_url: str = "redis://127.0.0.1:6379/0"
     hmac_secret: SecretStr = SecretStr(DEV_HMAC_SECRET)
+    # Keys that seal snapshots and rejected inputs, newest first (docs/ledger.md, "Seal keys").
+    # Empty: a key derived from the HMAC secret, as before; refused in production.
+    seal_keys: SecretStr = SecretStr("")
 
     # Letter layout (domain §8: window position depends on the print shop's envelope; DIN 5008-like default)
     address_window_left_mm: float = 20.0
@@ -169,7 +202,21 @@ class Settings(BaseSettings):
                 raise ValueError("COMMS_HMAC_SECRET must be set in production")
             if not self.database_url:
                 raise ValueError("COMMS_DATABASE_URL must be set in production")
+            if not self.seal_keys.get_secret_value():
+                raise ValueError("COMMS_SEAL_KEYS must be set in production")
         return self
+
+    @model_validator(mode="after")
+    def _seal_keys_parse(self) -> Settings:
+        if self.seal_keys.get_secret_value():
+            parse_seal_keys(self.seal_keys.get_secret_value())
+        return self
+
+    @property
+    def seal_key_ring(self) -> list[tuple[str, bytes]]:
+        """The configured seal keys, newest (the one that seals) first; empty: the derived key."""
+        text = self.seal_keys.get_secret_value()
+        return parse_seal_keys(text) if text else []
 
     @property
     def effective_database_url(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import getpass
 import inspect
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from comms.ledger.export import FORMATS, Format
 from comms.ledger.filters import parse_evidence, parse_moment
 from comms.ledger.subject import export_subject
 from comms.models import ChannelName, Status
-from comms.settings import Settings, load_settings
+from comms.settings import SEAL_KEY_BYTES, Settings, load_settings, parse_seal_keys
 
 cli = typer.Typer(help="The delivery log.", no_args_is_help=True)
 
@@ -283,6 +285,53 @@ def purge(
     )
     if not result.ok:
         raise typer.Exit(1)
+
+
+@cli.command("new-seal-key")
+def new_seal_key(
+    key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. 2027a")],
+) -> None:
+    """Print a fresh seal key as `id:base64` for COMMS_SEAL_KEYS (put it first, then reseal)."""
+    line = f"{key_id}:{base64.b64encode(secrets.token_bytes(SEAL_KEY_BYTES)).decode('ascii')}"
+    try:
+        parse_seal_keys(line)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    print(line)  # stdout alone, for a secrets store; never logged
+
+
+@cli.command("reseal")
+def reseal(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="count and check, change nothing")
+    ] = False,
+) -> None:
+    """Reseal snapshots and rejected inputs with the current seal key, so older keys can go."""
+    _, ledger = _open()
+    try:
+        report = ledger.reseal(dry_run=dry_run)
+    except ValueError as exc:
+        raise _fail(f"{exc}; nothing after it was resealed") from None
+    for name, counts in (
+        ("Event snapshots", report.before.snapshots),
+        ("Rejected inputs", report.before.rejections),
+    ):
+        held = ", ".join(f"{key} {n}" for key, n in sorted(counts.items())) or "none held"
+        console.print(f"{name} by seal key: {held}")
+    verb = "Would reseal" if dry_run else "Resealed"
+    console.print(
+        f"{verb} with key {report.current_key_id!r}: {report.snapshots} snapshots, "
+        f"{report.rejections} rejected inputs."
+    )
+    if not dry_run:
+        after = ledger.seal_census()
+        left = {k for k in (*after.snapshots, *after.rejections) if k != report.current_key_id}
+        console.print(
+            "Every held text is sealed with the current key: older keys may be removed."
+            if not left
+            else f"Still sealed with other keys: {', '.join(sorted(left))} (a process still running"
+            " with the old COMMS_SEAL_KEYS? restart it, then reseal again)",
+        )
 
 
 @cli.command("subject")

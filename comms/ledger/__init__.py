@@ -1,6 +1,7 @@
 """The delivery log: append-only, hash-chained state changes; the system of record (DESIGN.md)."""
 
 from comms.ledger.filters import Filters
+from comms.ledger.privacy import UnknownSealKey
 from comms.ledger.records import (
     AcceptResult,
     DocumentView,
@@ -28,6 +29,7 @@ __all__ = [
     "SnapshotMismatch",
     "Tombstone",
     "UnknownEvent",
+    "UnknownSealKey",
     "VerifyResult",
     "ViewFilters",
 ]

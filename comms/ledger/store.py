@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from comms.errors import DuplicateEvent, FieldError
-from comms.ledger import purge, queries, reports
+from comms.ledger import purge, queries, reports, reseal
 from comms.ledger.append import append, lock_head
 from comms.ledger.chain import canonical_json, verify_rows
 from comms.ledger.dates import key_dates
 from comms.ledger.engine import WRITE_OPTION, make_engine
 from comms.ledger.export import Format, pieces, write
 from comms.ledger.filters import Filters
-from comms.ledger.privacy import Sealer, is_valid_subject_id, subject_hmac
+from comms.ledger.privacy import Sealer, UnknownSealKey, is_valid_subject_id, subject_hmac
 from comms.ledger.records import (
     AcceptResult,
     DocumentView,
@@ -67,12 +67,17 @@ class Ledger:
     """The system of record; one per process, safe to share between threads (short transactions)."""
 
     def __init__(
-        self, database_url: str, hmac_secret: str, *, clock: Callable[[], datetime] = _utcnow
+        self,
+        database_url: str,
+        hmac_secret: str,
+        *,
+        seal_keys: Sequence[tuple[str, bytes]] = (),
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if not hmac_secret:
             raise ValueError("the ledger needs a non-empty HMAC secret")
         self._secret = hmac_secret.encode("utf-8")
-        self._sealer = Sealer(self._secret)
+        self._sealer = Sealer(self._secret, seal_keys)
         self._engine = make_engine(database_url)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._clock = clock
@@ -80,7 +85,11 @@ class Ledger:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        return cls(settings.effective_database_url, settings.hmac_secret.get_secret_value())
+        return cls(
+            settings.effective_database_url,
+            settings.hmac_secret.get_secret_value(),
+            seal_keys=settings.seal_key_ring,
+        )
 
     def __repr__(self) -> str:  # no URL: it may carry a password
         return f"Ledger(dialect={self._engine.dialect.name!r})"
@@ -316,6 +325,8 @@ class Ledger:
             return None
         try:
             snapshot = self._sealer.open(row.snapshot, label=_event_label(event_id))
+        except UnknownSealKey:
+            raise  # a settings problem, not an altered row: the caller retries once it is fixed
         except ValueError:
             raise SnapshotMismatch(f"snapshot of event {event_id} does not open") from None
         if hashlib.sha256(snapshot.encode("utf-8")).hexdigest() != row.content_sha256:
@@ -473,6 +484,21 @@ class Ledger:
             policy=policy,
             archive=archive,
             actor=actor,
+            dry_run=dry_run,
+        )
+
+    def seal_census(self) -> reseal.SealCensus:
+        """How many held snapshots and rejected inputs each seal key sealed."""
+        return reseal.census(self._read, _event_label, _REJECTION_LABEL)
+
+    def reseal(self, *, dry_run: bool = False) -> reseal.ResealReport:
+        """Reseals with the current seal key whatever an older key sealed (key rotation)."""
+        return reseal.reseal(
+            connect=self._read,
+            write=self._write,
+            sealer=self._sealer,
+            event_label=_event_label,
+            rejection_label=_REJECTION_LABEL,
             dry_run=dry_run,
         )
 

@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 
 from comms.app import App
 from comms.events import parse_event
-from comms.ledger import Entry, SnapshotMismatch
+from comms.ledger import Entry, SnapshotMismatch, UnknownSealKey
 from comms.logging import get_logger
 from comms.models import ChannelName, Status
 from comms.observability import (
@@ -52,6 +52,7 @@ INFRASTRUCTURE: tuple[type[Exception], ...] = (
     RedisError,
     OSError,
     TimeoutError,
+    UnknownSealKey,  # this process lacks a seal key the ledger uses: settings, not the event
 )
 
 

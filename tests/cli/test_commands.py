@@ -102,3 +102,31 @@ def test_ledger_verify_after_the_demo(tmp_path: Path) -> None:
     assert comms(tmp_path, "demo").returncode == 0
     result = comms(tmp_path, "ledger", "verify")
     assert result.returncode == 0 and "intact" in result.stdout
+
+
+def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
+    assert comms(tmp_path, "demo").returncode == 0  # sealed with the key derived from the secret
+    made = comms(tmp_path, "ledger", "new-seal-key", "2027a")
+    assert made.returncode == 0, made.stderr
+    line = made.stdout.strip()
+    assert line.startswith("2027a:") and len(line.splitlines()) == 1
+    assert comms(tmp_path, "ledger", "new-seal-key", "Not.An.Id").returncode == 1
+
+    def with_key(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COMMS_SEAL_KEYS": line}
+        return subprocess.run(
+            [*COMMS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        )
+
+    dry = with_key("ledger", "reseal", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Event snapshots by seal key: derived 16" in dry.stdout
+    assert "Would reseal with key '2027a': 16 snapshots" in dry.stdout
+    done = with_key("ledger", "reseal")
+    assert "Resealed with key '2027a': 16 snapshots" in done.stdout
+    assert "older keys may be removed" in done.stdout
+    assert line.split(":", 1)[1] not in done.stdout + done.stderr
+    assert "intact" in with_key("ledger", "verify").stdout
+    again = with_key("demo")  # every snapshot opens with the new key alone
+    assert again.returncode == 0 and "duplicate 16" in again.stdout
+    assert comms(tmp_path, "ledger", "reseal", "--dry-run").returncode == 1  # the key is needed

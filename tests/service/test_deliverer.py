@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from arq.worker import Retry
+from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 
+from channels.smtp_sink import SmtpSink
 from comms.app import build_app
 from comms.models import Status
 from comms.queue import Queue
@@ -91,5 +95,35 @@ async def test_a_run_past_its_time_is_retried_before_arq_would_fail_it(
         assert time.monotonic() - started < 1.0  # arq's own timeout would have failed the job
         assert await guard.crashes("slow-test-0001") == 0
         assert app.ledger.history("slow-test-0001")[-1].status is Status.ACCEPTED
+    finally:
+        await queue.close()
+
+
+async def test_a_worker_missing_a_seal_key_retries_and_sends_once_it_has_it(
+    service_settings: Settings, tmp_path: Path
+) -> None:
+    old = f"2026a:{base64.b64encode(bytes(range(32))).decode()}"
+    new = f"2027a:{base64.b64encode(bytes(range(1, 33))).decode()}"
+    intake_settings = service_settings.model_copy(update={"seal_keys": SecretStr(old)})
+    lacking = service_settings.model_copy(update={"seal_keys": SecretStr(new)})
+    queue = Queue.from_settings(service_settings)
+    guard = Guard(queue.redis)
+    try:
+        await Intake(build_app(intake_settings), queue).take(
+            event("tax-certificate-nl", "seal-test-0001"), source="t", door="python"
+        )
+        app = build_app(lacking)
+        with pytest.raises(Retry):
+            await Deliverer(app, guard, lacking)("seal-test-0001", 1)
+        assert await guard.crashes("seal-test-0001") == 0  # settings, not the event
+        assert app.ledger.history("seal-test-0001")[-1].status is Status.ACCEPTED  # no dead letter
+
+        with SmtpSink(tmp_path / "mail") as sink:
+            fixed = lacking.model_copy(
+                update={"seal_keys": SecretStr(f"{new},{old}"), "smtp_port": sink.port}
+            )
+            async with build_app(fixed) as ready:
+                assert await Deliverer(ready, guard, fixed)("seal-test-0001", 2) == "sent"
+            assert len(sink.messages()) == 1
     finally:
         await queue.close()
