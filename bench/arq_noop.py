@@ -37,6 +37,7 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import DefaultParser
 from redis.utils import HIREDIS_AVAILABLE
 
+from comms.service.claims import SiftingWorker
 from comms.service.jobs import dumps, loads
 
 REDIS_HOST = "127.0.0.1"
@@ -58,6 +59,7 @@ class Tuning:
     parser: str = "hiredis"  # redis-py's reply parser: hiredis (C, when installed) or python
     loop: str = "asyncio"  # the worker's event loop: asyncio or uvloop
     json_jobs: bool = False  # comms' JSON serializer instead of arq's pickle
+    sift: bool = False  # comms' SiftingWorker: skip ids seen running before arq's claim
 
 
 TUNED: dict[str, Any] = {
@@ -85,14 +87,24 @@ TUNINGS = (
         queue_read_limit=100,
         loop="uvloop",
     ),
+    Tuning(
+        "comms + sifting",
+        **COMMS,
+        poll_delay_s=0.05,
+        queue_read_limit=100,
+        loop="uvloop",
+        sift=True,
+    ),
 )
 
 
 async def noop(ctx: dict[str, Any]) -> None:
-    """The job: nothing, so what is measured is arq and Redis."""
+    """The job: nothing (or a wait, `--job-ms`), so what is measured is arq and Redis."""
+    if ctx["job_ms"]:
+        await asyncio.sleep(ctx["job_ms"] / 1000)
 
 
-def _worker(queue_name: str, tuning: dict[str, Any], barrier: Any, out: Any) -> None:
+def _worker(queue_name: str, tuning: dict[str, Any], job_ms: float, barrier: Any, out: Any) -> None:
     async def started(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(barrier.wait)  # every worker starts polling at the same moment
 
@@ -106,8 +118,10 @@ def _worker(queue_name: str, tuning: dict[str, Any], barrier: Any, out: Any) -> 
             db=REDIS.database,
             parser_class=PARSERS[tuning["parser"]],
         )
-        worker = Worker(
+        kind = SiftingWorker if tuning["sift"] else Worker
+        worker = kind(
             functions=[func(noop, name="noop")],
+            ctx={"job_ms": job_ms},
             queue_name=queue_name,
             redis_pool=ArqRedis(connections, default_queue_name=queue_name, **serializer),
             burst=True,
@@ -176,13 +190,13 @@ def redis_counters() -> tuple[int, float]:
         client.close()
 
 
-def drain(tuning: Tuning, workers: int, jobs: int) -> dict[str, float]:
+def drain(tuning: Tuning, workers: int, jobs: int, job_ms: float) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
     queue_name, prefix = f"bench:arq-noop:{run}", f"bench-noop-{run}-"
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(workers + 1), ctx.Queue()
     procs = [
-        ctx.Process(target=_worker, args=(queue_name, asdict(tuning), barrier, out))
+        ctx.Process(target=_worker, args=(queue_name, asdict(tuning), job_ms, barrier, out))
         for _ in range(workers)
     ]
     try:
@@ -218,13 +232,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2", help="worker process counts to try")
     parser.add_argument("--only", help="setting names separated by ; (arq defaults always run)")
+    parser.add_argument(
+        "--job-ms", type=float, default=0.0, help="each job waits this long (a letter: 50-100)"
+    )
     args = parser.parse_args()
     warn_if_busy()
     chosen = [
         t for t in TUNINGS if not args.only or t is TUNINGS[0] or t.name in args.only.split(";")
     ]
     print(
-        f"{args.jobs:,} no-op jobs, Redis 127.0.0.1:6379/15; {os.cpu_count()} cores; "
+        f"{args.jobs:,} no-op jobs ({args.job_ms:g} ms each), Redis 127.0.0.1:6379/15; {os.cpu_count()} cores; "
         f"hiredis installed: {HIREDIS_AVAILABLE}"
     )
     print(
@@ -235,7 +252,7 @@ def main() -> None:
     baseline: dict[int, float] = {}  # arq's defaults, same worker count, same run
     for tuning in chosen:
         for workers in (int(w) for w in args.workers.split(",")):
-            r = drain(tuning, workers, args.jobs)
+            r = drain(tuning, workers, args.jobs, args.job_ms)
             ratio = r["rate"] / baseline.setdefault(workers, r["rate"])
             print(
                 f"{tuning.name:<20}{workers:>8}{r['rate']:>8.0f}{ratio:>11.2f}{r['cpu_ms']:>18.3f}"
