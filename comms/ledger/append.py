@@ -31,13 +31,28 @@ _OPTIONAL_TEXT = (
 )
 
 
+# Built once: SQLAlchemy then finds each compiled statement in its cache by the statement's
+# memoised key, instead of building and keying a new statement per append (bench/ledger_append.py).
+_LOCK_HEAD = (
+    sa.select(chain_head.c.seq, chain_head.c.row_hash).where(chain_head.c.id == 1).with_for_update()
+)
+_INSERT_ENTRY = sa.insert(entries)
+_INSERT_EVIDENCE = sa.insert(entry_evidence)
+_MOVE_HEAD = (
+    sa.update(chain_head)
+    .where(chain_head.c.id == 1)
+    .values(seq=sa.bindparam("new_seq"), row_hash=sa.bindparam("new_hash"))
+)
+_LIMITS: tuple[tuple[str, int], ...] = tuple(
+    (column.name, int(column.type.length))
+    for column in entries.columns
+    if isinstance(column.type, sa.String) and column.type.length is not None
+)
+
+
 def lock_head(conn: Connection) -> tuple[int, str]:
     """The chain's tip, locked until commit (PostgreSQL FOR UPDATE; SQLite holds its write lock)."""
-    row = conn.execute(
-        sa.select(chain_head.c.seq, chain_head.c.row_hash)
-        .where(chain_head.c.id == 1)
-        .with_for_update()
-    ).one()
+    row = conn.execute(_LOCK_HEAD).one()
     return int(row.seq), str(row.row_hash)
 
 
@@ -91,28 +106,25 @@ def append(
             row[name] = None
     _check(row, evidence)
     row["row_hash"] = row_hash(row)
-    conn.execute(sa.insert(entries).values(**row))
+    conn.execute(_INSERT_ENTRY, row)
     if evidence:
         conn.execute(
-            sa.insert(entry_evidence),
+            _INSERT_EVIDENCE,
             [
                 {"key": k, "value_sha256": evidence_value_hash(v), "seq": seq}
                 for k, v in evidence.items()
             ],
         )
-    conn.execute(
-        sa.update(chain_head).where(chain_head.c.id == 1).values(seq=seq, row_hash=row["row_hash"])
-    )
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": row["row_hash"]})
     return entry_from_row(row)
 
 
 def _check(row: Mapping[str, Any], evidence: Mapping[str, str]) -> None:
     """What PostgreSQL would refuse, refused on SQLite too; evidence must be text to text."""
-    for column in entries.columns:
-        limit = getattr(column.type, "length", None)
-        value = row.get(column.name)
-        if limit is not None and isinstance(value, str) and len(value) > limit:
-            raise ValueError(f"{column.name} is longer than {limit} characters")
+    for name, limit in _LIMITS:
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"{name} is longer than {limit} characters")
     for key, value in evidence.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError("evidence maps text keys to text values")

@@ -37,8 +37,10 @@ def _evidence(stored: str) -> Mapping[str, str]:
     return MappingProxyType(evidence)
 
 
-def _entries(conn: Connection, stmt: sa.Select[Any]) -> list[Entry]:
-    return [entry_from_row(row) for row in conn.execute(stmt).mappings()]
+def _entries(
+    conn: Connection, stmt: sa.Select[Any], params: Mapping[str, Any] | None = None
+) -> list[Entry]:
+    return [entry_from_row(row) for row in conn.execute(stmt, params).mappings()]
 
 
 def check_page(limit: int, offset: int = 0) -> None:
@@ -48,20 +50,25 @@ def check_page(limit: int, offset: int = 0) -> None:
         raise ValueError("offset must not be negative")
 
 
+# The two reads every letter makes, built once (comms/ledger/append.py says why).
+_LATEST_FOR = (
+    sa.select(entries)
+    .where(entries.c.communication_id == sa.bindparam("communication_id"))
+    .order_by(entries.c.seq.desc())
+    .limit(1)
+)
+_HISTORY = (
+    sa.select(entries).where(entries.c.event_id == sa.bindparam("event_id")).order_by(entries.c.seq)
+)
+
+
 def latest_for(conn: Connection, communication_id: str) -> Entry | None:
-    stmt = (
-        sa.select(entries)
-        .where(entries.c.communication_id == communication_id)
-        .order_by(entries.c.seq.desc())
-        .limit(1)
-    )
-    found = _entries(conn, stmt)
+    found = _entries(conn, _LATEST_FOR, {"communication_id": communication_id})
     return found[0] if found else None
 
 
 def history(conn: Connection, event_id: str) -> list[Entry]:
-    stmt = sa.select(entries).where(entries.c.event_id == event_id).order_by(entries.c.seq)
-    return _entries(conn, stmt)
+    return _entries(conn, _HISTORY, {"event_id": event_id})
 
 
 def statuses(conn: Connection, event_id: str) -> dict[str | None, Status]:

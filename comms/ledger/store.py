@@ -57,6 +57,14 @@ if TYPE_CHECKING:
 
 MIGRATION_LOCK_KEY = 0x636F6D6D73  # "comms": PostgreSQL advisory lock held while migrating
 _REJECTION_LABEL = "rejection"  # AEAD label of a sealed rejected input
+# Statements of every letter's path, built once as the appends' are (comms/ledger/append.py).
+_EVENT_FACTS = sa.select(
+    events.c.doc_type, events.c.language, events.c.subject_hmac, events.c.dossier
+).where(events.c.event_id == sa.bindparam("event_id"))
+_KNOWN_CONTENT = sa.select(events.c.content_sha256).where(
+    events.c.event_id == sa.bindparam("event_id")
+)
+_INSERT_EVENT = sa.insert(events)
 
 
 def _utcnow() -> datetime:
@@ -178,9 +186,7 @@ class Ledger:
         subject = subject_hmac(self._secret, subject_id)
         with self._write() as conn:
             head = lock_head(conn)  # first: from here on no other writer can interleave
-            known = conn.execute(
-                sa.select(events.c.content_sha256).where(events.c.event_id == event_id)
-            ).scalar_one_or_none()
+            known = conn.execute(_KNOWN_CONTENT, {"event_id": event_id}).scalar_one_or_none()
             if known == content_sha256:
                 return AcceptResult(event_id=event_id, new=False)
             if known is not None:
@@ -200,16 +206,17 @@ class Ledger:
                 evidence={"content_sha256": content_sha256},
             )
             conn.execute(
-                sa.insert(events).values(
-                    event_id=event_id,
-                    doc_type=doc_type,
-                    content_sha256=content_sha256,
-                    subject_hmac=subject,
-                    dossier=dossier,
-                    language=lang.value,
-                    accepted_at=now,
-                    snapshot=self._sealer.seal(snapshot_json, label=_event_label(event_id)),
-                )
+                _INSERT_EVENT,
+                {
+                    "event_id": event_id,
+                    "doc_type": doc_type,
+                    "content_sha256": content_sha256,
+                    "subject_hmac": subject,
+                    "dossier": dossier,
+                    "language": lang.value,
+                    "accepted_at": now,
+                    "snapshot": self._sealer.seal(snapshot_json, label=_event_label(event_id)),
+                },
             )
             _insert_dates(conn, event_id, key_dates(snapshot_json))
         return AcceptResult(event_id=event_id, new=True, seq=entry.seq)
@@ -267,11 +274,7 @@ class Ledger:
         if status in (Status.ACCEPTED, Status.REJECTED):
             raise ValueError(f"{status.value} is recorded by accept_event/reject, not record")
         with self._write() as conn:
-            event = conn.execute(
-                sa.select(
-                    events.c.doc_type, events.c.language, events.c.subject_hmac, events.c.dossier
-                ).where(events.c.event_id == event_id)
-            ).one_or_none()
+            event = conn.execute(_EVENT_FACTS, {"event_id": event_id}).one_or_none()
             if event is None:
                 raise UnknownEvent(f"event {event_id} was never accepted")
             return append(
