@@ -28,7 +28,7 @@ from comms.archive import Archive
 from comms.compose import Composer
 from comms.errors import DuplicateEvent, FieldError, InvalidEvent, RenderRefused
 from comms.events import AnyEvent, CompanyRecipient, event_id_of, parse_event, to_json
-from comms.ledger import Ledger
+from comms.ledger import Entry, Ledger
 from comms.models import ChannelName, Document, Language, Message, Status
 from comms.routing import Plan, Route, Router
 
@@ -77,6 +77,8 @@ class Job:
     stop: Outcome | None = None
     retry_after_s: float | None = None
     repeat: bool = False  # the ledger already had this event: a redelivery or a resumed run
+    accepted: bool = False  # the event was read from the ledger's own snapshot (the worker)
+    history: list[Entry] | None = None  # the event's rows as Accept read them, for Compose
     sent_now: int = 0  # channel hand-overs made by this run
 
 
@@ -124,6 +126,10 @@ class Accept:
             if isinstance(recipient, CompanyRecipient)
             else recipient.national_number
         )
+        if job.accepted:  # read back from the ledger: accepting it again would only say "known"
+            job.repeat = True
+            await self._stop_if_refused(job)
+            return
         snapshot = to_json(event)
         try:
             result = await asyncio.to_thread(
@@ -147,9 +153,14 @@ class Accept:
         if result.new:
             return
         job.repeat = True
-        history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
-        if any(e.status is Status.REFUSED for e in history):
-            refused = next(e for e in history if e.status is Status.REFUSED)
+        await self._stop_if_refused(job)
+
+    async def _stop_if_refused(self, job: Job) -> None:
+        """A repeat of an event our templates refused answers as before, without a second try."""
+        event = job.event
+        job.history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
+        refused = next((e for e in job.history if e.status is Status.REFUSED), None)
+        if refused is not None:
             job.stop = Outcome("refused", event.event_id, event.type, reason=refused.reason)
 
 
@@ -173,7 +184,9 @@ class Compose:
 
     async def process(self, job: Job) -> None:
         event = job.event
-        history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
+        history = job.history
+        if history is None:
+            history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
         rendered = [e for e in history if e.status is Status.RENDERED]
         if rendered and rendered[-1].document_sha256:
             row = rendered[-1]
@@ -447,8 +460,11 @@ class Pipeline:
             return Outcome("rejected", event_id, errors=tuple(exc.errors), reason="invalid event")
         return await self.process(event)
 
-    async def process(self, event: AnyEvent, *, issued_on: date | None = None) -> Outcome:
-        job = Job(event, issued_on=issued_on)
+    async def process(
+        self, event: AnyEvent, *, issued_on: date | None = None, accepted: bool = False
+    ) -> Outcome:
+        """`accepted`: the event was read from the ledger's snapshot, so Accept need not write."""
+        job = Job(event, issued_on=issued_on, accepted=accepted)
         for step in self.steps:
             await step.process(job)
             if job.stop is not None:

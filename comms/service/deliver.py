@@ -126,13 +126,13 @@ class Deliverer:
             log.warning("no snapshot for this event (unknown or purged)", event_id=event_id)
             return "unknown"
         event = parse_event(snapshot)
-        outcome = await self.app.pipeline.process(event)
+        outcome = await self.app.pipeline.process(event, accepted=True)
         # Each round that gives up on a channel lets the pipeline try the next one.
         for _ in ChannelName:
             if outcome.verdict != "pending":
                 break
             await self._defer_or_give_up(event_id, outcome)
-            outcome = await self.app.pipeline.process(event)
+            outcome = await self.app.pipeline.process(event, accepted=True)
         self._count(outcome)
         return outcome.verdict
 

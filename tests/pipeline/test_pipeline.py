@@ -135,6 +135,13 @@ async def test_a_refused_rendering_is_recorded_and_nothing_is_sent(
         assert statuses == [Status.ACCEPTED, Status.REFUSED]
         again = await run(rig, "tax-certificate-fr")
         assert again.verdict == "refused"
+        # The worker's way: the event read back from the ledger, nothing accepted again.
+        snapshot = rig.app.ledger.event_snapshot("sample-tax-certificate-fr")
+        assert snapshot is not None
+        worker = await rig.app.pipeline.process(parse_event(snapshot), accepted=True)
+        assert worker.verdict == "refused" and worker.reason == outcome.reason
+        statuses = [e.status for e in rig.app.ledger.history("sample-tax-certificate-fr")]
+        assert statuses == [Status.ACCEPTED, Status.REFUSED]
     assert rig.emb.ebox.messages() == []
 
 
