@@ -17,6 +17,7 @@ the processes themselves before the first post and after the last `dispatched` r
 
     python bench/pipeline.py --machine-cpu 0.8     # as root: 1 worker machine against 2
     python bench/pipeline.py --claims both         # each layout with arq's claim walk, then sifted
+    python bench/pipeline.py --rounds 3            # layouts alternated 3 times: medians of ratios
 
 With `--machine-cpu`, each worker and its one render process run in a CPU cgroup capped at that
 many cores, standing in for a worker machine of its own, while the API, Redis, the sink and the
@@ -36,6 +37,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -291,6 +293,12 @@ def main() -> None:
         "on a machine of its own, and compare 1 such worker machine with 2 (root only)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat every layout this many times, alternating, and print the medians",
+    )
+    parser.add_argument(
         "--claims",
         choices=sorted(CLAIMS),
         default="sifted",
@@ -307,37 +315,59 @@ def main() -> None:
         f"{'layout':<36}{'intake/s':>9}{'end-to-end/s':>14}{'× baseline':>11}"
         f"{'render alone/s':>16}{'overhead':>10}{'load avg':>10}"
     )
-    baseline: dict[bool, float] = {}
     rows: list[tuple[str, dict[str, float]]] = []
-    for workers, processes in layouts:
-        # rendering alone is not capped: with --machine-cpu its columns are left out
-        alone = 0.0 if machines else render_alone(args.events, workers * processes)
-        for sift in CLAIMS[args.claims]:
-            row = run_round(
-                args.events,
-                workers,
-                processes,
-                args.redis,
-                args.database_url,
-                args.machine_cpu,
-                sift=sift,
-            )
-            rate = args.events / row["total_s"]
-            baseline.setdefault(sift, rate)
-            layout = (
-                f"{workers} worker machine(s)"
-                if machines
-                else f"{workers} worker(s) × {processes} render"
-            )
-            if args.claims == "both":
-                layout += ", sifted" if sift else ", arq walk"
-            versus = f"{alone:>16.2f}{1 - rate / alone:>10.1%}" if alone else f"{'-':>16}{'-':>10}"
+    alone_by_layout: dict[tuple[int, int], float] = {}
+    ratios: dict[str, list[float]] = {}  # per layout: × that round's baseline
+    rates: dict[str, list[float]] = {}
+    for n in range(1, args.rounds + 1):
+        baseline: dict[bool, float] = {}  # each round against its own baseline: the machine drifts
+        for workers, processes in layouts:
+            # rendering alone is not capped: with --machine-cpu its columns are left out
+            if (workers, processes) not in alone_by_layout:
+                alone_by_layout[workers, processes] = (
+                    0.0 if machines else render_alone(args.events, workers * processes)
+                )
+            alone = alone_by_layout[workers, processes]
+            for sift in CLAIMS[args.claims]:
+                row = run_round(
+                    args.events,
+                    workers,
+                    processes,
+                    args.redis,
+                    args.database_url,
+                    args.machine_cpu,
+                    sift=sift,
+                )
+                rate = args.events / row["total_s"]
+                baseline.setdefault(sift, rate)
+                layout = (
+                    f"{workers} worker machine(s)"
+                    if machines
+                    else f"{workers} worker(s) × {processes} render"
+                )
+                if args.claims == "both":
+                    layout += ", sifted" if sift else ", arq walk"
+                ratios.setdefault(layout, []).append(rate / baseline[sift])
+                rates.setdefault(layout, []).append(rate)
+                if args.rounds > 1:
+                    layout += f", round {n}"
+                versus = (
+                    f"{alone:>16.2f}{1 - rate / alone:>10.1%}" if alone else f"{'-':>16}{'-':>10}"
+                )
+                print(
+                    f"{layout:<36}{args.events / row['post_s']:>9.1f}{rate:>14.2f}"
+                    f"{rate / baseline[sift]:>11.2f}{versus}{os.getloadavg()[0]:>10.1f}",
+                    flush=True,
+                )
+                rows.append((layout, row))
+    if args.rounds > 1:
+        print(f"\nmedian of {args.rounds} rounds, each against its own round's baseline")
+        print(f"{'layout':<36}{'events/s':>10}{'× baseline':>12}{'lowest':>8}{'highest':>9}")
+        for layout, found in ratios.items():
             print(
-                f"{layout:<36}{args.events / row['post_s']:>9.1f}{rate:>14.2f}"
-                f"{rate / baseline[sift]:>11.2f}{versus}{os.getloadavg()[0]:>10.1f}",
-                flush=True,
+                f"{layout:<36}{statistics.median(rates[layout]):>10.2f}"
+                f"{statistics.median(found):>12.2f}{min(found):>8.2f}{max(found):>9.2f}"
             )
-            rows.append((layout, row))
     print_costs(rows)
 
 
