@@ -6,8 +6,10 @@ Each command group lives in its own module and is registered here.
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from comms.cli import bounces, ebox, ledger, post, report, run, service, templates
+from comms.cli.console import print_invalid
 
 cli = typer.Typer(
     help="comms: letters, emails and eBox messages for the fund's members.",
@@ -26,4 +28,8 @@ cli.registered_commands += ebox.cli.registered_commands
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ValidationError as exc:  # settings any command read: never echo the rejected value
+        print_invalid(exc)
+        raise SystemExit(1) from None

@@ -310,8 +310,12 @@ def reseal(
     _, ledger = _open()
     try:
         report = ledger.reseal(dry_run=dry_run)
+        after = None if dry_run else ledger.seal_census()
     except ValueError as exc:
-        raise _fail(f"{exc}; nothing after it was resealed") from None
+        raise _fail(
+            f"{exc}. The reseal stopped at that row's batch; batches before it stay resealed, "
+            "and running it again once the key is configured carries on."
+        ) from None
     for name, counts in (
         ("Event snapshots", report.before.snapshots),
         ("Rejected inputs", report.before.rejections),
@@ -323,8 +327,7 @@ def reseal(
         f"{verb} with key {report.current_key_id!r}: {report.snapshots} snapshots, "
         f"{report.rejections} rejected inputs."
     )
-    if not dry_run:
-        after = ledger.seal_census()
+    if after is not None:
         left = {k for k in (*after.snapshots, *after.rejections) if k != report.current_key_id}
         console.print(
             "Every held text is sealed with the current key: older keys may be removed."

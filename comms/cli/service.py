@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from comms.app import build_app, build_ledger
-from comms.cli.console import console, err
+from comms.cli.console import console, err, print_invalid
 from comms.logging import configure_logging
 from comms.queue import Queue
 from comms.service.dlq import DeadLetterOffice
@@ -42,11 +42,7 @@ def _settings() -> Settings:
     try:
         settings = load_settings()
     except ValidationError as exc:
-        # Field and reason only: a rejected value may be a secret.
-        for e in exc.errors(include_input=False, include_url=False):
-            name = "_".join(str(p) for p in e["loc"]).upper()
-            where = f"COMMS_{name}: " if name else ""
-            err.print(f"{where}{e['msg'].removeprefix('Value error, ')}")
+        print_invalid(exc)
         raise typer.Exit(1) from None
     configure_logging(settings.log_level, settings.log_format)
     return settings

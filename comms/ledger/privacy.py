@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from comms.identifiers import digits_only, is_valid_enterprise_number, is_valid_national_number
 
-# Format tags: `v1.` sealed with the key derived from the HMAC secret; `v2.<key id>.` with a
-# configured seal key (COMMS_SEAL_KEYS), so keys can be rotated without touching the HMAC secret.
+# Format tags: `v1.` sealed with the key derived from the HMAC secret; `v2.<key id>.<fingerprint>.`
+# with a configured seal key (COMMS_SEAL_KEYS), so keys can be rotated without touching the HMAC
+# secret. The fingerprint tells a different key under a known id from an altered row.
 _DERIVED_PREFIX = "v1."
 _KEYED_PREFIX = "v2."
+_FINGERPRINT_HEX = 8
 DERIVED_KEY_ID = "derived"  # how the census names v1 texts; never a configured key id
 _NONCE_BYTES = 12  # AES-GCM standard nonce (NIST SP 800-38D)
 
@@ -52,7 +54,7 @@ class Sealer:
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"comms.ledger.seal.v1"
         ).derive(secret)
         self._derived = AESGCM(derived)
-        self._keys = {key_id: AESGCM(key) for key_id, key in keys}
+        self._keys = {key_id: (AESGCM(key), fingerprint(key)) for key_id, key in keys}
         self.current_key_id = keys[0][0] if keys else DERIVED_KEY_ID
 
     def seal(self, text: str, *, label: str) -> str:
@@ -60,32 +62,49 @@ class Sealer:
         if self.current_key_id == DERIVED_KEY_ID:
             aead, prefix = self._derived, _DERIVED_PREFIX
         else:
-            aead, prefix = self._keys[self.current_key_id], f"{_KEYED_PREFIX}{self.current_key_id}."
+            aead, print_ = self._keys[self.current_key_id]
+            prefix = f"{_KEYED_PREFIX}{self.current_key_id}.{print_}."
         sealed = aead.encrypt(nonce, text.encode("utf-8"), label.encode("utf-8"))
         return prefix + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
     def open(self, token: str, *, label: str) -> str:
-        key_id = self.key_id(token)
+        key_id, print_, body = _parse(token)
         if key_id == DERIVED_KEY_ID:
-            aead, body = self._derived, token[len(_DERIVED_PREFIX) :]
-        elif key_id in self._keys:
-            aead, body = self._keys[key_id], token[len(_KEYED_PREFIX) + len(key_id) + 1 :]
+            aead = self._derived
         else:
-            raise UnknownSealKey(f"sealed with seal key {key_id!r}, which is not configured")
+            if key_id not in self._keys:
+                raise UnknownSealKey(f"sealed with seal key {key_id!r}, which is not configured")
+            aead, known = self._keys[key_id]
+            if known != print_:
+                raise UnknownSealKey(
+                    f"sealed with another key named {key_id!r} (fingerprint {print_}; the"
+                    f" configured one is {known})"
+                )
         blob = base64.urlsafe_b64decode(body)
         try:
             plain = aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], label.encode())
         except InvalidTag:
-            raise ValueError("sealed text does not open: wrong key or altered row") from None
+            raise ValueError("sealed text does not open: altered row") from None
         return plain.decode("utf-8")
 
     @staticmethod
     def key_id(token: str) -> str:
         """Which key sealed a text, read from its format tag (no key needed)."""
-        if token.startswith(_DERIVED_PREFIX):
-            return DERIVED_KEY_ID
-        if token.startswith(_KEYED_PREFIX):
-            key_id, dot, _ = token[len(_KEYED_PREFIX) :].partition(".")
-            if dot and key_id:
-                return key_id
-        raise ValueError("sealed text has an unknown format")
+        return _parse(token)[0]
+
+
+def fingerprint(key: bytes) -> str:
+    """A short public name for a key's value, so two keys under one id are told apart."""
+    made = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"comms.seal.fingerprint")
+    return made.derive(key).hex()[:_FINGERPRINT_HEX]
+
+
+def _parse(token: str) -> tuple[str, str, str]:
+    """(key id, fingerprint, base64 body) of a sealed text; the derived key has no fingerprint."""
+    if token.startswith(_DERIVED_PREFIX):
+        return DERIVED_KEY_ID, "", token[len(_DERIVED_PREFIX) :]
+    if token.startswith(_KEYED_PREFIX):
+        parts = token[len(_KEYED_PREFIX) :].split(".", 2)
+        if len(parts) == 3 and parts[0] and len(parts[1]) == _FINGERPRINT_HEX and parts[2]:
+            return parts[0], parts[1], parts[2]
+    raise ValueError("sealed text has an unknown format")

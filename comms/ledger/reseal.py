@@ -116,6 +116,8 @@ def reseal(
         done = 0
         for rows in _pages(connect, kind):
             stale = [(k, text) for k, text in rows if Sealer.key_id(text) != sealer.current_key_id]
+            if not stale:
+                continue
             if dry_run:
                 for k, text in stale:
                     kind.open(sealer, k, text)  # a text that will not open is found now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -130,3 +131,25 @@ def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
     again = with_key("demo")  # every snapshot opens with the new key alone
     assert again.returncode == 0 and "duplicate 16" in again.stdout
     assert comms(tmp_path, "ledger", "reseal", "--dry-run").returncode == 1  # the key is needed
+
+
+def test_a_malformed_setting_is_named_without_its_value(tmp_path: Path) -> None:
+    secret_part = base64.b64encode(b"k" * 20).decode()  # 20 bytes: too short for a seal key
+    env = {
+        **os.environ,
+        "COMMS_DATA_DIR": str(tmp_path / "var"),
+        "COMMS_HMAC_SECRET": "hmac-secret-that-must-not-show",
+        "COMMS_SEAL_KEYS": f"2027a:{secret_part}",
+    }
+    result = subprocess.run(
+        [*COMMS, "ledger", "reseal", "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "COMMS_SEAL_KEYS key '2027a': expected 32 random bytes" in result.stderr
+    for value in (secret_part, secret_part[-12:], "hmac-secret-that-must-not-show", "hmac-secr"):
+        assert value not in result.stdout + result.stderr

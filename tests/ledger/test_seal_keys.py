@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from comms.errors import FieldError
-from comms.ledger import Ledger
+from comms.ledger import Ledger, SnapshotMismatch, UnknownSealKey
 from comms.ledger.schema import events, rejections
 from comms.settings import load_settings, parse_seal_keys
 from tests.ledger.helpers import PERSON, SECRET, accept
@@ -112,3 +112,24 @@ def test_seal_keys_are_checked_without_showing_them() -> None:
             hmac_secret="a-real-secret",
             database_url="postgresql+psycopg://db/comms",
         )
+
+
+def test_another_key_under_a_known_id_is_a_settings_error_not_an_altered_row(db_url: str) -> None:
+    with Ledger(db_url, SECRET, seal_keys=[NEW]) as right:
+        right.migrate()
+        accept(right, "evt-twin-0001")
+    twin = (NEW[0], secrets.token_bytes(32))  # `new-seal-key 2027a` run twice
+    with (
+        Ledger(db_url, SECRET, seal_keys=[twin]) as wrong,
+        pytest.raises(UnknownSealKey, match="another key named '2027a'"),
+    ):
+        wrong.event_snapshot("evt-twin-0001")
+    with Ledger(db_url, SECRET, seal_keys=[NEW]) as right:
+        assert PERSON in (right.event_snapshot("evt-twin-0001") or "")
+        with right.engine.begin() as conn:  # an altered row is still told apart
+            sealed = conn.execute(sa.select(events.c.snapshot)).scalar_one()
+            head, _, body = sealed.rpartition(".")
+            flipped = body[:-4] + ("AAAA" if body[-4:] != "AAAA" else "BBBB")
+            conn.execute(sa.update(events).values(snapshot=f"{head}.{flipped}"))
+        with pytest.raises(SnapshotMismatch):
+            right.event_snapshot("evt-twin-0001")
