@@ -24,6 +24,7 @@ from comms.archive import Archive
 from comms.cli.console import console, err
 from comms.ledger import Filters, Ledger, RetentionPolicy, ViewFilters
 from comms.ledger.audit import audit_archive
+from comms.ledger.checkpoints import Checkpoint
 from comms.ledger.export import FORMATS, Format
 from comms.ledger.filters import parse_evidence, parse_moment
 from comms.ledger.subject import export_subject
@@ -287,6 +288,25 @@ def purge(
         raise typer.Exit(1)
 
 
+@cli.command("checkpoint")
+def checkpoint(
+    append: Annotated[
+        Path | None,
+        typer.Option(help="also append the line to this file (keep it where comms cannot write)"),
+    ] = None,
+) -> None:
+    """Print both chains' heads as one line, after verifying them; keep it outside the database."""
+    _, ledger = _open()
+    result = ledger.verify()
+    if not result.ok:
+        raise _fail(f"Ledger BROKEN at row {result.first_broken_seq}: no checkpoint made.")
+    line = ledger.checkpoint().to_line()
+    if append is not None:
+        with append.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+    print(line)
+
+
 @cli.command("new-seal-key")
 def new_seal_key(
     key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. 2027a")],
@@ -370,8 +390,14 @@ def verify(
     archive: Annotated[
         bool, typer.Option("--archive", help="also re-hash every archived document (slow)")
     ] = False,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            help="a file of `comms ledger checkpoint` lines the log must still agree with"
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the hash chain; name the first broken row."""
+    """Recompute the hash chain; name the first broken row; check kept checkpoints."""
     settings, ledger = _open()
     result = ledger.verify()
     if result.ok:
@@ -394,5 +420,32 @@ def verify(
         for sha in audit.corrupted:
             err.print(f"Archive: {sha} no longer matches its hash")
         problems = problems or not audit.ok
+    if checkpoints is not None:
+        problems = _check_checkpoints(ledger, checkpoints) or problems
     if problems:
         raise typer.Exit(1)
+
+
+def _check_checkpoints(ledger: Ledger, path: Path) -> bool:
+    """Prints what the kept checkpoints say; True if any disagrees or cannot be read."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        err.print(f"Checkpoints: {path}: {exc.strerror}")
+        return True
+    found: list[tuple[int, Checkpoint]] = []
+    for n, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            found.append((n, Checkpoint.from_line(text)))
+        except ValueError as exc:
+            err.print(f"Checkpoints: {path}, line {n}: {exc}")
+            return True
+    findings = ledger.check_checkpoints(found)
+    for f in findings:
+        err.print(f"Checkpoint line {f.line} disagrees ({f.chain}): {f.reason}")
+    if not findings:
+        last = f", the last of {found[-1][1].made_at}" if found else ""
+        console.print(f"Checkpoints: {len(found)} agree with the log{last}.")
+    return bool(findings)

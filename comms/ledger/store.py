@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from comms.errors import DuplicateEvent, FieldError
-from comms.ledger import purge, queries, reports, reseal
+from comms.ledger import checkpoints, purge, queries, reports, reseal
 from comms.ledger.append import append, lock_head
 from comms.ledger.chain import canonical_json, verify_rows
 from comms.ledger.dates import key_dates
@@ -489,6 +489,18 @@ class Ledger:
             actor=actor,
             dry_run=dry_run,
         )
+
+    def checkpoint(self) -> checkpoints.Checkpoint:
+        """Both chains' heads now, to be kept where the application cannot write."""
+        with self._read() as conn, conn.begin():
+            return checkpoints.make(conn, self._now())
+
+    def check_checkpoints(
+        self, found: Iterable[tuple[int, checkpoints.Checkpoint]]
+    ) -> list[checkpoints.Finding]:
+        """Checkpoints (with their line numbers) the ledger no longer agrees with; none: all hold."""
+        with self._read() as conn, conn.begin():
+            return checkpoints.check(conn, found)
 
     def seal_census(self) -> reseal.SealCensus:
         """How many held snapshots and rejected inputs each seal key sealed."""

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from comms.app import build_ledger
 from comms.samples import load_sample
+from comms.settings import load_settings
+from tests.ledger.helpers import accept, rewrite_history_from
 from tests.readback import pdf_text
 
 COMMS = [sys.executable, "-m", "comms.cli"]
@@ -153,3 +156,30 @@ def test_a_malformed_setting_is_named_without_its_value(tmp_path: Path) -> None:
     assert "COMMS_SEAL_KEYS key '2027a': expected 32 random bytes" in result.stderr
     for value in (secret_part, secret_part[-12:], "hmac-secret-that-must-not-show", "hmac-secr"):
         assert value not in result.stdout + result.stderr
+
+
+def test_checkpoints_from_the_command_line(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "var")
+    with build_ledger(settings) as ledger:
+        for n in range(3):
+            accept(ledger, f"evt-ckpt-{n:04d}")
+    kept = tmp_path / "worm" / "checkpoints.jsonl"
+    kept.parent.mkdir()
+    made = comms(tmp_path, "ledger", "checkpoint", "--append", str(kept))
+    assert made.returncode == 0, made.stderr
+    line = made.stdout.strip()
+    assert kept.read_text() == line + "\n" and json.loads(line)["seq"] == 3
+
+    agreed = comms(tmp_path, "ledger", "verify", "--checkpoints", str(kept))
+    assert agreed.returncode == 0 and "Checkpoints: 1 agree with the log" in agreed.stdout
+
+    with build_ledger(settings) as ledger:
+        rewrite_history_from(ledger.engine, 2)
+    caught = comms(tmp_path, "ledger", "verify", "--checkpoints", str(kept))
+    assert "Ledger intact" in caught.stdout  # the chain alone is fooled
+    assert caught.returncode == 1
+    assert "Checkpoint line 1 disagrees (entries): row 3 now hashes to" in caught.stderr
+
+    kept.write_text(line + "\nnot a checkpoint\n")
+    unreadable = comms(tmp_path, "ledger", "verify", "--checkpoints", str(kept))
+    assert unreadable.returncode == 1 and "line 2: not a checkpoint line" in unreadable.stderr

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from comms.ledger import AcceptResult, Ledger
+from comms.ledger.chain import row_hash
+from comms.ledger.schema import chain_head, entries
 from comms.models import Language
 
 SECRET = "test-hmac-secret"
@@ -69,3 +71,29 @@ def drop_append_only_guard(engine: sa.Engine) -> None:
         else:
             conn.exec_driver_sql("DROP TRIGGER entries_no_update")
             conn.exec_driver_sql("DROP TRIGGER entries_no_delete")
+
+
+def rewrite_history_from(engine: sa.Engine, seq: int) -> None:
+    """The forger's full job: change a row, then rehash it, every later row and the head.
+
+    The chain then verifies on its own; only a checkpoint kept elsewhere shows the change.
+    """
+    drop_append_only_guard(engine)
+    with engine.begin() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(entries).where(entries.c.seq >= seq).order_by(entries.c.seq)
+            ).mappings()
+        ]
+        rows[0]["reason"] = "recipient asked for paper"
+        prev = rows[0]["prev_hash"]
+        for row in rows:
+            row["prev_hash"] = prev
+            row["row_hash"] = prev = row_hash(row)
+            conn.execute(
+                sa.update(entries)
+                .where(entries.c.seq == row["seq"])
+                .values(reason=row["reason"], prev_hash=row["prev_hash"], row_hash=row["row_hash"])
+            )
+        conn.execute(sa.update(chain_head).values(row_hash=prev))

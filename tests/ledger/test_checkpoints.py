@@ -1,0 +1,69 @@
+"""Checkpoints kept outside the database catch the rewrite that verify alone cannot."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from comms.ledger import Ledger
+from comms.ledger.checkpoints import Checkpoint
+from comms.ledger.schema import chain_head, entries
+from comms.models import ChannelName, Status
+from tests.ledger.helpers import Clock, accept, drop_append_only_guard, rewrite_history_from
+
+
+def _letters(ledger: Ledger, prefix: str, count: int = 3) -> None:
+    for n in range(count):
+        accept(ledger, f"{prefix}-{n:04d}")
+        ledger.record(
+            event_id=f"{prefix}-{n:04d}",
+            status=Status.DISPATCHED,
+            communication_id=f"{prefix}-com-{n}",
+            channel=ChannelName.EMAIL,
+            reason="consent given",
+        )
+
+
+def test_checkpoints_agree_with_an_untouched_ledger(ledger: Ledger, clock: Clock) -> None:
+    empty = ledger.checkpoint()
+    assert (empty.seq, empty.tombstone_seq) == (0, 0)
+    _letters(ledger, "early")
+    first = ledger.checkpoint()
+    clock.advance(86400)
+    _letters(ledger, "later")
+    second = ledger.checkpoint()
+    assert first.seq == 6 and second.seq == 12 and second.made_at > first.made_at
+    lines = [p.to_line() for p in (empty, first, second)]
+    assert [Checkpoint.from_line(line) for line in lines] == [empty, first, second]
+    assert ledger.check_checkpoints(enumerate((empty, first, second), start=1)) == []
+
+
+def test_a_rewritten_history_passes_verify_but_not_the_checkpoint(ledger: Ledger) -> None:
+    _letters(ledger, "early")
+    kept = ledger.checkpoint()  # what the WORM bucket holds
+    _letters(ledger, "later")
+    rewrite_history_from(ledger.engine, 2)
+
+    assert ledger.verify().ok  # the chain is valid on its own: this is why checkpoints exist
+    [finding] = ledger.check_checkpoints([(1, kept)])
+    assert (finding.line, finding.chain, finding.seq) == (1, "entries", 6)
+    assert "now hashes to" in finding.reason
+
+
+def test_a_cut_tail_is_named_by_the_checkpoint(ledger: Ledger) -> None:
+    _letters(ledger, "early")
+    kept = ledger.checkpoint()
+    drop_append_only_guard(ledger.engine)
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.delete(entries).where(entries.c.seq >= 5))
+        last = conn.execute(sa.select(entries.c.row_hash).where(entries.c.seq == 4)).scalar_one()
+        conn.execute(sa.update(chain_head).values(seq=4, row_hash=last))
+    assert ledger.verify().ok
+    [finding] = ledger.check_checkpoints([(7, kept)])
+    assert (finding.line, finding.seq, finding.reason) == (7, 6, "row 6 is gone")
+
+
+@pytest.mark.parametrize("line", ["", "{}", '{"seq": "six"}', "not json"])
+def test_a_line_that_is_not_a_checkpoint_is_refused(line: str) -> None:
+    with pytest.raises(ValueError, match="not a checkpoint line"):
+        Checkpoint.from_line(line)
