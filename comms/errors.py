@@ -50,3 +50,18 @@ class MissingMention(RenderRefused):
 
 class DuplicateEvent(CommsError):
     """The same event id arrived with different content: refuse it as a conflict."""
+
+
+def field_error(
+    path: list[int | str], kind: str, message: str, ctx: dict[str, object]
+) -> FieldError:
+    """A pydantic error as a FieldError that never quotes the rejected value.
+
+    Pydantic's own message for an unknown discriminator ("Input tag '…' found …") quotes it; the
+    others name only what was expected.
+    """
+    if kind == "union_tag_invalid":
+        path = [*path, str(ctx.get("discriminator", "")).strip("'")]
+        message = f"must be one of {ctx.get('expected_tags', 'the known values')}"
+    field = ".".join(str(p) for p in path if p != "") or "(event)"
+    return FieldError(field, message.removeprefix("Value error, "))

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from comms.errors import FieldError, InvalidEvent
+from comms.errors import FieldError, InvalidEvent, field_error
 from comms.identifiers import (
     digits_only,
     is_valid_enterprise_number,
@@ -478,12 +478,10 @@ _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors without `input`: the offending value may be a national number or a name."""
-    out = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(p) for p in _without_union_tags(err["loc"])) or "(event)"
-        msg = err["msg"].removeprefix("Value error, ")
-        out.append(FieldError(loc, msg))
-    return out
+    return [
+        field_error(_without_union_tags(err["loc"]), err["type"], err["msg"], err.get("ctx", {}))
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
 
 
 def _without_union_tags(loc: tuple[int | str, ...]) -> list[int | str]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from comms.cli import bounces, ebox, ledger, post, report, run, service, templates
-from comms.cli.console import print_invalid
+from comms.cli.console import err, print_invalid
 
 cli = typer.Typer(
     help="comms: letters, emails and eBox messages for the fund's members.",
@@ -32,4 +33,7 @@ def main() -> None:
         cli()
     except ValidationError as exc:  # settings any command read: never echo the rejected value
         print_invalid(exc)
+        raise SystemExit(1) from None
+    except SettingsError as exc:  # a setting that is not even JSON; names the field, not the value
+        err.print(str(exc), markup=False)
         raise SystemExit(1) from None

@@ -22,7 +22,7 @@ from rich.table import Table
 from comms.app import build_ledger
 from comms.archive import Archive
 from comms.cli.console import console, err
-from comms.ledger import Filters, Ledger, RetentionPolicy, ViewFilters
+from comms.ledger import Filters, Ledger, RetentionPolicy, VerifyResult, ViewFilters
 from comms.ledger.audit import audit_archive
 from comms.ledger.checkpoints import Checkpoint
 from comms.ledger.export import FORMATS, Format
@@ -295,16 +295,26 @@ def checkpoint(
         typer.Option(help="also append the line to this file (keep it where comms cannot write)"),
     ] = None,
 ) -> None:
-    """Print both chains' heads as one line, after verifying them; keep it outside the database."""
+    """Verify both chains and print their heads as one line; keep it outside the database."""
     _, ledger = _open()
-    result = ledger.verify()
+    result, point = ledger.checkpoint()  # one snapshot: the line pins exactly what was verified
     if not result.ok:
-        raise _fail(f"Ledger BROKEN at row {result.first_broken_seq}: no checkpoint made.")
-    line = ledger.checkpoint().to_line()
-    if append is not None:
-        with append.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        raise _fail(f"{_broken(result)}; no checkpoint made.")
+    line = point.to_line()
     print(line)
+    if append is not None:
+        try:
+            with append.open("a+", encoding="utf-8") as out:
+                out.seek(0, 2)
+                if out.tell():  # the file's last line may lack its newline: never glue two
+                    out.seek(out.tell() - 1)
+                    if out.read(1) != "\n":
+                        out.write("\n")
+                out.write(line + "\n")
+        except OSError as exc:
+            raise _fail(
+                f"Could not append to {append}: {exc.strerror}. Keep the line above."
+            ) from None
 
 
 @cli.command("new-seal-key")
@@ -344,11 +354,11 @@ def reseal(
         console.print(f"{name} by seal key: {held}")
     verb = "Would reseal" if dry_run else "Resealed"
     console.print(
-        f"{verb} with key {report.current_key_id!r}: {report.snapshots} snapshots, "
+        f"{verb} with key {report.current_key!r}: {report.snapshots} snapshots, "
         f"{report.rejections} rejected inputs."
     )
     if after is not None:
-        left = {k for k in (*after.snapshots, *after.rejections) if k != report.current_key_id}
+        left = {k for k in (*after.snapshots, *after.rejections) if k != report.current_key}
         console.print(
             "Every held text is sealed with the current key: older keys may be removed."
             if not left
@@ -405,10 +415,8 @@ def verify(
             f"Ledger intact: {result.checked} rows verified, "
             f"{result.tombstones_checked} tombstones verified."
         )
-    elif result.first_broken_tombstone is not None:
-        err.print(f"Ledger BROKEN at tombstone {result.first_broken_tombstone}: {result.reason}")
     else:
-        err.print(f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}")
+        err.print(_broken(result))
     problems = not result.ok
     if archive:
         audit = audit_archive(ledger, Archive(settings.archive_dir))
@@ -421,31 +429,47 @@ def verify(
             err.print(f"Archive: {sha} no longer matches its hash")
         problems = problems or not audit.ok
     if checkpoints is not None:
-        problems = _check_checkpoints(ledger, checkpoints) or problems
+        problems = _check_checkpoints(ledger, checkpoints, chain_ok=result.ok) or problems
     if problems:
         raise typer.Exit(1)
 
 
-def _check_checkpoints(ledger: Ledger, path: Path) -> bool:
-    """Prints what the kept checkpoints say; True if any disagrees or cannot be read."""
+def _broken(result: VerifyResult) -> str:
+    if result.first_broken_tombstone is not None:
+        return f"Ledger BROKEN at tombstone {result.first_broken_tombstone}: {result.reason}"
+    return f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}"
+
+
+def _check_checkpoints(ledger: Ledger, path: Path, *, chain_ok: bool) -> bool:
+    """Prints what the kept checkpoints say; True if any disagrees, is unreadable, or none is."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         err.print(f"Checkpoints: {path}: {exc.strerror}")
         return True
+    except UnicodeDecodeError:
+        err.print(f"Checkpoints: {path} is not a text file")
+        return True
     found: list[tuple[int, Checkpoint]] = []
+    unreadable = 0
     for n, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            found.append((n, Checkpoint.from_line(text)))
-        except ValueError as exc:
-            err.print(f"Checkpoints: {path}, line {n}: {exc}")
-            return True
+        if text.strip():
+            try:
+                found.append((n, Checkpoint.from_line(text)))
+            except ValueError as exc:
+                err.print(f"Checkpoints: {path}, line {n}: {exc}")
+                unreadable += 1
+    if not found:
+        err.print(f"Checkpoints: {path} holds no checkpoint")
+        return True
     findings = ledger.check_checkpoints(found)
     for f in findings:
         err.print(f"Checkpoint line {f.line} disagrees ({f.chain}): {f.reason}")
     if not findings:
-        last = f", the last of {found[-1][1].made_at}" if found else ""
-        console.print(f"Checkpoints: {len(found)} agree with the log{last}.")
-    return bool(findings)
+        held = f"{len(found)} agree with the log, the last of {found[-1][1].made_at}"
+        console.print(
+            f"Checkpoints: {held}."
+            if chain_ok
+            else f"Checkpoints: {held}, as stored; the chain itself is broken (above)."
+        )
+    return bool(findings) or unreadable > 0

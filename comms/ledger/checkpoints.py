@@ -10,8 +10,9 @@ checkpoint's seq no longer has the checkpoint's hash.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from sqlalchemy.engine import Connection
 
 from comms.ledger.chain import GENESIS, canonical_json, format_at
 from comms.ledger.schema import chain_head, entries, tombstone_head, tombstones
+
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,21 @@ class Checkpoint:
     def from_line(cls, line: str) -> Checkpoint:
         try:
             data = json.loads(line)
-            return cls(
-                made_at=str(data["made_at"]),
-                seq=int(data["seq"]),
-                row_hash=str(data["row_hash"]),
-                tombstone_seq=int(data["tombstone_seq"]),
-                tombstone_hash=str(data["tombstone_hash"]),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"not a checkpoint line ({type(exc).__name__})") from None
+        except ValueError:
+            raise ValueError("not a checkpoint line (not JSON)") from None
+        if not isinstance(data, dict) or set(data) != _FIELDS:
+            raise ValueError("not a checkpoint line (other fields)")
+        seqs_ok = all(type(data[k]) is int and data[k] >= 0 for k in ("seq", "tombstone_seq"))
+        hashes_ok = all(
+            isinstance(data[k], str) and _HASH.fullmatch(data[k])
+            for k in ("row_hash", "tombstone_hash")
+        )
+        if not (seqs_ok and hashes_ok and isinstance(data["made_at"], str)):
+            raise ValueError("not a checkpoint line (a value of the wrong kind)")
+        return cls(**data)
+
+
+_FIELDS = {f.name for f in fields(Checkpoint)}
 
 
 @dataclass(frozen=True)

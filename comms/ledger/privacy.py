@@ -87,10 +87,18 @@ class Sealer:
             raise ValueError("sealed text does not open: altered row") from None
         return plain.decode("utf-8")
 
+    @property
+    def current_key(self) -> str:
+        """The key new texts are sealed with, named as `key_of` names it."""
+        if self.current_key_id == DERIVED_KEY_ID:
+            return DERIVED_KEY_ID
+        return f"{self.current_key_id}:{self._keys[self.current_key_id][1]}"
+
     @staticmethod
-    def key_id(token: str) -> str:
-        """Which key sealed a text, read from its format tag (no key needed)."""
-        return _parse(token)[0]
+    def key_of(token: str) -> str:
+        """Which key sealed a text, `id:fingerprint` or `derived`, read from its tag (no key needed)."""
+        key_id, print_, _ = _parse(token)
+        return f"{key_id}:{print_}" if print_ else key_id
 
 
 def fingerprint(key: bytes) -> str:

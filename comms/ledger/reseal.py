@@ -25,7 +25,7 @@ BATCH = 500  # rows per transaction: short write locks on SQLite
 
 @dataclass
 class SealCensus:
-    """How many held texts each key sealed: `{key id: count}`, per kind of row."""
+    """How many held texts each key sealed (`{"2027a:1f0c…": n, "derived": n}`), per kind of row."""
 
     snapshots: Counter[str] = field(default_factory=Counter)
     rejections: Counter[str] = field(default_factory=Counter)
@@ -35,7 +35,7 @@ class SealCensus:
 class ResealReport:
     """What a reseal did (or, dry, would do); counts only, never contents."""
 
-    current_key_id: str
+    current_key: str  # `id:fingerprint`, or `derived`
     before: SealCensus
     snapshots: int = 0
     rejections: int = 0
@@ -95,7 +95,7 @@ def census(
     for name, kind in _kinds(event_label, rejection_label).items():
         counts: Counter[str] = getattr(result, name)
         for rows in _pages(connect, kind):
-            counts.update(Sealer.key_id(text) for _, text in rows)
+            counts.update(Sealer.key_of(text) for _, text in rows)
     return result
 
 
@@ -110,12 +110,12 @@ def reseal(
 ) -> ResealReport:
     """Reseals every held text not sealed with the current key; opening checks each one first."""
     report = ResealReport(
-        sealer.current_key_id, census(connect, event_label, rejection_label), dry_run=dry_run
+        sealer.current_key, census(connect, event_label, rejection_label), dry_run=dry_run
     )
     for name, kind in _kinds(event_label, rejection_label).items():
         done = 0
         for rows in _pages(connect, kind):
-            stale = [(k, text) for k, text in rows if Sealer.key_id(text) != sealer.current_key_id]
+            stale = [(k, text) for k, text in rows if Sealer.key_of(text) != sealer.current_key]
             if not stale:
                 continue
             if dry_run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -490,16 +491,20 @@ class Ledger:
             dry_run=dry_run,
         )
 
-    def checkpoint(self) -> checkpoints.Checkpoint:
-        """Both chains' heads now, to be kept where the application cannot write."""
-        with self._read() as conn, conn.begin():
-            return checkpoints.make(conn, self._now())
+    def checkpoint(self) -> tuple[VerifyResult, checkpoints.Checkpoint]:
+        """Both chains verified and their heads taken in one snapshot, for keeping elsewhere.
+
+        The caller keeps the checkpoint only if the result is ok: a checkpoint pins what it
+        verified, no more.
+        """
+        with self._snapshot() as conn:
+            return self._verify_in(conn), checkpoints.make(conn, self._now())
 
     def check_checkpoints(
         self, found: Iterable[tuple[int, checkpoints.Checkpoint]]
     ) -> list[checkpoints.Finding]:
         """Checkpoints (with their line numbers) the ledger no longer agrees with; none: all hold."""
-        with self._read() as conn, conn.begin():
+        with self._snapshot() as conn:
             return checkpoints.check(conn, found)
 
     def seal_census(self) -> reseal.SealCensus:
@@ -556,26 +561,30 @@ class Ledger:
 
     def verify(self) -> VerifyResult:
         """Recomputes the whole chain within one snapshot and compares its end with the head."""
+        with self._snapshot() as conn:
+            return self._verify_in(conn)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """One read transaction that sees a single moment (PostgreSQL: REPEATABLE READ)."""
         with self._read() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.row_hash)).one()
-                rows = conn.execute(
-                    sa.select(entries).order_by(entries.c.seq).execution_options(yield_per=1000)
-                ).mappings()
-                result = verify_rows(rows, head.seq, head.row_hash)
-                stones_head = conn.execute(
-                    sa.select(tombstone_head.c.seq, tombstone_head.c.row_hash)
-                ).one()
-                stones = conn.execute(
-                    sa.select(tombstones)
-                    .order_by(tombstones.c.seq)
-                    .execution_options(yield_per=1000)
-                ).mappings()
-                graves = verify_rows(
-                    stones, stones_head.seq, stones_head.row_hash, hasher=tombstone_hash
-                )
+                yield conn
+
+    @staticmethod
+    def _verify_in(conn: Connection) -> VerifyResult:
+        head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.row_hash)).one()
+        rows = conn.execute(
+            sa.select(entries).order_by(entries.c.seq).execution_options(yield_per=1000)
+        ).mappings()
+        result = verify_rows(rows, head.seq, head.row_hash)
+        stones_head = conn.execute(sa.select(tombstone_head.c.seq, tombstone_head.c.row_hash)).one()
+        stones = conn.execute(
+            sa.select(tombstones).order_by(tombstones.c.seq).execution_options(yield_per=1000)
+        ).mappings()
+        graves = verify_rows(stones, stones_head.seq, stones_head.row_hash, hasher=tombstone_hash)
         return _combine(result, graves)
 
 

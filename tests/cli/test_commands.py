@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,9 +126,9 @@ def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
     dry = with_key("ledger", "reseal", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "Event snapshots by seal key: derived 16" in dry.stdout
-    assert "Would reseal with key '2027a': 16 snapshots" in dry.stdout
+    assert re.search(r"Would reseal with key '2027a:[0-9a-f]{8}': 16 snapshots", dry.stdout)
     done = with_key("ledger", "reseal")
-    assert "Resealed with key '2027a': 16 snapshots" in done.stdout
+    assert re.search(r"Resealed with key '2027a:[0-9a-f]{8}': 16 snapshots", done.stdout)
     assert "older keys may be removed" in done.stdout
     assert line.split(":", 1)[1] not in done.stdout + done.stderr
     assert "intact" in with_key("ledger", "verify").stdout
@@ -183,3 +184,18 @@ def test_checkpoints_from_the_command_line(tmp_path: Path) -> None:
     kept.write_text(line + "\nnot a checkpoint\n")
     unreadable = comms(tmp_path, "ledger", "verify", "--checkpoints", str(kept))
     assert unreadable.returncode == 1 and "line 2: not a checkpoint line" in unreadable.stderr
+
+    kept.write_text("\n")
+    empty = comms(tmp_path, "ledger", "verify", "--checkpoints", str(kept))
+    assert empty.returncode == 1 and "holds no checkpoint" in empty.stderr
+
+    kept.write_text(line)  # its last line lacks a newline: the next is not glued to it
+    again = comms(tmp_path, "ledger", "checkpoint", "--append", str(kept))
+    assert again.returncode == 0, again.stderr
+    assert kept.read_text().splitlines() == [line, again.stdout.strip()]
+
+    nowhere = tmp_path / "no-such-folder" / "checkpoints.jsonl"
+    lost = comms(tmp_path, "ledger", "checkpoint", "--append", str(nowhere))
+    assert lost.returncode == 1 and "Could not append" in lost.stderr
+    printed = json.loads(lost.stdout)  # the line is printed all the same
+    assert printed["row_hash"] == json.loads(again.stdout)["row_hash"]

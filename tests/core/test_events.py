@@ -154,3 +154,20 @@ def test_schema_names_every_type() -> None:
     text = json.dumps(event_json_schema())
     for name in EVENT_TYPES:
         assert name in text
+
+
+def test_a_wrong_type_or_recipient_kind_is_named_without_echoing_the_value() -> None:
+    """Pydantic's own message quotes a rejected discriminator; ours lists what is accepted."""
+    raw = load_sample("decision-nl")
+    raw["type"] = "85073003328"
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(raw)
+    [(field, message)] = [(e.field, e.message) for e in caught.value.errors]
+    assert field == "type" and "'decision'" in message and "85073003328" not in message
+    raw = load_sample("decision-nl")
+    raw["recipient"]["kind"] = "85073003328"
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(raw)
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("recipient.kind", "must be one of 'person', 'company'")
+    ]

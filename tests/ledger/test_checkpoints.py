@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -25,13 +27,14 @@ def _letters(ledger: Ledger, prefix: str, count: int = 3) -> None:
 
 
 def test_checkpoints_agree_with_an_untouched_ledger(ledger: Ledger, clock: Clock) -> None:
-    empty = ledger.checkpoint()
+    verified, empty = ledger.checkpoint()
+    assert verified.ok and verified.checked == 0
     assert (empty.seq, empty.tombstone_seq) == (0, 0)
     _letters(ledger, "early")
-    first = ledger.checkpoint()
+    _, first = ledger.checkpoint()
     clock.advance(86400)
     _letters(ledger, "later")
-    second = ledger.checkpoint()
+    _, second = ledger.checkpoint()
     assert first.seq == 6 and second.seq == 12 and second.made_at > first.made_at
     lines = [p.to_line() for p in (empty, first, second)]
     assert [Checkpoint.from_line(line) for line in lines] == [empty, first, second]
@@ -40,7 +43,7 @@ def test_checkpoints_agree_with_an_untouched_ledger(ledger: Ledger, clock: Clock
 
 def test_a_rewritten_history_passes_verify_but_not_the_checkpoint(ledger: Ledger) -> None:
     _letters(ledger, "early")
-    kept = ledger.checkpoint()  # what the WORM bucket holds
+    _, kept = ledger.checkpoint()  # what the WORM bucket holds
     _letters(ledger, "later")
     rewrite_history_from(ledger.engine, 2)
 
@@ -52,7 +55,7 @@ def test_a_rewritten_history_passes_verify_but_not_the_checkpoint(ledger: Ledger
 
 def test_a_cut_tail_is_named_by_the_checkpoint(ledger: Ledger) -> None:
     _letters(ledger, "early")
-    kept = ledger.checkpoint()
+    _, kept = ledger.checkpoint()
     drop_append_only_guard(ledger.engine)
     with ledger.engine.begin() as conn:
         conn.execute(sa.delete(entries).where(entries.c.seq >= 5))
@@ -63,7 +66,37 @@ def test_a_cut_tail_is_named_by_the_checkpoint(ledger: Ledger) -> None:
     assert (finding.line, finding.seq, finding.reason) == (7, 6, "row 6 is gone")
 
 
-@pytest.mark.parametrize("line", ["", "{}", '{"seq": "six"}', "not json"])
+GOOD = json.dumps(
+    {
+        "made_at": "2027-01-04T09:00:00.000000Z",
+        "row_hash": "a" * 64,
+        "seq": 6,
+        "tombstone_hash": "0" * 64,
+        "tombstone_seq": 0,
+    },
+    separators=(",", ":"),
+    sort_keys=True,
+)
+
+
+def test_a_well_formed_line_reads_back() -> None:
+    assert Checkpoint.from_line(GOOD).seq == 6
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "{}",
+        "not json",
+        "[]",
+        GOOD.replace('"seq":6', '"seq":6.9'),
+        GOOD.replace('"seq":6', '"seq":true'),
+        GOOD.replace('"seq":6', '"seq":-1'),
+        GOOD.replace("a" * 64, "A" * 64),
+        GOOD.replace('"tombstone_seq":0', '"tombstone_seq":0,"extra":1'),
+    ],
+)
 def test_a_line_that_is_not_a_checkpoint_is_refused(line: str) -> None:
     with pytest.raises(ValueError, match="not a checkpoint line"):
         Checkpoint.from_line(line)

@@ -10,12 +10,15 @@ import sqlalchemy as sa
 
 from comms.errors import FieldError
 from comms.ledger import Ledger, SnapshotMismatch, UnknownSealKey
+from comms.ledger.privacy import fingerprint
 from comms.ledger.schema import events, rejections
 from comms.settings import load_settings, parse_seal_keys
 from tests.ledger.helpers import PERSON, SECRET, accept
 
 OLD = ("2026a", secrets.token_bytes(32))
 NEW = ("2027a", secrets.token_bytes(32))
+OLD_NAME = f"2026a:{fingerprint(OLD[1])}"  # how the census names a key: id and fingerprint
+NEW_NAME = f"2027a:{fingerprint(NEW[1])}"
 SNAPSHOTS = 7
 
 
@@ -53,18 +56,18 @@ def test_a_rotated_key_reseals_every_row_and_the_old_key_can_go(db_url: str) -> 
         _fill(second, "old")
         _everything_opens(second, ("derived", "old"))
         census = second.seal_census()
-        assert census.snapshots == {"derived": SNAPSHOTS, "2026a": SNAPSHOTS}
-        assert census.rejections == {"derived": 1, "2026a": 1}
+        assert census.snapshots == {"derived": SNAPSHOTS, OLD_NAME: SNAPSHOTS}
+        assert census.rejections == {"derived": 1, OLD_NAME: 1}
 
     with Ledger(db_url, SECRET, seal_keys=[NEW, OLD]) as rotated:
         _fill(rotated, "new")  # new rows take the first key at once
         dry = rotated.reseal(dry_run=True)
         assert (dry.snapshots, dry.rejections) == (2 * SNAPSHOTS, 2)
-        assert rotated.seal_census().snapshots["2027a"] == SNAPSHOTS  # a dry run changes nothing
+        assert rotated.seal_census().snapshots[NEW_NAME] == SNAPSHOTS  # a dry run changes nothing
         report = rotated.reseal()
-        assert report.current_key_id == "2027a"
+        assert report.current_key == NEW_NAME
         assert (report.snapshots, report.rejections) == (2 * SNAPSHOTS, 2)
-        assert rotated.seal_census().snapshots == {"2027a": 3 * SNAPSHOTS}
+        assert rotated.seal_census().snapshots == {NEW_NAME: 3 * SNAPSHOTS}
         assert rotated.reseal().snapshots == 0  # nothing left to do
         assert rotated.verify().ok  # the chain covers the plain event, not its ciphertext
 
@@ -85,7 +88,7 @@ def test_a_row_sealed_with_a_key_no_longer_configured_is_named_not_guessed(db_ur
         with pytest.raises(ValueError) as caught:
             new.reseal()
         assert PERSON not in str(caught.value)
-        assert new.seal_census().snapshots == {"2026a": 1}  # untouched
+        assert new.seal_census().snapshots == {OLD_NAME: 1}  # untouched
 
 
 def test_seal_keys_are_checked_without_showing_them() -> None:
