@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from comms.ledger import Ledger
+from comms.archive import Archive
+from comms.ledger import Ledger, RetentionPolicy
+from comms.ledger.chain import GENESIS
 from comms.ledger.checkpoints import Checkpoint
-from comms.ledger.schema import chain_head, entries
+from comms.ledger.schema import chain_head, entries, tombstone_head, tombstones
 from comms.models import ChannelName, Status
 from tests.ledger.helpers import Clock, accept, drop_append_only_guard, rewrite_history_from
 
@@ -100,3 +104,26 @@ def test_a_well_formed_line_reads_back() -> None:
 def test_a_line_that_is_not_a_checkpoint_is_refused(line: str) -> None:
     with pytest.raises(ValueError, match="not a checkpoint line"):
         Checkpoint.from_line(line)
+
+
+def test_a_cut_tombstone_chain_is_named_by_the_checkpoint(
+    ledger: Ledger, clock: Clock, tmp_path: Path
+) -> None:
+    clock.now = datetime(2014, 5, 1, 9, 0, tzinfo=UTC)
+    accept(ledger, "evt-ckpt-old", doc_type="decision")
+    clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    policy = RetentionPolicy(years_by_type={}, default_years=10, rejected_years=1)
+    assert ledger.purge(date(2026, 3, 2), policy, Archive(tmp_path / "a"), actor="cli:ops").events
+    verified, kept = ledger.checkpoint()
+    assert verified.ok and kept.tombstone_seq == 1
+
+    with ledger.engine.begin() as conn:  # the purge's record removed, its head put back
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER tombstones_append_only ON tombstones")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER tombstones_no_delete")
+        conn.execute(sa.delete(tombstones))
+        conn.execute(sa.update(tombstone_head).values(seq=0, row_hash=GENESIS))
+    assert ledger.verify().ok
+    [finding] = ledger.check_checkpoints([(1, kept)])
+    assert (finding.chain, finding.seq, finding.reason) == ("tombstones", 1, "row 1 is gone")
