@@ -36,10 +36,9 @@ class ResealReport:
     """What a reseal did (or, dry, would do); counts only, never contents."""
 
     current_key: str  # `id:fingerprint`, or `derived`
-    before: SealCensus
+    before: SealCensus  # what the pass found, by key, before it resealed
     snapshots: int = 0
     rejections: int = 0
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,14 +107,18 @@ def reseal(
     rejection_label: str,
     dry_run: bool = False,
 ) -> ResealReport:
-    """Reseals every held text not sealed with the current key; opening checks each one first."""
-    report = ResealReport(
-        sealer.current_key, census(connect, event_label, rejection_label), dry_run=dry_run
-    )
+    """Reseals every held text not sealed with the current key; opening checks each one first.
+
+    One pass per table: the census of what it found is taken from the same pages it reseals.
+    """
+    report = ResealReport(sealer.current_key, SealCensus())
     for name, kind in _kinds(event_label, rejection_label).items():
+        found: Counter[str] = getattr(report.before, name)
         done = 0
         for rows in _pages(connect, kind):
-            stale = [(k, text) for k, text in rows if Sealer.key_of(text) != sealer.current_key]
+            keys = [Sealer.key_of(text) for _, text in rows]
+            found.update(keys)
+            stale = [row for row, key in zip(rows, keys, strict=True) if key != sealer.current_key]
             if not stale:
                 continue
             if dry_run:
