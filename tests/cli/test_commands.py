@@ -21,8 +21,11 @@ from tests.readback import pdf_text
 COMMS = [sys.executable, "-m", "comms.cli"]
 
 
-def comms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+def comms(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`comms …` as a process on this test's data folder; `env` adds or overrides settings."""
+    env = {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [*COMMS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
     )
@@ -121,10 +124,7 @@ def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
     assert comms(tmp_path, "ledger", "new-seal-key", "Not.An.Id").returncode == 1
 
     def with_key(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "COMMS_DATA_DIR": str(data), "COMMS_SEAL_KEYS": line}
-        return subprocess.run(
-            [*COMMS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
-        )
+        return comms(tmp_path, *args, env={"COMMS_SEAL_KEYS": line})
 
     dry = with_key("ledger", "reseal", "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -143,20 +143,11 @@ def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
 
 def test_a_malformed_setting_is_named_without_its_value(tmp_path: Path) -> None:
     secret_part = base64.b64encode(b"k" * 20).decode()  # 20 bytes: too short for a seal key
-    env = {
-        **os.environ,
-        "COMMS_DATA_DIR": str(tmp_path / "var"),
+    settings = {
         "COMMS_HMAC_SECRET": "hmac-secret-that-must-not-show",
         "COMMS_SEAL_KEYS": f"2027a:{secret_part}",
     }
-    result = subprocess.run(
-        [*COMMS, "ledger", "reseal", "--dry-run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = comms(tmp_path, "ledger", "reseal", "--dry-run", env=settings)
     assert result.returncode == 1
     assert "COMMS_SEAL_KEYS key '2027a': expected 32 random bytes" in result.stderr
     for value in (secret_part, secret_part[-12:], "hmac-secret-that-must-not-show", "hmac-secr"):
