@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -18,12 +19,15 @@ from channels.post_batch import Envelope, PrintBatcher
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
 from comms.ledger import Ledger
+from comms.ledger.privacy import Sealer
 from comms.models import ChannelName
+from comms.notification import policy_from_settings
 from comms.pipeline import Pipeline, Services
 from comms.routing import LookedUpFacts, Preferences, Router
 from comms.settings import Settings
 from comms.templates_store import TemplateStore, renders_published
 from comms.templates_store.published import PublishedComposer
+from comms.webhooks import WebhookStore
 
 
 @dataclass
@@ -49,6 +53,11 @@ class App:
             )
         )
 
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        """Webhook endpoints, their outbox and the change feed (issue 18), made on first use."""
+        return build_webhook_store(self.settings, self.ledger)
+
     async def __aenter__(self) -> Self:
         for channel in self.channels.values():
             await channel.open()
@@ -69,6 +78,11 @@ def build_composer(settings: Settings) -> Composer:
     if renders_published(settings):  # only versions a second person approved (issue 6)
         return PublishedComposer(TemplateStore.from_settings(settings), layout)
     return Composer(settings.templates_dir, layout)
+
+
+def build_webhook_store(settings: Settings, ledger: Ledger) -> WebhookStore:
+    sealer = Sealer(settings.hmac_secret.get_secret_value().encode("utf-8"), settings.seal_key_ring)
+    return WebhookStore(ledger.engine, sealer, policy_from_settings(settings))
 
 
 def build_ledger(settings: Settings) -> Ledger:

@@ -183,6 +183,28 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=60.0, ge=0)  # SIGTERM: in-flight events may finish
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no endpoint in workers
+    # When a communication is deemed notified (issue 18): docs/notification.md. Only the post rules
+    # have a source in law (art. 53bis Judicial Code); the eBox and email rules are the fund's policy.
+    notification_post_working_days: int = Field(default=3, ge=0, le=30)
+    notification_registered_basis: Literal["presentation", "posting"] = "presentation"
+    notification_registered_working_days: int = Field(
+        default=3, ge=0, le=30
+    )  # no presentation date
+    notification_ebox_basis: Literal["read", "publication"] = "read"
+    notification_ebox_days: int = Field(default=0, ge=0, le=60)  # with basis "publication"
+    notification_email_days: int | None = Field(default=None, ge=0, le=60)  # None: never notifies
+    notification_working_weekdays: list[int] = [0, 1, 2, 3, 4]  # Monday = 0; a gap (legal review)
+
+    # Upstream webhooks (issue 18): docs/webhooks.md. Standard Webhooks' retry schedule: 27.5 h.
+    webhook_retry_schedule_s: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)  # one POST; a slow receiver waits
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=60)  # the dispatcher's idle sleep
+    webhook_batch: int = Field(default=500, ge=1, le=10_000)  # ledger rows per fan-out round
+    webhook_endpoints_at_once: int = Field(default=16, ge=1, le=256)  # receivers served in parallel
+    webhook_in_flight_per_endpoint: int = Field(
+        default=4, ge=1, le=64
+    )  # events at once per receiver
+
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from comms.api import auth, compliance, compliance_pages, events, health, metrics, studio
+from comms.api import (
+    auth,
+    compliance,
+    compliance_pages,
+    events,
+    health,
+    metrics,
+    studio,
+    webhooks,
+)
 from comms.app import App
 
 
@@ -21,6 +30,8 @@ def create_api(app: App) -> FastAPI:
     api.state.comms = app
     api.include_router(health.router)
     api.include_router(auth.router)
+    api.include_router(webhooks.router)  # before events: `/events/changes` is not an event id
+    webhooks.document_webhooks(api)
     api.include_router(events.router)
     api.include_router(metrics.router)
     api.include_router(studio.router)  # /studio: template previews and approvals (issue 6)

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from comms.cli import bounces, ebox, ledger, post, report, run, service, templates
+from comms.cli import bounces, ebox, ledger, post, report, run, service, templates, webhooks
 from comms.cli.console import err, print_invalid
 
 cli = typer.Typer(
@@ -25,6 +25,7 @@ cli.add_typer(service.dlq, name="dlq")
 cli.add_typer(templates.cli, name="templates")
 cli.add_typer(post.cli, name="post")
 cli.add_typer(bounces.cli, name="bounces")
+cli.add_typer(webhooks.cli, name="webhooks")
 cli.registered_commands += ebox.cli.registered_commands
 
 

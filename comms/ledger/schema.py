@@ -67,6 +67,7 @@ events = sa.Table(
     sa.Column("accepted_at", UTCDateTime, nullable=False),
     sa.Column("snapshot", sa.Text, nullable=True),  # sealed event JSON; NULL once purged
     sa.Column("purged_at", UTCDateTime, nullable=True),
+    sa.Column("producer", sa.String(100), nullable=True, index=True),  # the API user who sent it
 )
 
 rejections = sa.Table(
@@ -171,4 +172,49 @@ event_dates = sa.Table(
     sa.Column("event_id", sa.String(EVENT_ID_MAX), primary_key=True),
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.Date, nullable=False),
+)
+
+# Upstream webhooks (issue 18, docs/webhooks.md): not part of the chain, which they only read.
+# An endpoint's signing secret is sealed; a message's payload holds no personal data.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("producer", sa.String(100), nullable=False, index=True),  # the API user's name
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),  # sealed `whsec_…`
+    sa.Column("types", sa.Text, nullable=False),  # JSON list of the change types it wants
+    sa.Column("from_seq", sa.BigInteger, nullable=False),  # the chain's head when it registered
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+webhook_messages = sa.Table(
+    "webhook_messages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # `msg_…`, the receiver's deduplication key
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the ledger entry it reports
+    sa.Column("event_id", sa.String(EVENT_ID_MAX), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the JSON body, signed as sent
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),  # a dispatcher is sending it
+    sa.Column("last_error", sa.String(200), nullable=True),  # HTTP status or error class only
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "seq"),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "endpoint_id", "event_id", "seq"),
+)
+
+# How far the fan-out has read the chain: one row.
+webhook_cursor = sa.Table(
+    "webhook_cursor",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
 )

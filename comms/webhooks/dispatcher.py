@@ -1,0 +1,131 @@
+"""Posts outbox messages to their endpoints, signed per Standard Webhooks, each endpoint apart.
+
+A process of its own (`comms webhooks run`), never a worker's job slot: a slow or dead receiver
+can hold back its own messages only, never another receiver's and never a letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+from standardwebhooks.webhooks import Webhook
+
+from comms.webhooks.store import DEAD, Endpoint, OutboxMessage, WebhookStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchTuning:
+    """How hard the dispatcher pushes; from settings (`COMMS_WEBHOOK_*`)."""
+
+    retry_schedule_s: Sequence[float]
+    timeout_s: float
+    poll_s: float
+    batch: int
+    endpoints_at_once: int
+    in_flight_per_endpoint: int
+
+
+class Dispatcher:
+    """Fan-out then send, round after round; one task per endpoint with due messages."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        tuning: DispatchTuning,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._store = store
+        self._tuning = tuning
+        self._client = httpx.AsyncClient(
+            timeout=tuning.timeout_s, transport=transport, follow_redirects=False
+        )
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(tuning.endpoints_at_once)
+
+    async def close(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._client.aclose()
+
+    async def run(self, *, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            busy = await self.round()
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._tuning.poll_s)
+
+    async def round(self) -> bool:
+        """One fan-out and one look for due endpoints; True when there may be more right away."""
+        made = await asyncio.to_thread(self._store.fan_out, self._tuning.batch)
+        due = await asyncio.to_thread(self._store.due_endpoints)
+        for endpoint in due:
+            if endpoint.id not in self._running and endpoint.disabled_at is None:
+                self._running[endpoint.id] = asyncio.create_task(self._serve(endpoint))
+        return made >= self._tuning.batch
+
+    async def drain(self) -> None:
+        """Rounds until nothing is due or running (tests and the bench)."""
+        while True:
+            await self.round()
+            if not self._running:
+                due = await asyncio.to_thread(self._store.due_endpoints)
+                if not due:
+                    return
+            else:
+                await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def _serve(self, endpoint: Endpoint) -> None:
+        try:
+            await self._serve_once(endpoint)
+        finally:
+            self._running.pop(endpoint.id, None)
+
+    async def _serve_once(self, endpoint: Endpoint) -> None:
+        async with self._slots:
+            lease_s = self._tuning.timeout_s * 2 + 30
+            claimed = await asyncio.to_thread(
+                self._store.claim,
+                endpoint.id,
+                limit=self._tuning.in_flight_per_endpoint,
+                lease_s=lease_s,
+            )
+            if not claimed:
+                return
+            secret = await asyncio.to_thread(self._store.secret_of, endpoint.id)
+            signer = Webhook(secret)
+            await asyncio.gather(*(self._send(endpoint, signer, m) for m in claimed))
+
+    async def _send(self, endpoint: Endpoint, signer: Webhook, message: OutboxMessage) -> None:
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signer.sign(message.id, now, message.payload),
+        }
+        try:
+            answer = await self._client.post(endpoint.url, content=message.payload, headers=headers)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}"
+        else:
+            if 200 <= answer.status_code < 300:
+                await asyncio.to_thread(self._store.succeeded, message.id)
+                return
+            error = f"HTTP {answer.status_code}"
+        state = await asyncio.to_thread(
+            self._store.failed, message.id, error, self._tuning.retry_schedule_s
+        )
+        if state == DEAD:
+            log.warning(
+                "webhook_dead_letter", endpoint=endpoint.id, message=message.id, error=error
+            )

@@ -1,0 +1,122 @@
+"""`GET /events/changes` and `/webhooks` over HTTP: a producer's own changes, each exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comms.api import create_api
+from comms.api.auth import token_digest
+from comms.app import App, build_app
+from comms.models import ChannelName, Status
+from comms.settings import load_settings
+from tests.ledger.helpers import accept
+from tests.webhooks.conftest import sent_by
+
+MINE = {"Authorization": "Bearer mine"}
+THEIRS = {"Authorization": "Bearer theirs"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    settings = load_settings(
+        environment="test",
+        data_dir=tmp_path / "var",
+        api_users=[
+            {"name": "upstream", "roles": ["producer"], "token_sha256": token_digest("mine")},
+            {"name": "other", "roles": ["producer"], "token_sha256": token_digest("theirs")},
+        ],
+    )
+    built = build_app(settings)
+    yield built
+    built.ledger.close()
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    with TestClient(create_api(app)) as c:
+        yield c
+
+
+def history(app: App, event_id: str, producer: str) -> None:
+    accept(app.ledger, event_id)
+    sent_by(app.ledger, event_id, producer)
+    cid = f"{event_id}:ebox"
+    for status in (
+        Status.ROUTED,
+        Status.RENDERED,
+        Status.DISPATCHED,
+        Status.DELIVERED,
+        Status.READ,
+    ):
+        app.ledger.record(
+            event_id=event_id, status=status, communication_id=cid, channel=ChannelName.EBOX
+        )
+
+
+def test_the_feed_resumed_from_any_cursor_yields_each_change_exactly_once(
+    app: App, client: TestClient
+) -> None:
+    for n in range(4):
+        history(app, f"mine-{n}", "upstream")
+        history(app, f"theirs-{n}", "other")
+    everything = client.get("/events/changes", params={"limit": 1000}, headers=MINE).json()
+    seqs = [c["seq"] for c in everything["changes"]]
+    assert len(seqs) == 16  # accepted, sent, delivered, read for each of my 4 events
+    assert seqs == sorted(seqs) and everything["cursor"] == seqs[-1]
+    assert {c["event_id"] for c in everything["changes"]} == {f"mine-{n}" for n in range(4)}
+    for start in [0, *seqs]:
+        got: list[int] = []
+        cursor = start
+        while True:
+            page = client.get(
+                "/events/changes", params={"after": cursor, "limit": 3}, headers=MINE
+            ).json()
+            if not page["changes"]:
+                break
+            got += [c["seq"] for c in page["changes"]]
+            cursor = page["cursor"]
+        assert got == [s for s in seqs if s > start]
+
+
+def test_the_feed_gives_the_notification_date_once_the_member_read_it(
+    app: App, client: TestClient
+) -> None:
+    history(app, "mine-1", "upstream")
+    changes = client.get("/events/changes", headers=MINE).json()["changes"]
+    by_change = {c["change"]: c for c in changes}
+    assert by_change["delivered"]["notified_on"] is None  # eBox policy: the read date
+    assert by_change["read"]["notified_on"] is not None
+    assert "read" in by_change["read"]["notification_rule"]
+
+
+def test_a_producer_manages_only_its_own_webhooks(client: TestClient) -> None:
+    made = client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/x", "types": ["delivered"]}, headers=MINE
+    )
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    endpoint_id = made.json()["id"]
+    assert [w["id"] for w in client.get("/webhooks", headers=MINE).json()] == [endpoint_id]
+    assert client.get("/webhooks", headers=THEIRS).json() == []
+    assert client.delete(f"/webhooks/{endpoint_id}", headers=THEIRS).status_code == 404
+    assert client.get(f"/webhooks/{endpoint_id}/messages", headers=THEIRS).json() == []
+    assert client.delete(f"/webhooks/{endpoint_id}", headers=MINE).status_code == 204
+    assert "secret" not in client.get("/webhooks", headers=MINE).json()[0]
+
+
+def test_a_bad_subscription_names_the_field(client: TestClient) -> None:
+    answer = client.post(
+        "/webhooks", json={"url": "not a url", "types": ["teleported"]}, headers=MINE
+    )
+    assert answer.status_code == 422
+    fields = {tuple(e["loc"]) for e in answer.json()["detail"]}
+    assert ("body", "url") in fields and ("body", "types", 0) in fields
+
+
+def test_the_openapi_document_describes_the_webhook(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "state-change" in spec["webhooks"]
+    assert "/events/changes" in spec["paths"]
