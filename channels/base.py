@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-# "published_unknown": the eBox took the message but its answer (message id) was lost (409 replay).
+# "published_no_id": the eBox took the message but its answer (message id) was lost (409 replay).
 Outcome = Literal[
-    "dispatched", "delivered", "published_unknown", "read", "bounced", "returned", "failed"
+    "dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed"
 ]
 
 

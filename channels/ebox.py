@@ -48,7 +48,7 @@ MAX_LABEL = 100
 ID_LENGTHS = {"citizen": 11, "enterprise": 10}  # SSIN, enterprise number
 STATUS_BATCH = 100  # the API's own limit is undocumented; keep requests modest
 NO_DIGITAL_USER = "NO_DIGITAL_USER"  # published, but the recipient never opened an eBox
-PUBLISHED_UNKNOWN: Final = "published_unknown"  # the outcome when the message id is not known
+PUBLISHED_NO_ID: Final = "published_no_id"  # the outcome when the message id is not known
 REMEMBERED_ANSWERS = 10_000  # first answers kept in memory for a 409 in the same process
 
 ApiVersion = Literal["v2", "v3"]
@@ -233,7 +233,7 @@ class EboxChannel(BaseChannel):
             expect_status(response, 201, operation=operation)
             answer = parse(response, PUBLICATION, operation=operation)
         except UnexpectedAnswer:
-            return Receipt(self.name, cid, PUBLISHED_UNKNOWN, evidence)
+            return Receipt(self.name, cid, PUBLISHED_NO_ID, evidence)
         evidence["ebox_message_id"] = answer.messageId
         evidence["expiration_date"] = wire_text(answer.expirationDate)
         if answer.code:
@@ -256,7 +256,7 @@ class EboxChannel(BaseChannel):
             "ebox publication replayed, first answer unknown", extra={"communication_id": cid}
         )
         evidence = {"idempotency_key": key, "replay": "true", "http_status": "409"}
-        return Receipt(self.name, cid, PUBLISHED_UNKNOWN, evidence)
+        return Receipt(self.name, cid, PUBLISHED_NO_ID, evidence)
 
     def _remember(self, key: str, receipt: Receipt) -> None:
         self._answers[key] = receipt

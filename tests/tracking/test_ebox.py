@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from channels.base import TransientError
 from comms import tracking
+from comms.app import build_app
+from comms.events import parse_event
 from comms.models import ChannelName, Status
-from tests.tracking.conftest import NO_DIGITAL_USER, Rig
+from comms.samples import load_sample
+from tests.tracking.conftest import ISSUED, NO_DIGITAL_USER, Rig
 
 DECISION = "sample-decision-fr"  # a person with an eBox
 
@@ -108,3 +113,102 @@ async def test_no_status_no_guess(rig: Rig) -> None:
     assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=20)) == 0
     assert rig.post_entries() == []
     assert rig.statuses(DECISION)[-1] == ("ebox", Status.DELIVERED)
+
+
+async def test_a_decision_read_in_the_ebox_is_read_and_never_goes_on_paper(rig: Rig) -> None:
+    """Read before the 14 days: `read` in the ledger, and no paper copy however long after."""
+    sent = await rig.run("decision-fr")
+    [delivery] = sent.deliveries
+    start = published_at(rig, DECISION)
+    rig.mark_read(delivery.evidence["ebox_message_id"])
+
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=2)) == 1
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=30)) == 0
+
+    assert rig.statuses(DECISION)[-1] == ("ebox", Status.READ)
+    assert rig.post_entries() == []
+
+
+async def test_a_crash_between_publishing_and_recording_then_a_replay(rig: Rig) -> None:
+    """Published, then the worker died before the ledger row; the retry is answered 409.
+
+    The first answer (message id, NO_DIGITAL_USER) is lost: the eBox communication ends in
+    `published_no_id`, never `delivered` without a message id, and the decision goes on paper
+    as the policy names (fallback.published_no_id), visible to compliance by its state.
+    """
+    record = rig.app.ledger.record
+
+    def dies_after_publishing(**row: object) -> object:
+        if row["status"] is Status.DELIVERED and row["channel"] == "ebox":
+            raise SystemExit("worker killed")
+        return record(**row)  # type: ignore[arg-type]
+
+    rig.app.ledger.record = dies_after_publishing  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await rig.run("decision-fr")
+    assert len(rig.emb.ebox.messages()) == 1  # the registry has it
+
+    async with build_app(rig.emb.settings) as restarted:  # a new worker: nothing in memory
+        again = await restarted.pipeline.process(
+            parse_event(load_sample("decision-fr")), issued_on=ISSUED
+        )
+
+    assert again.verdict == "sent"
+    assert rig.statuses(DECISION)[-3:] == [
+        ("ebox", Status.PUBLISHED_NO_ID),
+        ("post", Status.ROUTED),
+        ("post", Status.DISPATCHED),
+    ]
+    assert len(rig.emb.ebox.messages()) == 1
+    assert len(rig.post_entries()) == 1
+    ebox_rows = [e for e in rig.app.ledger.history(DECISION) if e.channel is ChannelName.EBOX]
+    assert not any(e.status is Status.DELIVERED for e in ebox_rows)
+    unknown = ebox_rows[-1]
+    assert unknown.evidence["replay"] == "true" and "ebox_message_id" not in unknown.evidence
+    post_reason = rig.rows(DECISION)[-2][2]
+    assert post_reason == "eBox publication replayed, its message id unknown: paper as well"
+    found = rig.app.ledger.search(status=Status.PUBLISHED_NO_ID)
+    assert [e.event_id for e in found] == [DECISION]
+
+    # The poll cannot ask about a message without its id, and sends no second paper copy.
+    later = published_at_any(rig, DECISION) + timedelta(days=20)
+    assert await tracking.poll_ebox_read_status(rig.app, now=later) == 0
+    assert len(rig.post_entries()) == 1
+
+
+async def test_published_no_id_without_its_paper_copy_gets_it_from_the_poll(rig: Rig) -> None:
+    """The print outbox was down after the 409: the poll sends the paper the policy names."""
+    record = rig.app.ledger.record
+
+    def dies_after_publishing(**row: object) -> object:
+        if row["status"] is Status.DELIVERED and row["channel"] == "ebox":
+            raise SystemExit("worker killed")
+        return record(**row)  # type: ignore[arg-type]
+
+    rig.app.ledger.record = dies_after_publishing  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await rig.run("decision-fr")
+
+    async with build_app(rig.emb.settings) as restarted:
+        post = restarted.channels[ChannelName.POST]
+
+        async def down(outgoing: object) -> object:
+            raise TransientError("outbox share not mounted")
+
+        post.send = down  # type: ignore[method-assign]
+        restarted.pipeline.services.transient_backoff_s = 0.01
+        first = await restarted.pipeline.process(
+            parse_event(load_sample("decision-fr")), issued_on=ISSUED
+        )
+    assert first.verdict == "pending" and rig.post_entries() == []
+
+    assert await tracking.poll_ebox_read_status(rig.app) == 1
+    assert rig.statuses(DECISION)[-1] == ("post", Status.DISPATCHED)
+    assert await tracking.poll_ebox_read_status(rig.app) == 0
+    assert len(rig.post_entries()) == 1
+
+
+def published_at_any(rig: Rig, event_id: str) -> datetime:
+    return next(
+        e.at for e in rig.app.ledger.history(event_id) if e.status is Status.PUBLISHED_NO_ID
+    )
