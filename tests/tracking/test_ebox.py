@@ -11,6 +11,7 @@ from comms import tracking
 from comms.app import build_app
 from comms.events import parse_event
 from comms.models import ChannelName, Status
+from comms.reporting.model import Period, build_report
 from comms.samples import load_sample
 from tests.tracking.conftest import ISSUED, NO_DIGITAL_USER, Rig
 
@@ -169,6 +170,11 @@ async def test_a_crash_between_publishing_and_recording_then_a_replay(rig: Rig) 
     assert post_reason == "eBox publication replayed, its message id unknown: paper as well"
     found = rig.app.ledger.search(status=Status.PUBLISHED_NO_ID)
     assert [e.event_id for e in found] == [DECISION]
+    counts = build_report(rig.app.ledger, Period()).counts
+    assert [(c.channel, c.outcome, c.count) for c in counts if c.doc_type == "decision"] == [
+        ("ebox", "published_no_id", 1),
+        ("post", "dispatched", 1),
+    ]
 
     # The poll cannot ask about a message without its id, and sends no second paper copy.
     later = published_at_any(rig, DECISION) + timedelta(days=20)
