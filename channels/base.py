@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-Outcome = Literal["dispatched", "delivered", "read", "bounced", "returned", "failed"]
+# "published_no_id": the eBox took the message but its answer (message id) was lost (409 replay).
+Outcome = Literal[
+    "dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed"
+]
 
 
 class TransientError(Exception):

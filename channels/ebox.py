@@ -1,4 +1,4 @@
-"""Publish a letter into the recipient's eBox (Message Registry v3) and read back if it was read."""
+"""Publish a letter into the recipient's eBox (Message Registry v2 or v3) and read back if it was read."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import json
 import logging
 import urllib.parse
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, NamedTuple
 
 import httpx
 
@@ -19,8 +21,18 @@ from channels.base import (
     StatusUpdate,
     TransientError,
 )
-from channels.ebox_answers import items, json_or_empty, published_ids, raise_for_refusal
+from channels.ebox_answers import (
+    PREFERENCES,
+    PUBLICATION,
+    STATUSES,
+    UnexpectedAnswer,
+    expect_status,
+    parse,
+    raise_for_refusal,
+    wire_text,
+)
 from channels.ebox_auth import TokenSource
+from channels.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +47,30 @@ MAX_FILENAME = 255
 MAX_LABEL = 100
 ID_LENGTHS = {"citizen": 11, "enterprise": 10}  # SSIN, enterprise number
 STATUS_BATCH = 100  # the API's own limit is undocumented; keep requests modest
+NO_DIGITAL_USER = "NO_DIGITAL_USER"  # published, but the recipient never opened an eBox
+PUBLISHED_NO_ID: Final = "published_no_id"  # the outcome when the message id is not known
+REMEMBERED_ANSWERS = 10_000  # first answers kept in memory for a 409 in the same process
+
+ApiVersion = Literal["v2", "v3"]
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    """What differs between the two Message Registry versions a fund can be onboarded on."""
+
+    version: ApiVersion
+    publish_path: str  # below the registry's base URL
+    token_audience: str | None  # the JWT `aud` the token service wants; None: the token URL
+    idempotency: bool  # sends Idempotency-Key (a replay answers 409)
+
+
+WIRE_FORMATS: Mapping[ApiVersion, WireFormat] = {
+    # rest-2.1 (the public Swagger): POST /publishMessage answers 201/400/401 only; token
+    # /REST/oauth/v3/token with audience https://oauth.socialsecurity.be (domain/ebox.md).
+    "v2": WireFormat("v2", "/publishMessage", "https://oauth.socialsecurity.be", False),
+    # The v3 prose page and Postman collection: POST /ebox/messages, Idempotency-Key, token v5.
+    "v3": WireFormat("v3", "/ebox/messages", None, True),
+}
 
 
 class StatusQuery(NamedTuple):
@@ -66,7 +102,10 @@ class EboxChannel(BaseChannel):
         private_key_password: bytes | None = None,
         publish_scope: str = PUBLISH_SCOPE,
         preferences_scope: str = PREFERENCES_SCOPE,
+        api_version: ApiVersion = "v3",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self.wire = WIRE_FORMATS[api_version]
         self._base = base_url.rstrip("/")
         self._federation = federation_url.rstrip("/") if federation_url else None
         self._tokens = TokenSource(
@@ -75,6 +114,7 @@ class EboxChannel(BaseChannel):
             private_key_pem=private_key_pem,
             private_key_password=private_key_password,
             key_id=key_id,
+            audience=self.wire.token_audience,
         )
         self._publish_scope = publish_scope
         self._preferences_scope = preferences_scope
@@ -82,11 +122,13 @@ class EboxChannel(BaseChannel):
         self._message_type_id = message_type_id
         self._application_id = sender_application_id
         self._timeout = httpx.Timeout(timeout_s)
+        self._transport = transport  # tests: httpx.MockTransport
         self._http: httpx.AsyncClient | None = None
+        self._answers: OrderedDict[str, Receipt] = OrderedDict()
 
     async def open(self) -> None:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._timeout)
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -99,7 +141,7 @@ class EboxChannel(BaseChannel):
         return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, communication_id))
 
     def message_to_publish(self, outgoing: Outgoing) -> dict[str, Any]:
-        """The `messageToPublish` part; properties that would be null are left out (v3 rule)."""
+        """The `messageToPublish` part in the onboarded version; no null values (v3 rule)."""
         to = outgoing.to
         if to.ebox_type is None or not to.ebox_id:
             raise PermanentError("recipient has no eBox")
@@ -109,6 +151,10 @@ class EboxChannel(BaseChannel):
             raise PermanentError("eBox takes nl, fr or de only")
         if len(outgoing.subject) > MAX_SUBJECT:
             raise PermanentError(f"subject longer than {MAX_SUBJECT} characters")
+        if to.attention_of and len(to.attention_of) > MAX_LABEL:
+            raise PermanentError(f"attention-of label longer than {MAX_LABEL} characters")
+        if self.wire.version == "v2":
+            return self._message_v2(outgoing)
         id_key = "ssin" if to.ebox_type == "citizen" else "enterpriseNumber"
         message: dict[str, Any] = {
             "sender": {"eboxType": "enterprise", "enterpriseNumber": self._sender},
@@ -123,9 +169,27 @@ class EboxChannel(BaseChannel):
             "isReplyAuthorized": False,
         }
         if to.attention_of:
-            if len(to.attention_of) > MAX_LABEL:
-                raise PermanentError(f"attention-of label longer than {MAX_LABEL} characters")
             message["forTheAttentionOf"] = {"label": to.attention_of}
+        return message
+
+    def _message_v2(self, outgoing: Outgoing) -> dict[str, Any]:
+        """rest-2.1 `MessageToPublish`: recipient is an `EboxId`, flags without `is`."""
+        to = outgoing.to
+        message: dict[str, Any] = {
+            "recipient": {"eboxType": to.ebox_type, "eboxIdValue": to.ebox_id},
+            "subject": {outgoing.language: outgoing.subject},
+            "messageTypeId": self._message_type_id,
+            "senderOrganizationId": self._sender,
+            "senderApplicationId": self._application_id,
+            "attachments": [
+                {"httpPartName": "upfile1", "mainContent": True, "attachmentSigned": False}
+            ],
+            "bodyMainContent": False,
+            "replyAuthorized": False,
+        }
+        if to.attention_of:
+            # rest-2.1 `ForTheAttentionOf` {id, type, name}: the person's id is not ours to send.
+            message["forTheAttentionOf"] = {"type": "person", "name": to.attention_of}
         return message
 
     async def send(self, outgoing: Outgoing) -> Receipt:
@@ -142,34 +206,70 @@ class EboxChannel(BaseChannel):
             ),
             ("upfile1", (filename, document.content, document.content_type)),
         ]
-        # The header is an RFC 8941 string, hence the quotes (IETF idempotency-key draft).
-        headers = {"Idempotency-Key": f'"{key}"'}
+        headers: dict[str, str] = {}
+        if self.wire.idempotency:
+            # The header is an RFC 8941 string, hence the quotes (IETF idempotency-key draft).
+            headers["Idempotency-Key"] = f'"{key}"'
         response = await self._call(
-            f"{self._base}/ebox/messages", self._publish_scope, files=files, headers=headers
+            self._base + self.wire.publish_path, self._publish_scope, files=files, headers=headers
         )
         cid = outgoing.communication_id
-        evidence = {"idempotency_key": key}
-        if response.status_code == 409:
-            # Published by an earlier attempt; the API does not say with which answer.
-            evidence["replay"] = "true"
-            evidence.update(published_ids(json_or_empty(response)))
-            log.info("ebox publication replayed", extra={"communication_id": cid})
-            return Receipt(self.name, cid, "delivered", evidence)
+        if response.status_code == 409 and self.wire.idempotency:
+            return self._replayed(cid, key)
         raise_for_refusal(response)
-        body = json_or_empty(response)
-        evidence.update(published_ids(body))
-        code = body.get("code")
-        if code:
-            evidence["ebox_code"] = str(code)
-        log.info("ebox published", extra={"communication_id": cid, "ebox_code": code})
-        return Receipt(
-            self.name, cid, "delivered", evidence, also_by_post=code == "NO_DIGITAL_USER"
+        receipt = self._published(cid, key, response)
+        self._remember(key, receipt)
+        return receipt
+
+    def _published(self, cid: str, key: str, response: httpx.Response) -> Receipt:
+        """The first answer, read without raising: the message is published whatever it says.
+
+        An answer in another shape than PublicationStatusMessage is logged and recorded as
+        published with its id unknown, never as delivered without a message id.
+        """
+        evidence = {"idempotency_key": key, "http_status": str(response.status_code)}
+        operation = self.wire.publish_path.strip("/")
+        try:
+            expect_status(response, 201, operation=operation)
+            answer = parse(response, PUBLICATION, operation=operation)
+        except UnexpectedAnswer:
+            return Receipt(self.name, cid, PUBLISHED_NO_ID, evidence)
+        evidence["ebox_message_id"] = answer.messageId
+        evidence["expiration_date"] = wire_text(answer.expirationDate)
+        if answer.code:
+            evidence["ebox_code"] = scrub(answer.code)
+        no_digital_user = answer.code == NO_DIGITAL_USER
+        log.info("ebox published", extra={"communication_id": cid, "ebox_code": answer.code})
+        return Receipt(self.name, cid, "delivered", evidence, also_by_post=no_digital_user)
+
+    def _replayed(self, cid: str, key: str) -> Receipt:
+        """409: published by an earlier attempt; the API does not repeat that attempt's answer.
+
+        This process may still hold it (the ledger write failed after the 201); otherwise the
+        message id and NO_DIGITAL_USER are lost, and the state says so (domain/ebox.md).
+        """
+        first = self._answers.get(key)
+        if first is not None:
+            log.info("ebox publication replayed", extra={"communication_id": cid})
+            return replace(first, evidence={**first.evidence, "replay": "true"})
+        log.warning(
+            "ebox publication replayed, first answer unknown", extra={"communication_id": cid}
         )
+        evidence = {"idempotency_key": key, "replay": "true", "http_status": "409"}
+        return Receipt(self.name, cid, PUBLISHED_NO_ID, evidence)
+
+    def _remember(self, key: str, receipt: Receipt) -> None:
+        self._answers[key] = receipt
+        while len(self._answers) > REMEMBERED_ANSWERS:
+            self._answers.popitem(last=False)
 
     async def read_statuses(
         self, message_ids: Sequence[tuple[str, str, str]]
     ) -> list[StatusUpdate]:
-        """StatusQuery triples `(communication_id, message_id, ebox_id)` in; an update per read."""
+        """StatusQuery triples `(communication_id, message_id, ebox_id)` in; an update per read.
+
+        rest-2.1 `searchMessageStatus` (lines 481-514): 201 and a bare array of MessageStatus.
+        """
         queries = [StatusQuery(*q) for q in message_ids]
         by_message = {q.message_id: q for q in queries}
         updates: list[StatusUpdate] = []
@@ -185,19 +285,22 @@ class EboxChannel(BaseChannel):
             response = await self._call(
                 f"{self._base}/searchMessageStatus", self._publish_scope, json=payload
             )
-            raise_for_refusal(response)
-            for item in items(response.json()):
-                query = by_message.get(str(item.get("messageId")))
-                if query is None or str(item.get("readStatus", "")).upper() != "READ":
+            expect_status(response, 201, operation="searchMessageStatus")
+            for status in parse(response, STATUSES, operation="searchMessageStatus"):
+                query = by_message.get(status.messageId)
+                if query is None or not status.readStatus:
                     continue
-                evidence = {"ebox_message_id": query.message_id, "read_status": "READ"}
-                if item.get("expirationDate"):
-                    evidence["expiration_date"] = str(item["expirationDate"])
+                evidence = {"ebox_message_id": query.message_id, "read_status": "true"}
+                if status.expirationDate is not None:
+                    evidence["expiration_date"] = wire_text(status.expirationDate)
                 updates.append(StatusUpdate(self.name, query.communication_id, "read", evidence))
         return updates
 
     async def preferences(self, enterprise_numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Per known enterprise eBox: `exclusivelyEbox`, `lastConnectionDate`; others absent."""
+        """Per known enterprise eBox: `exclusivelyEbox`, `lastConnectionDate`; others absent.
+
+        federation-1.3 `eboxPreferences/search`: a bare array, each with a nested eboxId.
+        """
         if self._federation is None:
             raise ValueError("no federation_url configured")
         payload = {
@@ -207,12 +310,13 @@ class EboxChannel(BaseChannel):
         }
         url = f"{self._federation}/eboxPreferences/search"
         response = await self._call(url, self._preferences_scope, json=payload)
-        raise_for_refusal(response)
+        expect_status(response, 200, operation="eboxPreferences/search")
         found: dict[str, dict[str, Any]] = {}
-        for item in items(response.json()):
-            number = str(item.get("eboxIdValue", ""))
-            if number:
-                found[number] = {k: v for k, v in item.items() if k != "eboxIdValue"}
+        for item in parse(response, PREFERENCES, operation="eboxPreferences/search"):
+            known: dict[str, Any] = {"exclusivelyEbox": item.exclusivelyEbox}
+            if item.lastConnectionDate is not None:
+                known["lastConnectionDate"] = wire_text(item.lastConnectionDate)
+            found[item.eboxId.eboxIdValue] = known
         return found
 
     async def _call(

@@ -42,6 +42,7 @@ class TokenSource:
         private_key_pem: bytes,
         private_key_password: bytes | None = None,
         key_id: str | None = None,
+        audience: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         key = load_pem_private_key(private_key_pem, password=private_key_password)
@@ -51,6 +52,7 @@ class TokenSource:
         self._token_url = token_url
         self._client_id = client_id
         self._key_id = key_id
+        self._audience = audience or token_url  # v2: https://oauth.socialsecurity.be
         self._clock = clock
         self._tokens: dict[str, _Token] = {}
         self._lock: asyncio.Lock | None = None
@@ -72,12 +74,12 @@ class TokenSource:
         self._tokens.pop(scope, None)
 
     def assertion(self) -> str:
-        """Our signed JWT (RFC 7523 §3): iss = sub = client, aud = token URL."""
+        """Our signed JWT (RFC 7523 §3): iss = sub = client, aud = the token service."""
         now = int(self._clock())
         claims = {
             "iss": self._client_id,
             "sub": self._client_id,
-            "aud": self._token_url,
+            "aud": self._audience,
             "jti": str(uuid.uuid4()),
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_S,

@@ -135,6 +135,7 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
             message_type_id=settings.ebox_message_type_id,
             sender_application_id=settings.ebox_sender_application_id,
             federation_url=settings.ebox_federation_url,
+            api_version=settings.ebox_api_version,
             timeout_s=settings.ebox_timeout_s,
             key_id=settings.ebox_key_id,
             private_key_password=(

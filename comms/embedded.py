@@ -38,6 +38,7 @@ def embedded_services(
         public_key_pem=public_pem,
         sender_enterprise_number=settings.ebox_sender_enterprise_number,
         no_digital_users=no_digital_users,
+        api_version=settings.ebox_api_version,
     )
     with SmtpSink(maildir) as sink, simulator as ebox:
         yield Embedded(

@@ -35,6 +35,7 @@ class Status(str, Enum):
     RENDERED = "rendered"  # document rendered, archived and frozen
     DISPATCHED = "dispatched"  # the channel confirmed it took the message
     DELIVERED = "delivered"  # the channel confirmed it reached the recipient's box or door
+    PUBLISHED_NO_ID = "published_no_id"  # eBox has it (409 replay), its message id is lost
     READ = "read"  # the recipient opened it (eBox)
     BOUNCED = "bounced"  # email bounced permanently
     RETURNED = "returned"  # postal mail came back undeliverable

@@ -32,9 +32,13 @@ from comms.ledger import Entry, Ledger
 from comms.models import ChannelName, Document, Language, Message, Status
 from comms.routing import Plan, Route, Router
 
-SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.READ})
+SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
 GIVEN_UP = frozenset({Status.FAILED, Status.SUPERSEDED, Status.BOUNCED, Status.RETURNED})
 EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
+NO_DIGITAL_USER_REASON = "eBox answered NO_DIGITAL_USER: paper as well"
+PUBLISHED_NO_ID_REASON = "eBox publication replayed, its message id unknown: paper as well"
+# domain/ebox.md: a 409 does not repeat the first answer, so its reading can never be proven.
+UNKNOWN_ID = "published in the eBox by an earlier attempt whose answer was lost: message id unknown"
 
 Verdict = Literal["sent", "duplicate", "rejected", "refused", "conflict", "failed", "pending"]
 
@@ -310,7 +314,7 @@ class Dispatch:
         cid = communication_id(job.event.event_id, route.channel, job.message.document.sha256)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
         if latest is not None and (latest.status in SENT or latest.status in GIVEN_UP):
-            also = self._also_post(job.plan, latest.evidence)
+            also = self._also_post(job.plan, latest.evidence, latest.status)
             return DeliveryResult(
                 route.channel, cid, latest.status, latest.reason or "", latest.evidence
             ), also
@@ -350,15 +354,18 @@ class Dispatch:
         if receipt.also_by_post:
             evidence[EVIDENCE_NO_DIGITAL_USER] = "true"
         status = Status(receipt.outcome)
-        await self._record(job, route, status, route.reason, cid=cid, evidence=evidence)
-        return DeliveryResult(route.channel, cid, status, route.reason, evidence), self._also_post(
-            job.plan, evidence
+        reason = UNKNOWN_ID if status is Status.PUBLISHED_NO_ID else route.reason
+        await self._record(job, route, status, reason, cid=cid, evidence=evidence)
+        return DeliveryResult(route.channel, cid, status, reason, evidence), self._also_post(
+            job.plan, evidence, status
         )
 
     @staticmethod
-    def _also_post(plan: Plan, evidence: Mapping[str, str]) -> str | None:
+    def _also_post(plan: Plan, evidence: Mapping[str, str], status: Status) -> str | None:
         if evidence.get(EVIDENCE_NO_DIGITAL_USER) == "true" and plan.post_when_no_digital_user:
-            return "eBox answered NO_DIGITAL_USER: paper as well"
+            return NO_DIGITAL_USER_REASON
+        if status is Status.PUBLISHED_NO_ID and ChannelName.POST in plan.fallback.published_no_id:
+            return PUBLISHED_NO_ID_REASON
         return None
 
     async def _record(

@@ -28,12 +28,12 @@ _TYPE_KEYS = frozenset(
 _TRIGGER_SOURCES = {
     "bounced": ChannelName.EMAIL,
     "no_digital_user": ChannelName.EBOX,
+    "published_no_id": ChannelName.EBOX,
     "unread": ChannelName.EBOX,
     "returned": POST,
 }
-_FALLBACK_KEYS = frozenset(
-    {"bounced", "no_digital_user", "unread", "unread_after_days", "returned"}
-)
+_TRIGGERS = tuple(_TRIGGER_SOURCES)
+_FALLBACK_KEYS = frozenset({*_TRIGGERS, "unread_after_days"})
 
 
 class PolicyError(ValueError):
@@ -46,13 +46,15 @@ class Fallbacks:
 
     bounced: tuple[ChannelName, ...] = (POST,)  # email hard bounce
     no_digital_user: tuple[ChannelName, ...] = (POST,)  # eBox: the person never opened an eBox
+    # eBox 409 replay without the first answer: no message id, so no read and no NO_DIGITAL_USER
+    published_no_id: tuple[ChannelName, ...] = (POST,)
     unread: tuple[ChannelName, ...] = ()  # eBox still unread `unread_after_days` after publication
     unread_after_days: int = 0  # 0: unread messages are never re-sent
     returned: tuple[ChannelName, ...] = ()  # returned mail: by default staff look for an address
 
     def chain(self, trigger: str) -> tuple[ChannelName, ...]:
-        """The channels for `bounced`, `no_digital_user`, `unread` or `returned`."""
-        if trigger not in ("bounced", "no_digital_user", "unread", "returned"):
+        """The channels for `bounced`, `no_digital_user`, `published_no_id`, `unread`, `returned`."""
+        if trigger not in _TRIGGERS:
             raise ValueError(f"unknown fallback trigger {trigger}")
         chain: tuple[ChannelName, ...] = getattr(self, trigger)
         return chain
@@ -268,7 +270,7 @@ def _fallbacks(body: Any, base: Fallbacks, where: str) -> Fallbacks:
         raise PolicyError(f"{where}.unread_after_days: a whole number of days, 0 for never")
     chains = {
         key: _channels(body[key], f"{where}.{key}") if key in body else getattr(base, key)
-        for key in ("bounced", "no_digital_user", "unread", "returned")
+        for key in _TRIGGERS
     }
     if chains["unread"] and days == 0:
         raise PolicyError(f"{where}: unread has a chain but unread_after_days is 0")

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     email_domain: str = "fonds.example"  # right-hand side of Message-IDs
 
     # eBox (domain/ebox.md); the defaults point at the loopback simulator
+    # The Message Registry version the fund was onboarded on (docs/channels.md, "eBox versions");
+    # unset URLs follow it (v2: …/messageRegistry/v2 and /REST/oauth/v3/token).
+    ebox_api_version: Literal["v2", "v3"] = "v3"
     ebox_base_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/messageRegistry/v3"
     ebox_token_url: str = "http://127.0.0.1:8765/REST/oauth/v5/token"  # noqa: S105
     ebox_federation_url: str = "http://127.0.0.1:8765/REST/ebox/enterprise/federation/v1"
@@ -218,6 +221,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _ebox_urls_of_the_version(self) -> Settings:
+        """A v2 fund on v3 URLs (or the reverse) would fail on every letter: refuse to start."""
+        paths = _EBOX_PATHS[self.ebox_api_version]
+        for name, (ours, others) in paths.items():
+            if name not in self.model_fields_set:
+                setattr(self, name, getattr(self, name).replace(others, ours))
+            elif others in getattr(self, name):
+                version = self.ebox_api_version
+                raise ValueError(f"COMMS_{name.upper()} is not a Message Registry {version} URL")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production":
             if self.hmac_secret.get_secret_value() == DEV_HMAC_SECRET:
@@ -251,6 +266,19 @@ class Settings(BaseSettings):
     @property
     def post_dir(self) -> Path:
         return self.post_outbox_dir or self.data_dir / "outbox" / "post"
+
+
+# Per eBox version: setting → (its path fragment, the other version's); domain/ebox.md.
+_EBOX_PATHS = {
+    "v2": {
+        "ebox_base_url": ("/messageRegistry/v2", "/messageRegistry/v3"),
+        "ebox_token_url": ("/REST/oauth/v3/", "/REST/oauth/v5/"),
+    },
+    "v3": {
+        "ebox_base_url": ("/messageRegistry/v3", "/messageRegistry/v2"),
+        "ebox_token_url": ("/REST/oauth/v5/", "/REST/oauth/v3/"),
+    },
+}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,7 +27,13 @@ from comms.app import App, build_print_batcher
 from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.ledger import Entry
 from comms.models import ChannelName, Status
-from comms.pipeline import EVIDENCE_NO_DIGITAL_USER, SENT, Outcome
+from comms.pipeline import (
+    EVIDENCE_NO_DIGITAL_USER,
+    NO_DIGITAL_USER_REASON,
+    PUBLISHED_NO_ID_REASON,
+    SENT,
+    Outcome,
+)
 from comms.routing import EVIDENCE_ADDRESS_FLAG, address_flag
 
 log = logging.getLogger(__name__)
@@ -289,13 +295,15 @@ async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int
 
     Messages published in the last `ebox_poll_max_age_days` are polled. One unread past its type's
     `unread_after_days` goes to the type's `unread` chain; NO_DIGITAL_USER without its paper copy
-    (a crash between the two) gets it now. Returns how many state changes and fallbacks it made.
+    (a crash between the two) gets it now, and so does a publication whose message id is unknown
+    (`published_no_id`, the type's chain). Returns how many state changes and fallbacks it made.
     """
     channel = app.channels.get(ChannelName.EBOX)
     if not isinstance(channel, ReadStatuses):
         return 0
     now = now or datetime.now(UTC)
     since = now - timedelta(days=app.settings.ebox_poll_max_age_days)
+    changed = await _follow_up_unknown_ids(app, since)
     waiting = await asyncio.to_thread(_waiting, app, since)
     queries: list[tuple[str, str, str]] = []
     for cid, item in waiting.items():
@@ -309,8 +317,7 @@ async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int
     except (TransientError, PermanentError) as exc:
         # Without the statuses, "unread" is unknown: no fallback on a guess. Next tick tries again.
         log.warning("ebox read status unavailable", extra={"error": type(exc).__name__})
-        return 0
-    changed = 0
+        return changed
     for update in updates:
         changed += (await apply(app, update)).verdict is Verdict.RECORDED
     read = {u.communication_id for u in updates}
@@ -369,7 +376,7 @@ async def _fall_back_if_due(app: App, item: _Waiting, now: datetime) -> int:
         outcome = await app.pipeline.fall_back(
             entry.event_id,
             ChannelName.EBOX,
-            "eBox answered NO_DIGITAL_USER: paper as well",
+            NO_DIGITAL_USER_REASON,
             to=fallback.no_digital_user,
             supersede=False,
         )
@@ -384,4 +391,32 @@ async def _fall_back_if_due(app: App, item: _Waiting, now: datetime) -> int:
             to=fallback.unread,
         )
         done += outcome.verdict in ("sent", "duplicate")
+    return done
+
+
+async def _follow_up_unknown_ids(app: App, since: datetime) -> int:
+    """`published_no_id` without the follow-up its type's policy names (a crash in between)."""
+    entries = await asyncio.to_thread(
+        app.ledger.search,
+        channel=ChannelName.EBOX,
+        status=Status.PUBLISHED_NO_ID,
+        since=since,
+        limit=SEARCH_PAGE,
+    )
+    done = 0
+    for entry in entries:
+        chain = app.router.policy(entry.doc_type or "").fallback.published_no_id
+        if not chain:
+            continue
+        history = await asyncio.to_thread(app.ledger.history, entry.event_id)
+        if {e.channel for e in history if e.status in SENT} & set(chain):
+            continue
+        outcome = await app.pipeline.fall_back(
+            entry.event_id,
+            ChannelName.EBOX,
+            PUBLISHED_NO_ID_REASON,
+            to=chain,
+            supersede=False,
+        )
+        done += outcome.verdict == "sent"
     return done

@@ -1,4 +1,9 @@
-"""The eBox simulator's FastAPI app: publication, status and preference endpoints on loopback."""
+"""The eBox simulator's FastAPI app: publication, status and preference endpoints on loopback.
+
+Answers follow Smals' published shapes (domain/ebox.md, "Official shapes"): rest-2.1
+`PublicationStatusMessage`, `MessagesStatusList` (201), `StatusMessage`; federation-1.3
+`EboxPreferencesList` (200, a bare array). Publication is served in the configured version only.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +23,7 @@ from channels.ebox_simulator.rules import (
     Part,
     RegistryError,
     check_publication,
+    check_publication_v2,
     invalid,
     valid_enterprise_number,
 )
@@ -29,9 +35,13 @@ from channels.ebox_simulator.state import (
     SimulatorState,
 )
 
-REGISTRY_PATH = "/REST/ebox/enterprise/messageRegistry/v3"
+REGISTRY_PATHS = {
+    "v2": "/REST/ebox/enterprise/messageRegistry/v2",
+    "v3": "/REST/ebox/enterprise/messageRegistry/v3",
+}
+OAUTH_PATHS = {"v2": "/REST/oauth/v3", "v3": "/REST/oauth/v5"}  # token endpoints per version
+V2_TOKEN_AUDIENCE = "https://oauth.socialsecurity.be"  # noqa: S105 (domain/ebox.md, v2)
 FEDERATION_PATH = "/REST/ebox/enterprise/federation/v1"
-OAUTH_PATH = "/REST/oauth/v5"
 DELAY_STEP_S = 0.05  # how often a delayed call checks whether the client gave up
 
 
@@ -56,11 +66,14 @@ registry = APIRouter(dependencies=[Depends(inject_failure)])
 federation = APIRouter(dependencies=[Depends(inject_failure)])
 
 
+registry_v2 = APIRouter(dependencies=[Depends(inject_failure)])
+
+
 @registry.post("/ebox/messages")
 async def publish(
     request: Request, client_id: str = Depends(oauth.require_scope(PUBLISH_SCOPE))
 ) -> JSONResponse:
-    config: SimulatorConfig = request.app.state.config
+    """v3: multipart publication with an Idempotency-Key; a replayed key answers 409."""
     state: SimulatorState = request.app.state.sim
     key = request.headers.get("Idempotency-Key", "").strip().strip('"') or None
     if key is not None and (client_id, key) in state.idempotency:
@@ -68,9 +81,23 @@ async def publish(
         raise RegistryError(
             "DUPLICATE_IDEMPOTENCY_KEY", "already published with this key", status=409
         )
+    return await _publish(request, client_id, key, check_publication)
+
+
+@registry_v2.post("/publishMessage")
+async def publish_message(
+    request: Request, client_id: str = Depends(oauth.require_scope(PUBLISH_SCOPE))
+) -> JSONResponse:
+    """v2 (rest-2.1 `postMessage`): no idempotency; answers 201, 400 or 401 only."""
+    return await _publish(request, client_id, None, check_publication_v2)
+
+
+async def _publish(request: Request, client_id: str, key: str | None, check: Any) -> JSONResponse:
+    config: SimulatorConfig = request.app.state.config
+    state: SimulatorState = request.app.state.sim
     message, parts = await _read_multipart(request)
-    recipient = check_publication(message, parts, sender=config.sender_enterprise_number)
-    now = datetime.now(UTC)
+    recipient = check(message, parts, sender=config.sender_enterprise_number)
+    now = datetime.now(UTC).replace(microsecond=0)
     publication = Publication(
         message_id=str(uuid.uuid4()),
         client_id=client_id,
@@ -78,8 +105,9 @@ async def publish(
         recipient=recipient,
         message=message,
         parts=parts,
-        published_at=now.isoformat(timespec="seconds"),
-        expiration_date=(now.date() + timedelta(days=config.validity_days)).isoformat(),
+        published_at=now.isoformat(),
+        # rest-2.1 PublicationStatusMessage.expirationDate: a date-time (yyyy-MM-dd'T'HH:mm:ssXXX)
+        expiration_date=_date_time(now + timedelta(days=config.validity_days)),
         code="NO_DIGITAL_USER" if recipient in state.no_digital_users else None,
     )
     with state.lock:
@@ -113,15 +141,20 @@ async def search_message_status(
             continue  # unknown to this sender: absent from the answer
         if found.recipient != str(query["eboxId"].get("eboxIdValue")):
             continue
+        # rest-2.1 MessageStatus (lines 1366-1390): readStatus a boolean, eboxId nested.
         answers.append(
             {
                 "messageId": found.message_id,
-                "readStatus": "READ" if found.read else "UNREAD",
-                "visible": date.fromisoformat(found.expiration_date) >= datetime.now(UTC).date(),
+                "eboxId": {"eboxType": found.recipient_type, "eboxIdValue": found.recipient},
                 "expirationDate": found.expiration_date,
+                "readStatus": found.read,
+                "visible": datetime.fromisoformat(found.expiration_date) >= datetime.now(UTC),
             }
         )
-    return JSONResponse(answers)
+    return JSONResponse(answers, status_code=201)  # rest-2.1 lines 481-514: 201 Created
+
+
+registry_v2.add_api_route("/searchMessageStatus", search_message_status, methods=["POST"])
 
 
 @federation.post("/eboxPreferences/search")
@@ -142,8 +175,13 @@ async def search_preferences(
     numbers = [str(n) for n in query["eboxIdValueList"]]
     if not all(valid_enterprise_number(n) for n in numbers):
         raise invalid("an enterprise number is not valid")
-    items = [{"eboxIdValue": n, **state.preferences[n]} for n in numbers if n in state.preferences]
-    return JSONResponse({"items": items})
+    # federation-1.3 EboxPreferencesList (lines 307-348): a bare array; unknown eBoxes absent.
+    found = [
+        {"eboxId": {"eboxType": "ENTERPRISE", "eboxIdValue": n}, **state.preferences[n]}
+        for n in numbers
+        if n in state.preferences
+    ]
+    return JSONResponse(found)
 
 
 def create_app(
@@ -156,9 +194,16 @@ def create_app(
     validity_days: int = 365,
     no_digital_users: Iterable[str] = (),
     preferences: Mapping[str, Mapping[str, Any]] | None = None,
+    api_version: Literal["v2", "v3"] = "v3",
 ) -> FastAPI:
-    """A fresh simulator; `app.state.sim` holds what it received, for tests in the same process."""
-    app = FastAPI(title="eBox Message Registry v3 simulator", docs_url=None, redoc_url=None)
+    """A fresh simulator; `app.state.sim` holds what it received, for tests in the same process.
+
+    `api_version` picks the publication endpoint, the token path and the token audience.
+    """
+    title = f"eBox Message Registry {api_version} simulator"
+    app = FastAPI(title=title, docs_url=None, redoc_url=None)
+    if token_audience is None and api_version == "v2":
+        token_audience = V2_TOKEN_AUDIENCE
     app.state.config = SimulatorConfig(
         client_id=client_id,
         public_key_pem=public_key_pem,
@@ -166,13 +211,16 @@ def create_app(
         token_lifetime_s=token_lifetime_s,
         token_audience=token_audience,
         validity_days=validity_days,
+        api_version=api_version,
     )
     app.state.sim = SimulatorState(
         no_digital_users=set(no_digital_users),
         preferences={k: dict(v) for k, v in (preferences or {}).items()},
     )
-    app.include_router(oauth.router, prefix=OAUTH_PATH)
-    app.include_router(registry, prefix=REGISTRY_PATH)
+    app.include_router(oauth.router, prefix=OAUTH_PATHS[api_version])
+    app.include_router(
+        registry if api_version == "v3" else registry_v2, prefix=REGISTRY_PATHS[api_version]
+    )
     app.include_router(federation, prefix=FEDERATION_PATH)
     app.include_router(control.router, prefix="/_sim")
     app.add_exception_handler(RegistryError, _error_answer)  # type: ignore[arg-type]
@@ -183,6 +231,11 @@ async def _error_answer(request: Request, exc: RegistryError) -> JSONResponse:
     """The registry's error shape: `{"id", "code", "message"}`."""
     body = {"id": str(uuid.uuid4()), "code": exc.code, "message": exc.message}
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+def _date_time(moment: datetime) -> str:
+    """yyyy-MM-dd'T'HH:mm:ssXXX, as rest-2.1 writes its date-times."""
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 async def _json_body(request: Request) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from channels.ebox_simulator.rules import RegistryError
 from channels.ebox_simulator.state import FailurePlan, SimulatorState
@@ -25,7 +25,7 @@ class FailRequest(BaseModel):
 
 class PreferenceRequest(BaseModel):
     exclusivelyEbox: bool  # noqa: N815 (the federation API's field name)
-    lastConnectionDate: str | None = None  # noqa: N815
+    lastConnectionDate: AwareDatetime | None = None  # noqa: N815 (federation-1.3: date-time)
 
 
 def _state(request: Request) -> SimulatorState:
@@ -50,7 +50,7 @@ async def mark_read(request: Request, message_id: str) -> dict[str, Any]:
         if found is None:
             raise RegistryError("NOT_FOUND", "no such message", status=404)
         found.read = True
-    return {"messageId": message_id, "readStatus": "READ"}
+    return {"messageId": message_id, "readStatus": True}
 
 
 @router.post("/no-digital-user/{ebox_id}")
@@ -64,7 +64,7 @@ async def no_digital_user(request: Request, ebox_id: str) -> dict[str, Any]:
 async def set_preference(
     request: Request, enterprise_number: str, preference: PreferenceRequest
 ) -> dict[str, Any]:
-    value = preference.model_dump(exclude_none=True)
+    value = preference.model_dump(mode="json", exclude_none=True)
     with _state(request).lock:
         _state(request).preferences[enterprise_number] = value
     return value

@@ -1,4 +1,4 @@
-"""The Message Registry v3 publication rules the simulator enforces, as pure functions."""
+"""The Message Registry v2 and v3 publication rules the simulator enforces, as pure functions."""
 
 from __future__ import annotations
 
@@ -69,6 +69,48 @@ def check_publication(message: Any, parts: Mapping[str, Part], *, sender: str | 
         return _check(message, parts, sender)
     except (AttributeError, TypeError, KeyError):
         raise invalid("messageToPublish is malformed") from None
+
+
+def check_publication_v2(message: Any, parts: Mapping[str, Part], *, sender: str | None) -> str:
+    """rest-2.1 `MessageToPublish`: as v3's rules, in v2's field names; returns the eBox id."""
+    if not isinstance(message, dict):
+        raise invalid("messageToPublish must be a JSON object")
+    try:
+        return _check_v2(message, parts, sender)
+    except (AttributeError, TypeError, KeyError):
+        raise invalid("messageToPublish is malformed") from None
+
+
+def _check_v2(message: dict[str, Any], parts: Mapping[str, Part], sender: str | None) -> str:
+    _no_nulls(message, "messageToPublish")
+    # rest-2.1 MessageToPublish.required: recipient, subject, bodyMainContent, replyAuthorized
+    for name in ("bodyMainContent", "replyAuthorized"):
+        if not isinstance(message.get(name), bool):
+            raise invalid(f"{name} is required")
+    _one_language(message)
+    if not isinstance(message.get("messageTypeId"), str) or not isinstance(
+        message.get("senderApplicationId"), str
+    ):
+        raise invalid("messageTypeId and senderApplicationId are required")
+    number = str(message.get("senderOrganizationId", ""))
+    if not valid_enterprise_number(number):
+        raise invalid("senderOrganizationId is not valid")
+    if sender is not None and number != sender:
+        raise RegistryError("INVALID_SENDER", "sender does not match the client's certificate")
+    recipient = message.get("recipient")
+    if not isinstance(recipient, dict):
+        raise invalid("recipient is required")
+    kind, value = recipient.get("eboxType"), str(recipient.get("eboxIdValue", ""))
+    valid = {"citizen": valid_ssin, "enterprise": valid_enterprise_number}.get(str(kind))
+    if valid is None or not valid(value):
+        raise invalid("recipient is not a valid citizen or enterprise eBox id")
+    _attachments(message, parts, main="mainContent", body_main="bodyMainContent")
+    attention = message.get("forTheAttentionOf")
+    if attention is not None and (
+        not isinstance(attention, dict) or set(attention) - {"id", "type", "name"}
+    ):
+        raise invalid("forTheAttentionOf takes id, type and name")
+    return value
 
 
 def _check(message: dict[str, Any], parts: Mapping[str, Part], sender: str | None) -> str:
@@ -153,7 +195,13 @@ def _recipient(recipient: Any) -> str:
     raise invalid("recipient eboxType must be citizen or enterprise")
 
 
-def _attachments(message: dict[str, Any], parts: Mapping[str, Part]) -> None:
+def _attachments(
+    message: dict[str, Any],
+    parts: Mapping[str, Part],
+    *,
+    main: str = "isMainContent",
+    body_main: str = "isBodyMainContent",
+) -> None:
     """Exactly one main content; declared parts and uploads match one to one; PDF only."""
     attachments = message.get("attachments", [])
     if not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS:
@@ -163,12 +211,12 @@ def _attachments(message: dict[str, Any], parts: Mapping[str, Part]) -> None:
     declared = [str(a.get("httpPartName", "")) for a in attachments if isinstance(a, dict)]
     if len(declared) != len(attachments) or sorted(declared) != sorted(parts):
         raise invalid("attachments and uploaded parts do not match")
-    mains = sum(1 for a in attachments if a.get("isMainContent") is True)
-    mains += 1 if message.get("isBodyMainContent") is True else 0
+    mains = sum(1 for a in attachments if a.get(main) is True)
+    mains += 1 if message.get(body_main) is True else 0
     if mains != 1:
         raise invalid("exactly one main content is required")
-    if message.get("isBodyMainContent") is True and "bodyContent" not in message:
-        raise invalid("isBodyMainContent without bodyContent")
+    if message.get(body_main) is True and "bodyContent" not in message:
+        raise invalid(f"{body_main} without bodyContent")
     for name in declared:
         part = parts[name]
         if not part.filename or len(part.filename) > MAX_FILENAME:

@@ -10,8 +10,8 @@ from typing import Any, Self
 import uvicorn
 from fastapi import FastAPI
 
-from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATH, REGISTRY_PATH, create_app
-from channels.ebox_simulator.state import SimulatorState
+from channels.ebox_simulator.app import FEDERATION_PATH, OAUTH_PATHS, REGISTRY_PATHS, create_app
+from channels.ebox_simulator.state import SimulatorConfig, SimulatorState
 
 STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 5.0
@@ -64,8 +64,14 @@ class SimulatorServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def config(self) -> SimulatorConfig:
+        config: SimulatorConfig = self.app.state.config
+        return config
+
+    @property
     def registry_url(self) -> str:
-        return self.base_url + REGISTRY_PATH
+        """The Message Registry base of the version it serves (v2 or v3)."""
+        return self.base_url + REGISTRY_PATHS[self.config.api_version]
 
     @property
     def federation_url(self) -> str:
@@ -73,7 +79,7 @@ class SimulatorServer:
 
     @property
     def token_url(self) -> str:
-        return self.base_url + OAUTH_PATH + "/token"
+        return self.base_url + OAUTH_PATHS[self.config.api_version] + "/token"
 
     def start(self) -> None:
         if self._thread is not None:

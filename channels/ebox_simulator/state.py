@@ -7,7 +7,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from channels.ebox_simulator.rules import Part
 
@@ -26,6 +26,7 @@ class SimulatorConfig:
     token_audience: str | None = None  # None: the URL the token request came to
     validity_days: int = 365  # publication date + the message type's validity period
     scopes: frozenset[str] = frozenset({PUBLISH_SCOPE, PREFERENCES_SCOPE})
+    api_version: Literal["v2", "v3"] = "v3"  # the publication wire format served
 
 
 @dataclass
@@ -39,9 +40,14 @@ class Publication:
     message: dict[str, Any]  # the parsed messageToPublish
     parts: dict[str, Part]
     published_at: str
-    expiration_date: str
+    expiration_date: str  # a date-time, as the registry answers it
     code: str | None = None  # NO_DIGITAL_USER
     read: bool = False
+
+    @property
+    def recipient_type(self) -> str:
+        """rest-2.1 EboxId.eboxType of the recipient."""
+        return "citizen" if len(self.recipient) == 11 else "enterprise"
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready, as `GET /_sim/messages` shows it: files in base64 with their SHA-256."""

@@ -27,7 +27,7 @@ from comms.service.intake import Admission, Intake
 from comms.service.waiting import is_dead_letter, needs_work
 
 MAX_BODY_BYTES = 1_000_000  # one event; the largest sample (an account statement) is a few KB
-SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.READ})
+SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
 
 
 class Accepted(BaseModel):

@@ -37,6 +37,7 @@ def ebox_simulator(
         public_key_pem=public_key_of(ebox_private_key(settings)),
         sender_enterprise_number=settings.ebox_sender_enterprise_number,
         no_digital_users=no_digital_user or (),
+        api_version=settings.ebox_api_version,
     )
     with server:
         console.print(f"eBox simulator on {server.base_url} (registry {server.registry_url})")

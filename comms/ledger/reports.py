@@ -14,10 +14,15 @@ from comms.ledger.records import from_row, optional
 from comms.ledger.schema import entries, entry_evidence, event_dates, events
 from comms.models import ChannelName, Status
 
-SENT = (Status.DISPATCHED.value, Status.DELIVERED.value, Status.READ.value)
+SENT = (
+    Status.DISPATCHED.value,
+    Status.DELIVERED.value,
+    Status.PUBLISHED_NO_ID.value,
+    Status.READ.value,
+)
 REACHED = (Status.DELIVERED.value, Status.READ.value)
 NO_DIGITAL_USER_KEY = "no_digital_user"  # evidence of an eBox receipt (comms/pipeline.py)
-TRACKED = ("dispatched", "delivered", "read", "bounced", "returned", "failed")
+TRACKED = ("dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ MEASURE_LABELS = {
     NO_DIGITAL_USER: "eBox NO_DIGITAL_USER rate",
 }
 _HANDED_OVER = frozenset(
-    {Status.DISPATCHED, Status.DELIVERED, Status.READ, Status.BOUNCED, Status.RETURNED}
+    {
+        Status.DISPATCHED,
+        Status.DELIVERED,
+        Status.PUBLISHED_NO_ID,
+        Status.READ,
+        Status.BOUNCED,
+        Status.RETURNED,
+    }
 )
 _MEASURES: tuple[tuple[str, ChannelName], ...] = (
     (BOUNCE, ChannelName.EMAIL),

@@ -90,7 +90,9 @@ def ebox_server(ebox_keys: tuple[bytes, bytes]) -> Iterator[SimulatorServer]:
         public_key_pem=ebox_keys[1],
         sender_enterprise_number=KBO_FUND,
         no_digital_users={SSIN_20XX},
-        preferences={KBO_CLIENT: {"exclusivelyEbox": True, "lastConnectionDate": "2027-01-15"}},
+        preferences={
+            KBO_CLIENT: {"exclusivelyEbox": True, "lastConnectionDate": "2027-01-15T08:30:00Z"}
+        },
     )
     with SimulatorServer(app) as server:
         yield server

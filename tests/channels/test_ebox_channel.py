@@ -189,7 +189,7 @@ async def test_read_status_is_reported_once_read(
         "read",
         {
             "ebox_message_id": message_id,
-            "read_status": "READ",
+            "read_status": "true",
             "expiration_date": receipt.evidence["expiration_date"],
         },
     )
@@ -219,7 +219,9 @@ async def test_preferences_list_known_eboxes_only(ebox: EboxChannel) -> None:
     """The federation service knows one of the two enterprises."""
     found = await ebox.preferences([KBO_CLIENT, KBO_FUND])
 
-    assert found == {KBO_CLIENT: {"exclusivelyEbox": True, "lastConnectionDate": "2027-01-15"}}
+    assert found == {
+        KBO_CLIENT: {"exclusivelyEbox": True, "lastConnectionDate": "2027-01-15T08:30:00Z"}
+    }
 
 
 @pytest.mark.parametrize(

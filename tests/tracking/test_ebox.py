@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
 
 from channels.base import TransientError
 from comms import tracking
+from comms.app import build_app
+from comms.embedded import embedded_services
+from comms.events import parse_event
 from comms.models import ChannelName, Status
-from tests.tracking.conftest import NO_DIGITAL_USER, Rig
+from comms.reporting.model import Period, build_report
+from comms.samples import load_sample
+from comms.settings import Settings, load_settings
+from tests.tracking.conftest import ISSUED, NO_DIGITAL_USER, Rig
 
 DECISION = "sample-decision-fr"  # a person with an eBox
 
@@ -108,3 +117,134 @@ async def test_no_status_no_guess(rig: Rig) -> None:
     assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=20)) == 0
     assert rig.post_entries() == []
     assert rig.statuses(DECISION)[-1] == ("ebox", Status.DELIVERED)
+
+
+async def test_a_decision_read_in_the_ebox_is_read_and_never_goes_on_paper(rig: Rig) -> None:
+    """Read before the 14 days: `read` in the ledger, and no paper copy however long after."""
+    sent = await rig.run("decision-fr")
+    [delivery] = sent.deliveries
+    start = published_at(rig, DECISION)
+    rig.mark_read(delivery.evidence["ebox_message_id"])
+
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=2)) == 1
+    assert await tracking.poll_ebox_read_status(rig.app, now=start + timedelta(days=30)) == 0
+
+    assert rig.statuses(DECISION)[-1] == ("ebox", Status.READ)
+    assert rig.post_entries() == []
+
+
+async def test_a_crash_between_publishing_and_recording_then_a_replay(rig: Rig) -> None:
+    """Published, then the worker died before the ledger row; the retry is answered 409.
+
+    The first answer (message id, NO_DIGITAL_USER) is lost: the eBox communication ends in
+    `published_no_id`, never `delivered` without a message id, and the decision goes on paper
+    as the policy names (fallback.published_no_id), visible to compliance by its state.
+    """
+    await crash_after_publishing(rig, "decision-fr")
+    assert len(rig.emb.ebox.messages()) == 1  # the registry has it
+
+    async with build_app(rig.emb.settings) as restarted:  # a new worker: nothing in memory
+        again = await restarted.pipeline.process(
+            parse_event(load_sample("decision-fr")), issued_on=ISSUED
+        )
+
+    assert again.verdict == "sent"
+    assert rig.statuses(DECISION)[-3:] == [
+        ("ebox", Status.PUBLISHED_NO_ID),
+        ("post", Status.ROUTED),
+        ("post", Status.DISPATCHED),
+    ]
+    assert len(rig.emb.ebox.messages()) == 1
+    assert len(rig.post_entries()) == 1
+    ebox_rows = [e for e in rig.app.ledger.history(DECISION) if e.channel is ChannelName.EBOX]
+    assert not any(e.status is Status.DELIVERED for e in ebox_rows)
+    unknown = ebox_rows[-1]
+    assert unknown.evidence["replay"] == "true" and "ebox_message_id" not in unknown.evidence
+    post_reason = rig.rows(DECISION)[-2][2]
+    assert post_reason == "eBox publication replayed, its message id unknown: paper as well"
+    found = rig.app.ledger.search(status=Status.PUBLISHED_NO_ID)
+    assert [e.event_id for e in found] == [DECISION]
+    counts = build_report(rig.app.ledger, Period()).counts
+    assert [(c.channel, c.outcome, c.count) for c in counts if c.doc_type == "decision"] == [
+        ("ebox", "published_no_id", 1),
+        ("post", "dispatched", 1),
+    ]
+
+    # The poll cannot ask about a message without its id, and sends no second paper copy.
+    later = published_at_any(rig, DECISION) + timedelta(days=20)
+    assert await tracking.poll_ebox_read_status(rig.app, now=later) == 0
+    assert len(rig.post_entries()) == 1
+
+
+async def test_published_no_id_without_its_paper_copy_gets_it_from_the_poll(rig: Rig) -> None:
+    """The print outbox was down after the 409: the poll sends the paper the policy names."""
+    await crash_after_publishing(rig, "decision-fr")
+
+    async with build_app(rig.emb.settings) as restarted:
+        post = restarted.channels[ChannelName.POST]
+
+        async def down(outgoing: object) -> object:
+            raise TransientError("outbox share not mounted")
+
+        post.send = down  # type: ignore[method-assign]
+        restarted.pipeline.services.transient_backoff_s = 0.01
+        first = await restarted.pipeline.process(
+            parse_event(load_sample("decision-fr")), issued_on=ISSUED
+        )
+    assert first.verdict == "pending" and rig.post_entries() == []
+
+    assert await tracking.poll_ebox_read_status(rig.app) == 1
+    assert rig.statuses(DECISION)[-1] == ("post", Status.DISPATCHED)
+    assert await tracking.poll_ebox_read_status(rig.app) == 0
+    assert len(rig.post_entries()) == 1
+
+
+async def crash_after_publishing(rig: Rig, sample: str) -> None:
+    """Runs `sample` in a worker killed between the registry's 201 and the ledger row."""
+    record = rig.app.ledger.record
+
+    def dies_after_publishing(**row: Any) -> Any:
+        if row["status"] is Status.DELIVERED and row["channel"] == "ebox":
+            raise SystemExit("worker killed")
+        return record(**row)
+
+    rig.app.ledger.record = dies_after_publishing  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await rig.run(sample)
+    rig.app.ledger.record = record  # type: ignore[method-assign]
+
+
+def published_at_any(rig: Rig, event_id: str) -> datetime:
+    return next(
+        e.at for e in rig.app.ledger.history(event_id) if e.status is Status.PUBLISHED_NO_ID
+    )
+
+
+async def test_a_fund_onboarded_on_v2_publishes_and_polls_in_v2(settings: Settings) -> None:
+    """COMMS_EBOX_API_VERSION=v2: the v2 wire format end to end, read back as `read`."""
+    v2 = load_settings(environment="test", data_dir=settings.data_dir, ebox_api_version="v2")
+    assert v2.ebox_base_url.endswith("/messageRegistry/v2")
+    assert v2.ebox_token_url.endswith("/REST/oauth/v3/token")
+    with embedded_services(v2) as emb:
+        async with build_app(emb.settings) as app:
+            sent = await app.pipeline.process(
+                parse_event(load_sample("decision-fr")), issued_on=ISSUED
+            )
+            [delivery] = sent.deliveries
+            [published] = emb.ebox.messages()
+            assert published["messageToPublish"]["recipient"]["eboxType"] == "citizen"
+            assert published["messageToPublish"]["replyAuthorized"] is False
+            assert published["idempotencyKey"] is None
+            assert delivery.evidence["ebox_message_id"] == published["messageId"]
+            Rig(app, emb).mark_read(published["messageId"])
+
+            assert await tracking.poll_ebox_read_status(app) == 1
+            latest = app.ledger.latest_for(delivery.communication_id)
+            assert latest is not None and latest.status is Status.READ
+
+
+def test_urls_of_the_other_version_are_refused(settings: Settings) -> None:
+    """A v2 fund given the v3 registry URL would fail every letter: refused at start-up."""
+    v3_url = "https://services.socialsecurity.be/REST/ebox/enterprise/messageRegistry/v3"
+    with pytest.raises(ValueError, match="COMMS_EBOX_BASE_URL is not a Message Registry v2 URL"):
+        load_settings(ebox_api_version="v2", ebox_base_url=v3_url)
