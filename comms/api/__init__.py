@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from comms.api import auth, compliance, compliance_pages, events, health, metrics, studio
+from comms.api import (
+    auth,
+    compliance,
+    compliance_pages,
+    events,
+    health,
+    metrics,
+    outages,
+    studio,
+)
 from comms.app import App
 
 
@@ -19,6 +28,7 @@ def create_api(app: App) -> FastAPI:
         version="1",
     )
     api.state.comms = app
+    outages.install(api)  # 503 + Retry-After while the database is away (finding 9)
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(events.router)
