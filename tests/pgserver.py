@@ -50,6 +50,7 @@ class PgServer:
         self.data = root / "data"
         self.log = root / "server.log"
         self.port = _free_port()
+        self.running = False
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(self.bin_dir / tool), *args]
@@ -61,15 +62,19 @@ class PgServer:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
     def start(self) -> None:
+        if self.running:
+            return
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
             "-t", str(START_TIMEOUT_S), "start",
         )  # fmt: skip
+        self.running = True
 
     def stop(self) -> None:
         """`pg_ctl stop -m fast`: every session is cut, as in a failover or a restart."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.running = False
 
     def restart(self) -> None:
         self.stop()
@@ -111,8 +116,9 @@ def own_server() -> Iterator[PgServer]:
         server.start()
         yield server
     finally:
-        with contextlib.suppress(subprocess.SubprocessError):
-            server.stop()
+        if server.running:
+            with contextlib.suppress(subprocess.SubprocessError):
+                server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

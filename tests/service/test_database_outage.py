@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,6 +23,7 @@ from arq.worker import Retry
 from channels.base import Outgoing, Receipt
 from comms.app import App, build_app
 from comms.embedded import Embedded, embedded_services
+from comms.ledger import Filters, Ledger
 from comms.models import ChannelName, Status
 from comms.queue import Queue
 from comms.service.deliver import Deliverer
@@ -151,3 +155,55 @@ def test_post_events_during_an_outage_answers_503_and_logs_one_line_each(
     assert len(lines) == 3 and {line["level"] for line in lines} == {"warning"}
     assert "85073003328" not in log and "An Peeters" not in log
     assert stack.post(event("contribution-notice-nl", "outage-http-0001")).status_code == 202
+
+
+def test_comms_enqueue_stops_cleanly_when_the_database_goes_and_a_rerun_is_safe(
+    service_settings: Settings,
+    tmp_path: Path,
+    pg_server: PgServer,  # noqa: F811
+) -> None:
+    count = 2000  # enough that the outage falls mid-file on a loaded machine too
+    path = tmp_path / "events.jsonl"
+    lines = (json.dumps(event("tax-certificate-nl", f"enq-out-{n:06d}")) for n in range(count))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "200",
+        "COMMS_ENVIRONMENT": "test",
+        "COMMS_DATA_DIR": str(service_settings.data_dir),
+        "COMMS_REDIS_URL": service_settings.redis_url,
+        "COMMS_DATABASE_URL": service_settings.database_url,
+    }
+    argv = [sys.executable, "-m", "comms.cli", "enqueue", str(path)]
+    ledger = Ledger.from_settings(service_settings)
+    ledger.migrate()
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: _accepted(ledger) >= 20, 120, "the first events to be accepted", 0.05)
+        pg_server.stop()
+        out, errors = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pg_server.start()
+    assert proc.returncode == 3, errors
+    assert "Traceback" not in out + errors
+    accepted = _accepted(ledger)
+    said = re.search(r"Accepted (\d+), duplicates 0, rejected 0, conflicts 0", out)
+    assert said is not None, out
+    # One more in the ledger than said is possible: a COMMIT that landed as the server went.
+    assert 20 <= int(said[1]) <= accepted <= int(said[1]) + 1 and accepted < count
+    assert "The database became unavailable at line" in errors
+    assert "Re-running the same file is safe" in errors
+
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"Accepted {count - accepted}, duplicates {accepted}," in rerun.stdout
+    assert _accepted(ledger) == count
+    ledger.close()
+
+
+def _accepted(ledger: Ledger) -> int:
+    return ledger.count(Filters(status=Status.ACCEPTED))
