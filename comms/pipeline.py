@@ -28,9 +28,12 @@ from comms.archive import Archive
 from comms.compose import Composer
 from comms.errors import DuplicateEvent, FieldError, InvalidEvent, RenderRefused
 from comms.events import AnyEvent, CompanyRecipient, event_id_of, parse_event, to_json
-from comms.ledger import Entry, Ledger
+from comms.ledger import OUTAGES, Entry, Ledger
+from comms.logging import get_logger
 from comms.models import ChannelName, Document, Language, Message, Status
 from comms.routing import Plan, Route, Router
+
+log = get_logger(__name__)
 
 SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
 GIVEN_UP = frozenset({Status.FAILED, Status.SUPERSEDED, Status.BOUNCED, Status.RETURNED})
@@ -39,6 +42,7 @@ NO_DIGITAL_USER_REASON = "eBox answered NO_DIGITAL_USER: paper as well"
 PUBLISHED_NO_ID_REASON = "eBox publication replayed, its message id unknown: paper as well"
 # domain/ebox.md: a 409 does not repeat the first answer, so its reading can never be proven.
 UNKNOWN_ID = "published in the eBox by an earlier attempt whose answer was lost: message id unknown"
+HANDOVER_RECORD_MAX_PAUSE_S = 5.0  # longest pause between two tries of a hand-over's ledger write
 
 Verdict = Literal["sent", "duplicate", "rejected", "refused", "conflict", "failed", "pending"]
 
@@ -112,6 +116,11 @@ class Services:
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None
     transient_attempts: int = 3
     transient_backoff_s: float = 0.2
+    # A channel confirmed a hand-over and the ledger cannot take it down yet (a database restart):
+    # keep the receipt and try the write again for this long, rather than let a rerun send again.
+    # Well inside the run's share of COMMS_JOB_TIMEOUT_S (270 s by default).
+    handover_record_s: float = 120.0
+    handover_record_backoff_s: float = 0.25  # doubles up to HANDOVER_RECORD_MAX_PAUSE_S
     sleep: Callable[[float], Any] = asyncio.sleep
 
 
@@ -355,10 +364,46 @@ class Dispatch:
             evidence[EVIDENCE_NO_DIGITAL_USER] = "true"
         status = Status(receipt.outcome)
         reason = UNKNOWN_ID if status is Status.PUBLISHED_NO_ID else route.reason
-        await self._record(job, route, status, reason, cid=cid, evidence=evidence)
+        await self._record_handover(job, route, status, reason, cid, evidence)
         return DeliveryResult(route.channel, cid, status, reason, evidence), self._also_post(
             job.plan, evidence, status
         )
+
+    async def _record_handover(
+        self,
+        job: Job,
+        route: Route,
+        status: Status,
+        reason: str,
+        cid: str,
+        evidence: Mapping[str, str],
+    ) -> None:
+        """Writes what the channel confirmed, through a database outage (issue 13, finding 8).
+
+        The receipt exists only in this process: lost, a rerun would see `routed` and send again.
+        After a failed try the row may have been committed all the same (the connection broke
+        after COMMIT), so each new try first reads the communication's latest row.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.s.handover_record_s
+        pause = self.s.handover_record_backoff_s
+        retry = False
+        while True:
+            try:
+                if not (retry and await self._recorded(cid, status, evidence)):
+                    await self._record(job, route, status, reason, cid=cid, evidence=evidence)
+                return
+            except OUTAGES:
+                if loop.time() + pause > deadline:
+                    raise
+            if not retry:
+                log.warning("ledger away after a hand-over: receipt kept", communication_id=cid)
+            await self.s.sleep(pause)
+            pause, retry = min(pause * 2, HANDOVER_RECORD_MAX_PAUSE_S), True
+
+    async def _recorded(self, cid: str, status: Status, evidence: Mapping[str, str]) -> bool:
+        latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
+        return latest is not None and latest.status is status and latest.evidence == evidence
 
     @staticmethod
     def _also_post(plan: Plan, evidence: Mapping[str, str], status: Status) -> str | None:

@@ -14,6 +14,7 @@ from comms.api import (
     events,
     health,
     metrics,
+    outages,
     studio,
     webhooks,
 )
@@ -28,6 +29,7 @@ def create_api(app: App) -> FastAPI:
         version="1",
     )
     api.state.comms = app
+    outages.install(api)  # 503 + Retry-After while the database is away (finding 9)
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(webhooks.router)  # before events: `/events/changes` is not an event id

@@ -413,7 +413,8 @@ def verify(
     if result.ok:
         console.print(
             f"Ledger intact: {result.checked} rows verified, "
-            f"{result.tombstones_checked} tombstones verified."
+            f"{result.tombstones_checked} tombstones verified, "
+            f"{result.events_checked} events agree with it."
         )
     else:
         err.print(_broken(result))
@@ -437,6 +438,8 @@ def verify(
 def _broken(result: VerifyResult) -> str:
     if result.first_broken_tombstone is not None:
         return f"Ledger BROKEN at tombstone {result.first_broken_tombstone}: {result.reason}"
+    if result.first_broken_event is not None:
+        return f"Ledger BROKEN at event {result.first_broken_event}: {result.reason}"
     return f"Ledger BROKEN at row {result.first_broken_seq}: {result.reason}"
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from comms.app import build_app, build_ledger
 from comms.cli.console import console, err, print_invalid
+from comms.ledger import OUTAGES
 from comms.logging import configure_logging
 from comms.queue import Queue
 from comms.service.dlq import DeadLetterOffice
@@ -28,6 +29,7 @@ cli = typer.Typer()
 dlq = typer.Typer(help="Dead letters: events no channel could take, or quarantined after crashes.")
 
 EXIT_PROBLEMS = 2  # ran to the end, but some lines were rejected or conflicted
+EXIT_DATABASE_AWAY = 3  # stopped early: the database went away (the lines before it are in)
 
 
 class QueueName(str, Enum):
@@ -96,14 +98,28 @@ def enqueue(
     """Queue a file of events for the workers, with the same checks and idempotency as the API."""
     settings = _settings()
     lines = list(_lines(file))
-    results = asyncio.run(_enqueue(settings, file.name, lines))
+    results: list[tuple[int, Admission]] = []
+    try:
+        asyncio.run(_enqueue(settings, file.name, lines, results))
+    except OUTAGES as exc:
+        code = _summary(results)
+        where = f"line {lines[len(results)][0]}" if len(results) < len(lines) else "the end"
+        err.print(
+            f"The database became unavailable at {where} ({type(exc).__name__}): stopped there. "
+            "Re-running the same file is safe: events already accepted are recognised as "
+            "duplicates and not sent twice."
+        )
+        raise typer.Exit(EXIT_DATABASE_AWAY if code == 0 else code) from None
     raise typer.Exit(_summary(results))
 
 
 async def _enqueue(
-    settings: Settings, name: str, lines: list[tuple[int, str]]
-) -> list[tuple[int, Admission]]:
-    results: list[tuple[int, Admission]] = []
+    settings: Settings,
+    name: str,
+    lines: list[tuple[int, str]],
+    results: list[tuple[int, Admission]],
+) -> None:
+    """Takes the lines in order into `results`; a database outage stops it where it was."""
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -117,7 +133,6 @@ async def _enqueue(
                 admission = await intake.take(line, source=f"{name}:{number}", door="file")
                 results.append((number, admission))
                 progress.advance(task)
-    return results
 
 
 def _summary(results: list[tuple[int, Admission]]) -> int:

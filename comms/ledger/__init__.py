@@ -1,5 +1,6 @@
 """The delivery log: append-only, hash-chained state changes; the system of record (DESIGN.md)."""
 
+from comms.ledger.engine import OUTAGES
 from comms.ledger.filters import Filters
 from comms.ledger.privacy import UnknownSealKey
 from comms.ledger.records import (
@@ -18,6 +19,7 @@ from comms.ledger.store import Ledger
 from comms.ledger.views import ViewFilters
 
 __all__ = [
+    "OUTAGES",
     "AcceptResult",
     "DocumentView",
     "Entry",

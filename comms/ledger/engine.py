@@ -13,6 +13,9 @@ from sqlalchemy.engine import URL, Connection, Engine
 WRITE_OPTION = "comms_ledger_write"  # execution option: this transaction appends
 SQLITE_BUSY_TIMEOUT_S = 30.0  # how long a SQLite writer waits for another's BEGIN IMMEDIATE
 SQLITE_WAL_RETRY_S = 0.02  # pause between attempts to switch a new file to WAL
+# The database is away or the connection broke (a restart, a failover, a network cut): the same
+# statement may succeed in a moment. Not a bug, not the event's fault; retried soon.
+OUTAGES: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
 def make_engine(url: str | URL) -> Engine:

@@ -69,6 +69,8 @@ class VerifyResult:
     head_seq: int = 0  # last seq the chain head records
     tombstones_checked: int = 0  # purge records found intact (their own chain)
     first_broken_tombstone: int | None = None
+    events_checked: int = 0  # `events` rows found to agree with their chained acceptance
+    first_broken_event: str | None = None  # an `events` row altered, added or gone (its id)
 
     @property
     def count(self) -> int:

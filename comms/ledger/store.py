@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from comms.errors import DuplicateEvent, FieldError
-from comms.ledger import checkpoints, purge, queries, reports, reseal
+from comms.ledger import checkpoints, facts, purge, queries, reports, reseal
 from comms.ledger.append import append, lock_head
 from comms.ledger.chain import canonical_json, verify_rows
 from comms.ledger.dates import key_dates
@@ -59,9 +59,6 @@ if TYPE_CHECKING:
 MIGRATION_LOCK_KEY = 0x636F6D6D73  # "comms": PostgreSQL advisory lock held while migrating
 _REJECTION_LABEL = "rejection"  # AEAD label of a sealed rejected input
 # Statements of every letter's path, built once as the appends' are (comms/ledger/append.py).
-_EVENT_FACTS = sa.select(
-    events.c.doc_type, events.c.language, events.c.subject_hmac, events.c.dossier
-).where(events.c.event_id == sa.bindparam("event_id"))
 _KNOWN_CONTENT = sa.select(events.c.content_sha256).where(
     events.c.event_id == sa.bindparam("event_id")
 )
@@ -275,7 +272,7 @@ class Ledger:
         if status in (Status.ACCEPTED, Status.REJECTED):
             raise ValueError(f"{status.value} is recorded by accept_event/reject, not record")
         with self._write() as conn:
-            event = conn.execute(_EVENT_FACTS, {"event_id": event_id}).one_or_none()
+            event = conn.execute(facts.CHAINED_FACTS, {"event_id": event_id}).one_or_none()
             if event is None:
                 raise UnknownEvent(f"event {event_id} was never accepted")
             return append(
@@ -405,15 +402,13 @@ class Ledger:
         return _event_info(row) if row is not None else None
 
     def events_of(self, subject: str, *, limit: int = 10_000) -> list[EventInfo]:
-        """Every event sent to one person or company (by its HMAC), oldest first."""
-        stmt = (
-            sa.select(events)
-            .where(events.c.subject_hmac == subject)
-            .order_by(events.c.accepted_at, events.c.event_id)
-            .limit(limit)
-        )
+        """Every event sent to one person or company (by its HMAC), oldest first.
+
+        Found and described by their chained `accepted` rows, so an altered `events` row can
+        neither hand a letter to someone else nor hide it from its addressee.
+        """
         with self._read() as conn:
-            return [_event_info(row) for row in conn.execute(stmt).mappings()]
+            return facts.chained_events(conn, subject, limit=limit)
 
     def documents_of(self, event_id: str) -> dict[str, str]:
         """The archived files of one event: hash → `document` (the PDF) or `wrappings` (texts)."""
@@ -585,7 +580,7 @@ class Ledger:
             sa.select(tombstones).order_by(tombstones.c.seq).execution_options(yield_per=1000)
         ).mappings()
         graves = verify_rows(stones, stones_head.seq, stones_head.row_hash, hasher=tombstone_hash)
-        return _combine(result, graves)
+        return _combine(result, graves, facts.check_events(conn))
 
 
 def _event_label(event_id: str) -> str:
@@ -597,17 +592,24 @@ def _event_exists(conn: Connection, event_id: str) -> bool:
     return found.first() is not None
 
 
-def _combine(chain: VerifyResult, graves: VerifyResult) -> VerifyResult:
-    """The entries' verdict, plus the tombstones' chain: either broken means not ok."""
-    if chain.ok and not graves.ok:
+def _combine(chain: VerifyResult, graves: VerifyResult, bound: facts.EventsCheck) -> VerifyResult:
+    """The entries' verdict, then the tombstones' chain, then the `events` rows' agreement with
+    the chain: any of them broken means not ok, and the first one broken is named."""
+    result = dataclasses.replace(
+        chain, tombstones_checked=graves.checked, events_checked=bound.checked
+    )
+    if result.ok and not graves.ok:
         return dataclasses.replace(
-            chain,
+            result,
             ok=False,
             reason=f"tombstone {graves.first_broken_seq}: {graves.reason}",
-            tombstones_checked=graves.checked,
             first_broken_tombstone=graves.first_broken_seq,
         )
-    return dataclasses.replace(chain, tombstones_checked=graves.checked)
+    if result.ok and bound.first_broken_event is not None:
+        return dataclasses.replace(
+            result, ok=False, reason=bound.reason, first_broken_event=bound.first_broken_event
+        )
+    return result
 
 
 def _insert_dates(conn: Connection, event_id: str, found: Mapping[str, date]) -> None:

@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 
 from arq.worker import Retry
 from redis.exceptions import RedisError
-from sqlalchemy import exc as sa_exc
 
 from comms.app import App
 from comms.events import parse_event
-from comms.ledger import Entry, SnapshotMismatch, UnknownSealKey
+from comms.ledger import OUTAGES, Entry, SnapshotMismatch, UnknownSealKey
 from comms.logging import get_logger
 from comms.models import ChannelName, Status
 from comms.observability import (
@@ -37,6 +36,9 @@ from comms.settings import Settings
 
 log = get_logger(__name__)
 
+# A database outage is usually a restart or a failover, over in seconds: its first retry comes
+# after 1 s, doubling, and never later than a channel failure's first (COMMS_RETRY_BASE_S).
+OUTAGE_RETRY_BASE_S = 1.0
 LOCK_BUSY_RETRY_S = 5.0  # another run of the same event holds the lock: look again after this
 LOCK_MARGIN_S = (
     5.0  # the lock outlives arq's job timeout (a timed-out run is cancelled first) but not the
@@ -47,8 +49,7 @@ RUN_SHARE_OF_JOB_TIMEOUT = 0.9  # of arq's job timeout, for the run itself (rend
 # Outages of what every event needs, and runs past their time (a render queue behind a batch, a
 # loaded machine): retried with backoff, never counted against the event.
 INFRASTRUCTURE: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
+    *OUTAGES,
     RedisError,
     OSError,
     TimeoutError,
@@ -99,7 +100,8 @@ class Deliverer:
         except INFRASTRUCTURE as exc:
             orderly = True  # the database or Redis is away: not this event's fault
             log.warning("event run interrupted", event_id=event_id, error=type(exc).__name__)
-            raise Retry(defer=self._backoff(job_try)) from None
+            outage = isinstance(exc, OUTAGES)
+            raise Retry(defer=self._backoff(job_try, outage=outage)) from None
         except Exception as exc:
             CRASHES.inc()
             log.error(
@@ -173,8 +175,10 @@ class Deliverer:
         delay = max(s.retry_base_s * 2 ** (attempt - 1), hint_s or 0.0)
         return float(min(s.retry_max_delay_s, delay))
 
-    def _backoff(self, job_try: int) -> float:
+    def _backoff(self, job_try: int, *, outage: bool = False) -> float:
         s = self.settings
+        if outage:
+            return float(min(s.retry_base_s, OUTAGE_RETRY_BASE_S * 2 ** max(job_try - 1, 0)))
         return float(min(s.retry_max_delay_s, s.retry_base_s * 2 ** max(job_try - 1, 0)))
 
     async def _record(
