@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from comms.settings import REPO_ROOT
+from comms.settings import ASSETS_DIR
 
-SAMPLES_DIR = REPO_ROOT / "samples"
+SAMPLES_DIR = ASSETS_DIR / "samples"
 
 
 def sample_paths() -> list[Path]:

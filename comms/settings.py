@@ -11,7 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent  # the checkout, when running from one
+# Templates and samples: a wheel carries them in comms/_assets (pyproject.toml); a checkout keeps
+# them at its root, where staff edit them.
+ASSETS_DIR = PACKAGE_DIR / "_assets" if (PACKAGE_DIR / "_assets").is_dir() else REPO_ROOT
 DEV_HMAC_SECRET = "dev-only-not-secret"  # noqa: S105 - refused when COMMS_ENVIRONMENT=production
 SEAL_KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # no dot: the id sits inside `v2.<id>.`
 SEAL_KEY_BYTES = 32  # AES-256
@@ -62,8 +66,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
-    templates_dir: Path = REPO_ROOT / "templates"
-    routing_policy: Path = REPO_ROOT / "comms" / "routing.toml"
+    templates_dir: Path = ASSETS_DIR / "templates"
+    routing_policy: Path = PACKAGE_DIR / "routing.toml"
     database_url: str = ""  # empty: a SQLite file in data_dir
     redis_url: str = "redis://127.0.0.1:6379/0"
     hmac_secret: SecretStr = SecretStr(DEV_HMAC_SECRET)

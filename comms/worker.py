@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvloop
 from arq.cron import cron
 from arq.worker import Worker, func
 from prometheus_client import start_http_server
+from redis.exceptions import RedisError
 
 from comms import tracking
 from comms.app import App, build_app, build_channels, build_composer
@@ -48,6 +50,53 @@ log = get_logger(__name__)
 ARQ_MAX_TRIES = 10_000
 HEALTH_CHECK_INTERVAL_S = 60  # arq writes `<queue>:health-check` this often
 CHANNEL_CLOSE_TIMEOUT_S = 5.0  # at shutdown, after in-flight events finished or were cancelled
+REDIS_FIRST_RETRY_S = 1.0  # at start, Redis unreachable: retry after this, doubling up to
+REDIS_LONGEST_RETRY_S = 16.0
+
+
+class RedisUnreachable(Exception):
+    """Redis did not answer within the start-up wait; the message names where, never a password."""
+
+
+def redis_address(url: str) -> str:
+    """`host:port/db` (or a socket path) of a Redis URL, without its credentials."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    db = parts.path.strip("/") or "0"
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}/{db}"
+
+
+async def wait_for_redis(url: str, limit_s: float) -> None:
+    """Containers start before their dependencies: ping with doubling waits, one line per miss."""
+    where = redis_address(url)
+    client = redis_client(url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    delay = REDIS_FIRST_RETRY_S
+    try:
+        while True:
+            try:
+                await client.ping()
+                return
+            except (RedisError, OSError) as exc:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise RedisUnreachable(
+                        f"Redis at {where} did not answer within {limit_s:g} s"
+                        f" ({type(exc).__name__}); giving up"
+                    ) from None
+                wait = min(delay, left)
+                log.warning(
+                    "Redis unreachable; retrying",
+                    redis=where,
+                    error=type(exc).__name__,
+                    retry_in_s=round(wait, 1),
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, REDIS_LONGEST_RETRY_S)
+    finally:
+        await client.aclose(close_connection_pool=True)
 
 
 @dataclass(frozen=True)
@@ -194,10 +243,14 @@ def start_render_pool(settings: Settings, app: App) -> RenderPool:
 
 
 def serve(
-    settings: Settings, queues: Sequence[QueueKey] = ("urgent", "bulk"), *, burst: bool = False
+    settings: Settings,
+    queues: Sequence[QueueKey] = ("urgent", "bulk"),
+    *,
+    burst: bool = False,
+    redis_wait_s: float = 0.0,
 ) -> None:
     """`comms worker`: `run_workers` on uvloop, which costs less CPU per job (docs/performance.md)."""
-    workers = run_workers(settings, queues, burst=burst)
+    workers = run_workers(settings, queues, burst=burst, redis_wait_s=redis_wait_s)
     if settings.worker_uvloop:
         uvloop.run(workers)
     else:
@@ -205,9 +258,14 @@ def serve(
 
 
 async def run_workers(
-    settings: Settings, queues: Sequence[QueueKey] = ("urgent", "bulk"), *, burst: bool = False
+    settings: Settings,
+    queues: Sequence[QueueKey] = ("urgent", "bulk"),
+    *,
+    burst: bool = False,
+    redis_wait_s: float = 0.0,
 ) -> None:
     """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+    await wait_for_redis(settings.redis_url, redis_wait_s)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     app = build_worker_app(settings)

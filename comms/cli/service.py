@@ -52,8 +52,14 @@ def _settings() -> Settings:
 
 @cli.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            envvar="COMMS_API_HOST",
+            help="Address to listen on; loopback keeps the API off the network (the image sets 0.0.0.0).",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="COMMS_API_PORT", help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the HTTP API: it validates, records and queues events, and answers status; it never sends."""
     import uvicorn
@@ -72,14 +78,26 @@ def worker(
         typer.Option("--queue", help="Queue to serve; repeat for both (default: urgent and bulk)."),
     ] = None,
     burst: Annotated[bool, typer.Option(help="Stop once the queues are empty.")] = False,
+    redis_wait: Annotated[
+        float,
+        typer.Option(
+            envvar="COMMS_WORKER_REDIS_WAIT_S",
+            min=0,
+            help="Seconds to keep trying an unreachable Redis at start (containers start in any order).",
+        ),
+    ] = 120.0,
 ) -> None:
     """Run an arq worker process: events from Redis through the pipeline, recorded in the ledger."""
-    from comms.worker import serve
+    from comms.worker import RedisUnreachable, serve
 
     settings = _settings()
     chosen = queue or [QueueName.URGENT, QueueName.BULK]
     keys = [q.value for q in dict.fromkeys(chosen)]
-    serve(settings, keys, burst=burst)  # type: ignore[arg-type]
+    try:
+        serve(settings, keys, burst=burst, redis_wait_s=redis_wait)  # type: ignore[arg-type]
+    except RedisUnreachable as exc:
+        err.print(f"comms worker: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

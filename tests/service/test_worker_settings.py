@@ -52,7 +52,9 @@ def test_serve_runs_the_workers_on_the_chosen_loop(
 ) -> None:
     seen: list[tuple[type, Sequence[QueueKey], bool]] = []
 
-    async def run_workers(_: Settings, queues: Sequence[QueueKey], *, burst: bool) -> None:
+    async def run_workers(
+        _: Settings, queues: Sequence[QueueKey], *, burst: bool, redis_wait_s: float
+    ) -> None:
         seen.append((type(asyncio.get_running_loop()), queues, burst))
 
     monkeypatch.setattr(worker_module, "run_workers", run_workers)
