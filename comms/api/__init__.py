@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from comms.api import auth, compliance, compliance_pages, events, health, metrics, studio
+from comms.api.guard import StorableText
 from comms.app import App
 
 
@@ -19,6 +20,7 @@ def create_api(app: App) -> FastAPI:
         version="1",
     )
     api.state.comms = app
+    api.add_middleware(StorableText)
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(events.router)
