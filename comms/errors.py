@@ -10,8 +10,12 @@ class CommsError(Exception):
 class InvalidEvent(CommsError):
     """The event breaks the contract: record it as rejected, keep it, do not retry."""
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    def __init__(
+        self, errors: list[FieldError], *, event_id: str | None = None, doc_type: str | None = None
+    ) -> None:
         self.errors = errors
+        self.event_id = event_id  # only a well-formed id: a malformed one may hold a name
+        self.doc_type = doc_type  # only a known type
         super().__init__("; ".join(str(e) for e in errors))
 
 

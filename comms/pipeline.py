@@ -27,7 +27,13 @@ from channels.base import (
 from comms.archive import Archive
 from comms.compose import Composer
 from comms.errors import DuplicateEvent, FieldError, InvalidEvent, RenderRefused
-from comms.events import AnyEvent, CompanyRecipient, event_id_of, parse_event, to_json
+from comms.events import (
+    AnyEvent,
+    CompanyRecipient,
+    parse_event,
+    sealable_text,
+    to_json,
+)
 from comms.ledger import OUTAGES, Entry, Ledger
 from comms.logging import get_logger
 from comms.models import ChannelName, Document, Language, Message, Status
@@ -501,15 +507,21 @@ class Pipeline:
         try:
             event = parse_event(raw)
         except InvalidEvent as exc:
-            event_id = event_id_of(raw)
             await asyncio.to_thread(
                 self.services.ledger.reject,
                 source=source,
-                raw=_as_text(raw),
+                raw=sealable_text(raw),
                 errors=exc.errors,
-                event_id=event_id,
+                event_id=exc.event_id,
+                doc_type=exc.doc_type,
             )
-            return Outcome("rejected", event_id, errors=tuple(exc.errors), reason="invalid event")
+            return Outcome(
+                "rejected",
+                exc.event_id,
+                exc.doc_type,
+                errors=tuple(exc.errors),
+                reason="invalid event",
+            )
         return await self.process(event)
 
     async def process(
@@ -599,11 +611,3 @@ def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) ->
         registered=route.registered,
         attach_document=route.attach_document,
     )
-
-
-def _as_text(raw: str | bytes | dict[str, Any]) -> str:
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
-    return json.dumps(raw, default=str, ensure_ascii=False)

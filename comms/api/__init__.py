@@ -18,6 +18,7 @@ from comms.api import (
     studio,
     webhooks,
 )
+from comms.api.guard import StorableText
 from comms.app import App
 
 
@@ -30,6 +31,7 @@ def create_api(app: App) -> FastAPI:
     )
     api.state.comms = app
     outages.install(api)  # 503 + Retry-After while the database is away (finding 9)
+    api.add_middleware(StorableText)
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(webhooks.router)  # before events: `/events/changes` is not an event id

@@ -29,6 +29,7 @@ from comms.ledger.records import DocumentView, Entry, EventInfo, Tombstone
 Compliance = Annotated[Principal, Depends(require("compliance"))]
 Subject = Annotated[str | None, Header(alias="X-Comms-Subject", include_in_schema=True)]
 EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+MAX_OFFSET = 1_000_000_000  # rows; beyond any log, and inside a 64-bit OFFSET
 API_PURPOSE = "api"  # what a view through this API records as its route
 
 router = APIRouter(prefix="/deliveries", tags=["compliance"])
@@ -61,7 +62,7 @@ def deliveries(
     who: Compliance,
     subject: Subject = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     """Rows of the log, newest first. Filters: subject_hmac, dossier, event_id,
     communication_id, doc_type, channel, status, since, until (exclusive), evidence=key=value."""
@@ -105,7 +106,7 @@ def views(
     request: Request,
     who: Compliance,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     """Who opened which document, newest first. Filters: document, event_id, viewer, since, until."""
     found = _app(request).ledger.views(

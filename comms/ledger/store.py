@@ -220,7 +220,13 @@ class Ledger:
         return AcceptResult(event_id=event_id, new=True, seq=entry.seq)
 
     def reject(
-        self, *, source: str, raw: str, errors: list[FieldError], event_id: str | None = None
+        self,
+        *,
+        source: str,
+        raw: str,
+        errors: list[FieldError],
+        event_id: str | None = None,
+        doc_type: str | None = None,
     ) -> int:
         """Keeps an invalid input and its field errors; chains a `rejected` entry when it can.
 
@@ -249,6 +255,7 @@ class Ledger:
                     at=now,
                     event_id=event_id,
                     status=Status.REJECTED,
+                    doc_type=doc_type,
                     reason="; ".join(str(e) for e in errors) or None,
                     evidence={"rejection_id": str(rejection_id), "source": source[:200]},
                 )

@@ -8,7 +8,6 @@ change the answer: the event is safe in the ledger and the sweeper queues it lat
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from redis.exceptions import RedisError
 
 from comms.app import App, build_app
 from comms.errors import FieldError, InvalidEvent
-from comms.events import AnyEvent, event_id_of, parse_event
+from comms.events import AnyEvent, parse_event, sealable_text
 from comms.logging import get_logger
 from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
 from comms.pipeline import Accept, Job
@@ -71,16 +70,18 @@ class Intake:
         try:
             event = parse_event(raw if isinstance(raw, str | bytes) else dict(raw))
         except InvalidEvent as exc:
-            event_id = event_id_of(raw if isinstance(raw, str | bytes) else dict(raw))
             await asyncio.to_thread(
                 self.app.ledger.reject,
                 source=source,
-                raw=_as_text(raw),
+                raw=sealable_text(raw),
                 errors=exc.errors,
-                event_id=event_id,
+                event_id=exc.event_id,
+                doc_type=exc.doc_type,
             )
-            EVENTS_RECEIVED.labels(door, type_label(None), "rejected").inc()
-            return Admission("rejected", event_id, errors=tuple(exc.errors), reason="invalid event")
+            EVENTS_RECEIVED.labels(door, type_label(exc.doc_type), "rejected").inc()
+            return Admission(
+                "rejected", exc.event_id, exc.doc_type, tuple(exc.errors), reason="invalid event"
+            )
         return await self.admit(event, door=door)
 
     async def admit(self, event: AnyEvent, *, door: Door) -> Admission:
@@ -112,11 +113,3 @@ class Intake:
                 error=type(exc).__name__,
             )
             return False
-
-
-def _as_text(raw: Raw) -> str:
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
-    return json.dumps(dict(raw), default=str, ensure_ascii=False)

@@ -1,0 +1,83 @@
+"""An API over SQLite or PostgreSQL, with the service's users and our own Redis database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from comms.api import create_api
+from comms.app import App, build_app
+from comms.ledger.schema import entries, rejections
+from comms.settings import load_settings
+from tests.compliance.conftest import pg_schema
+from tests.ledger.conftest import pg_database  # noqa: F401 - the session's PostgreSQL database
+from tests.service.conftest import (  # noqa: F401 - fixtures
+    COMPLIANCE_TOKEN,
+    OPERATOR_TOKEN,
+    PRODUCER_TOKEN,
+    api_users,
+    redis_db,
+    redis_url,
+)
+
+PRODUCER = {"Authorization": f"Bearer {PRODUCER_TOKEN}"}
+COMPLIANCE = {"Authorization": f"Bearer {COMPLIANCE_TOKEN}"}
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def comms_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
+    """The composition root over an empty ledger on either database."""
+    redis: str = request.getfixturevalue("redis_url")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'comms.db'}"
+        yield _app(tmp_path, url, redis)
+        return
+    with pg_schema(request.getfixturevalue("pg_database")) as url:
+        app = _app(tmp_path, url, redis)
+        try:
+            yield app
+        finally:
+            app.ledger.close()
+
+
+def _app(tmp_path: Path, url: str, redis: str) -> App:
+    settings = load_settings(
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=url,
+        redis_url=redis,
+        api_users=api_users(),
+    )
+    app = build_app(settings)
+    app.ledger.migrate()
+    return app
+
+
+@pytest.fixture
+def client(comms_app: App) -> Iterator[TestClient]:
+    with TestClient(create_api(comms_app), raise_server_exceptions=False) as c:
+        yield c
+
+
+def post_event(client: TestClient, body: str | bytes | dict[str, Any]) -> httpx.Response:
+    content = body if isinstance(body, str | bytes) else json.dumps(body)
+    headers = {**PRODUCER, "Content-Type": "application/json"}
+    return client.post("/events", content=content, headers=headers)
+
+
+def chained_text(app: App) -> str:
+    """Everything the chain and the rejections table hold in clear (not the sealed inputs)."""
+    with app.ledger.engine.connect() as conn:
+        rows = conn.execute(sa.select(entries)).mappings().all()
+        kept = conn.execute(
+            sa.select(rejections.c.event_id, rejections.c.source, rejections.c.errors)
+        ).all()
+    return "\n".join([*(json.dumps(dict(r), default=str) for r in rows), *map(str, kept)])
