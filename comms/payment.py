@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import segno
 import segno.helpers
+from stdnum.be import ogm_vcs
 
 from comms.identifiers import digits_only
 
@@ -17,7 +18,7 @@ EPC_MIN_AMOUNT = Decimal("0.01")
 
 def ogm_check_digits(base10: str) -> str:
     """The two check digits: the 10-digit number mod 97, and 97 when that is 0 (Febelfin)."""
-    return f"{(int(base10) % 97) or 97:02d}"
+    return str(ogm_vcs.calc_check_digits(base10))
 
 
 def is_valid_structured_communication(value: str) -> bool:
