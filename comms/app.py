@@ -21,7 +21,7 @@ from comms.compose import Composer, WindowLayout
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
 from comms.models import ChannelName
-from comms.notification import policy_from_settings
+from comms.notification import NotificationPolicy, policy_from_settings
 from comms.pipeline import Pipeline, Services
 from comms.routing import LookedUpFacts, Preferences, Router
 from comms.settings import Settings
@@ -57,6 +57,11 @@ class App:
     def webhooks(self) -> WebhookStore:
         """Webhook endpoints, their outbox and the change feed (issue 18), made on first use."""
         return build_webhook_store(self.settings, self.ledger)
+
+    @cached_property
+    def notification(self) -> NotificationPolicy:
+        """When a communication counts as notified (docs/notification.md)."""
+        return policy_from_settings(self.settings)
 
     async def __aenter__(self) -> Self:
         for channel in self.channels.values():

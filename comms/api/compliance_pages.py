@@ -218,6 +218,7 @@ def event_page(request: Request, event_id: str, who: Officer) -> HTMLResponse:
         info=info,
         history=history,
         communications=communications,
+        notified={cid: app.notification.deemed(rows) for cid, rows in communications.items()},
         documents=documents,
         views=ledger.views(view_filters_from({"event_id": event_id}), limit=1000),
         tombstones=ledger.tombstones(event_ids=[event_id]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -22,6 +22,7 @@ from comms.api.auth import Principal, require
 from comms.events import event_json_schema
 from comms.ledger import Entry
 from comms.models import Status
+from comms.notification import NotificationPolicy
 from comms.queue import Queue
 from comms.service.intake import Admission, Intake
 from comms.service.waiting import is_dead_letter, needs_work
@@ -75,6 +76,8 @@ class DeliveryStatus(BaseModel):
     channel: str | None
     state: str
     history: list[StateChange]
+    notified_on: date | None = None  # the day the member is deemed notified (docs/notification.md)
+    notification_rule: str | None = None  # the rule that gave `notified_on`
 
 
 Outcome = Literal["in_progress", "sent", "dead_letter", "refused", "rejected", "not_delivered"]
@@ -204,10 +207,10 @@ async def event_status(
     history: list[Entry] = await asyncio.to_thread(request.app.state.comms.ledger.history, event_id)
     if not history:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no event with this id")
-    return summarise(event_id, history)
+    return summarise(event_id, history, request.app.state.comms.notification)
 
 
-def summarise(event_id: str, history: list[Entry]) -> EventStatus:
+def summarise(event_id: str, history: list[Entry], notification: NotificationPolicy) -> EventStatus:
     """Groups an event's rows by communication and names where it stands."""
     by_communication: dict[str, list[Entry]] = {}
     event_rows: list[Entry] = []
@@ -216,15 +219,19 @@ def summarise(event_id: str, history: list[Entry]) -> EventStatus:
             event_rows.append(entry)
         else:
             by_communication.setdefault(entry.communication_id, []).append(entry)
-    deliveries = [
-        DeliveryStatus(
-            communication_id=cid,
-            channel=rows[-1].channel.value if rows[-1].channel else None,
-            state=rows[-1].status.value,
-            history=[_change(e) for e in rows],
+    deliveries = []
+    for cid, rows in by_communication.items():
+        notified = notification.deemed(rows)
+        deliveries.append(
+            DeliveryStatus(
+                communication_id=cid,
+                channel=rows[-1].channel.value if rows[-1].channel else None,
+                state=rows[-1].status.value,
+                history=[_change(e) for e in rows],
+                notified_on=notified.on if notified else None,
+                notification_rule=notified.rule if notified else None,
+            )
         )
-        for cid, rows in by_communication.items()
-    ]
     latest = history[-1]
     doc_type = next((e.doc_type for e in history if e.doc_type), None)
     return EventStatus(

@@ -28,6 +28,7 @@ def app(tmp_path: Path) -> Iterator[App]:
         api_users=[
             {"name": "upstream", "roles": ["producer"], "token_sha256": token_digest("mine")},
             {"name": "other", "roles": ["producer"], "token_sha256": token_digest("theirs")},
+            {"name": "alice", "roles": ["compliance"], "token_sha256": token_digest("officer")},
         ],
     )
     built = build_app(settings)
@@ -120,3 +121,17 @@ def test_the_openapi_document_describes_the_webhook(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "state-change" in spec["webhooks"]
     assert "/events/changes" in spec["paths"]
+
+
+def test_the_event_status_and_the_compliance_page_give_the_notification_date(
+    app: App, client: TestClient
+) -> None:
+    history(app, "mine-1", "upstream")
+    status = client.get("/events/mine-1", headers=MINE).json()
+    (delivery,) = status["deliveries"]
+    read_on = client.get("/events/changes", headers=MINE).json()["changes"][-1]["notified_on"]
+    assert delivery["notified_on"] == read_on
+    assert "read" in delivery["notification_rule"]
+    page = client.get("/compliance/events/mine-1", headers={"Authorization": "Bearer officer"})
+    assert page.status_code == 200
+    assert read_on in page.text and "deemed notified" in page.text
