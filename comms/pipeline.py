@@ -94,6 +94,7 @@ class Job:
     accepted: bool = False  # the event was read from the ledger's own snapshot (the worker)
     history: list[Entry] | None = None  # the event's rows as Accept read them, for Compose
     sent_now: int = 0  # channel hand-overs made by this run
+    source: str | None = None  # who sent it (`http:<producer>`), chained with the acceptance
 
 
 def communication_id(event_id: str, channel: ChannelName, document_sha256: str) -> str:
@@ -160,6 +161,7 @@ class Accept:
                 subject_id=subject,
                 dossier=event.dossier,
                 language=recipient.language.value,
+                source=job.source,
             )
         except DuplicateEvent:
             job.stop = Outcome(

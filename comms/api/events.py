@@ -8,6 +8,7 @@ gets `422` with field errors that name fields, never their values.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -155,6 +156,7 @@ _REQUEST_BODY = {
     responses={
         409: {"model": Conflict, "description": "This event id was used for other content"},
         413: {"description": "The body is larger than one event can be"},
+        415: {"description": "The body is not JSON (application/json)"},
         422: {"model": Rejected, "description": "Field errors; the event is kept as rejected"},
     },
     openapi_extra=_REQUEST_BODY,
@@ -163,14 +165,49 @@ async def post_event(
     request: Request, who: Annotated[Principal, Depends(require("producer"))]
 ) -> JSONResponse:
     """Validate, record as accepted, queue; the same event id again is harmless."""
+    if not is_json(request.headers.get("content-type")):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send application/json")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "one event at most 1 MB")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "one event at most 1 MB")
-    admission = await intake_of(request).take(body, source=f"http:{who.name}", door="http")
+    admission = await intake_of(request).take(body, source=source_of(who), door="http")
+    if admission.answer == "duplicate" and admission.event_id is not None:
+        history = await asyncio.to_thread(
+            request.app.state.comms.ledger.history, admission.event_id
+        )
+        if not sent_by(who, history):  # another producer's event: say no more than a conflict
+            admission = dataclasses.replace(admission, answer="conflict", reason=OTHERS)
     return _answer(request, admission)
+
+
+OTHERS = "this event id was already used"
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type; no header at all is read as JSON (older clients)."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def source_of(who: Principal) -> str:
+    """How the log names a producer: `http:` and its user name from the settings."""
+    return f"http:{who.name}"
+
+
+def sent_by(who: Principal, history: list[Entry]) -> bool:
+    """Whether `who` sent this event: the source chained with its acceptance or rejection."""
+    source = source_of(who)
+    return any(
+        e.status in (Status.ACCEPTED, Status.REJECTED) and e.evidence.get("source") == source
+        for e in history
+    )
 
 
 def _answer(request: Request, admission: Admission) -> JSONResponse:
@@ -201,11 +238,11 @@ def _answer(request: Request, admission: Admission) -> JSONResponse:
 async def event_status(
     request: Request,
     event_id: str,
-    _who: Annotated[Principal, Depends(require("producer"))],
+    who: Annotated[Principal, Depends(require("producer"))],
 ) -> EventStatus:
-    """Each delivery's state history and evidence, from the ledger (the system of record)."""
+    """Each delivery's state history and evidence, from the ledger; only the sender's events."""
     history: list[Entry] = await asyncio.to_thread(request.app.state.comms.ledger.history, event_id)
-    if not history:
+    if not history or not sent_by(who, history):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no event with this id")
     return summarise(event_id, history, request.app.state.comms.notification)
 

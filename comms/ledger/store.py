@@ -174,8 +174,13 @@ class Ledger:
         subject_id: str,
         dossier: str,
         language: Language | str,
+        source: str | None = None,
     ) -> AcceptResult:
-        """Records a validated event once; a redelivery is harmless, a changed one a conflict."""
+        """Records a validated event once; a redelivery is harmless, a changed one a conflict.
+
+        `source` (`http:<producer>`, a file and line) is chained with the acceptance: the API
+        shows a producer only its own events. A conflict is kept among the rejections, as hashes.
+        """
         if hashlib.sha256(snapshot_json.encode("utf-8")).hexdigest() != content_sha256:
             raise ValueError("content_sha256 is not the SHA-256 of snapshot_json")
         if not is_valid_subject_id(subject_id):
@@ -188,6 +193,13 @@ class Ledger:
             if known == content_sha256:
                 return AcceptResult(event_id=event_id, new=False)
             if known is not None:
+                conflict = (
+                    f"conflict: accepted as sha256:{known}, sent again as sha256:{content_sha256}"
+                )
+                errors = [FieldError("event_id", conflict)]
+                self._keep(conn, source or "", None, errors, event_id, self._now())
+                # Committed without the exception: the trace stays, nothing else was written.
+                conn.commit()
                 raise DuplicateEvent(f"event {event_id} was accepted before with other content")
             now = self._now()
             entry = append(
@@ -201,7 +213,10 @@ class Ledger:
                 subject_hmac=subject,
                 dossier=dossier,
                 # The snapshot itself is purgeable; its hash in the chain is what stays provable.
-                evidence={"content_sha256": content_sha256},
+                evidence={
+                    "content_sha256": content_sha256,
+                    **({"source": source} if source else {}),
+                },
             )
             conn.execute(
                 _INSERT_EVENT,
@@ -236,18 +251,7 @@ class Ledger:
         now = self._now()
         with self._write() as conn:
             head = lock_head(conn) if event_id is not None else None
-            inserted = conn.execute(
-                sa.insert(rejections)
-                .values(
-                    received_at=now,
-                    source=source[:200],
-                    event_id=event_id,
-                    raw=self._sealer.seal(raw, label=_REJECTION_LABEL),
-                    errors=canonical_json([e.as_dict() for e in errors]),
-                )
-                .returning(rejections.c.id)
-            )
-            rejection_id = int(inserted.scalar_one())
+            rejection_id = self._keep(conn, source, raw, errors, event_id, now)
             if head is not None and event_id is not None and not _event_exists(conn, event_id):
                 append(
                     conn,
@@ -260,6 +264,29 @@ class Ledger:
                     evidence={"rejection_id": str(rejection_id), "source": source[:200]},
                 )
         return rejection_id
+
+    def _keep(
+        self,
+        conn: Connection,
+        source: str,
+        raw: str | None,
+        errors: list[FieldError],
+        event_id: str | None,
+        at: datetime,
+    ) -> int:
+        """One row of `rejections`: the input sealed (None: hashes only), the errors in clear."""
+        inserted = conn.execute(
+            sa.insert(rejections)
+            .values(
+                received_at=at,
+                source=source[:200],
+                event_id=event_id,
+                raw=None if raw is None else self._sealer.seal(raw, label=_REJECTION_LABEL),
+                errors=canonical_json([e.as_dict() for e in errors]),
+            )
+            .returning(rejections.c.id)
+        )
+        return int(inserted.scalar_one())
 
     def record(
         self,

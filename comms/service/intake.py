@@ -82,11 +82,11 @@ class Intake:
             return Admission(
                 "rejected", exc.event_id, exc.doc_type, tuple(exc.errors), reason="invalid event"
             )
-        return await self.admit(event, door=door)
+        return await self.admit(event, door=door, source=source)
 
-    async def admit(self, event: AnyEvent, *, door: Door) -> Admission:
+    async def admit(self, event: AnyEvent, *, door: Door, source: str | None = None) -> Admission:
         """Records a valid event as accepted (once) and queues it unless it needs nothing more."""
-        job = Job(event)
+        job = Job(event, source=source)
         await self._accept.process(job)  # the pipeline's own accept step: one definition of it
         if job.stop is not None and job.stop.verdict == "conflict":
             EVENTS_RECEIVED.labels(door, type_label(event.type), "conflict").inc()

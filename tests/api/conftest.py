@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from comms.api import create_api
+from comms.api.auth import token_digest
 from comms.app import App, build_app
 from comms.ledger.schema import entries, rejections
 from comms.settings import load_settings
@@ -30,6 +31,9 @@ from tests.service.conftest import (  # noqa: F401 - fixtures
 PRODUCER = {"Authorization": f"Bearer {PRODUCER_TOKEN}"}
 COMPLIANCE = {"Authorization": f"Bearer {COMPLIANCE_TOKEN}"}
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+OTHER_PRODUCER_TOKEN = "other-producer-token"
+OTHER_PRODUCER = {"Authorization": f"Bearer {OTHER_PRODUCER_TOKEN}"}
+STAFF_TOKEN = "staff-token"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,7 +58,15 @@ def _app(tmp_path: Path, url: str, redis: str) -> App:
         data_dir=tmp_path / "var",
         database_url=url,
         redis_url=redis,
-        api_users=api_users(),
+        api_users=[
+            *api_users(),
+            {
+                "name": "other-upstream",
+                "roles": ["producer"],
+                "token_sha256": token_digest(OTHER_PRODUCER_TOKEN),
+            },
+            {"name": "bart", "roles": ["staff"], "token_sha256": token_digest(STAFF_TOKEN)},
+        ],
     )
     app = build_app(settings)
     app.ledger.migrate()
@@ -67,9 +79,11 @@ def client(comms_app: App) -> Iterator[TestClient]:
         yield c
 
 
-def post_event(client: TestClient, body: str | bytes | dict[str, Any]) -> httpx.Response:
+def post_event(
+    client: TestClient, body: str | bytes | dict[str, Any], who: dict[str, str] = PRODUCER
+) -> httpx.Response:
     content = body if isinstance(body, str | bytes) else json.dumps(body)
-    headers = {**PRODUCER, "Content-Type": "application/json"}
+    headers = {**who, "Content-Type": "application/json"}
     return client.post("/events", content=content, headers=headers)
 
 
