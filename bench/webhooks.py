@@ -25,13 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
 from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
 
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
-from comms.ledger.schema import events
-from comms.models import ChannelName, Language, Status
+from comms.models import ChannelName, Language, Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks import WebhookStore
 
@@ -81,11 +79,8 @@ def letters(ledger: Ledger, prefix: str, count: int, between: list[tuple[int, ob
             subject_id="85073003328",
             dossier=f"D-{n}",
             language=Language.NL,
+            source=producer_source("bench"),  # as the HTTP intake chains who sent it
         )
-        with ledger.engine.begin() as conn:  # what the HTTP intake records: who sent it
-            conn.execute(
-                sa.update(events).where(events.c.event_id == event_id).values(producer="bench")
-            )
         cid = f"{event_id}:post"
         for status in (Status.ROUTED, Status.RENDERED, Status.DISPATCHED, Status.DELIVERED):
             ledger.record(

@@ -25,6 +25,14 @@ class ChannelName(str, Enum):
     POST = "post"  # print shop batch, optionally registered
 
 
+PRODUCER_SOURCE_PREFIX = "http:"  # the log's `source` evidence for an event an API user sent
+
+
+def producer_source(producer: str) -> str:
+    """How the log names the API user who sent an event (chained with its acceptance)."""
+    return f"{PRODUCER_SOURCE_PREFIX}{producer}"
+
+
 class Status(str, Enum):
     """The state of one delivery; each change is a new ledger row."""
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from comms.api.auth import Principal, require
 from comms.events import event_json_schema
 from comms.ledger import Entry
-from comms.models import Status
+from comms.models import Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.queue import Queue
 from comms.service.intake import Admission, Intake
@@ -198,7 +198,7 @@ def is_json(content_type: str | None) -> bool:
 
 def source_of(who: Principal) -> str:
     """How the log names a producer: `http:` and its user name from the settings."""
-    return f"http:{who.name}"
+    return producer_source(who.name)
 
 
 def sent_by(who: Principal, history: list[Entry]) -> bool:

@@ -67,7 +67,6 @@ events = sa.Table(
     sa.Column("accepted_at", UTCDateTime, nullable=False),
     sa.Column("snapshot", sa.Text, nullable=True),  # sealed event JSON; NULL once purged
     sa.Column("purged_at", UTCDateTime, nullable=True),
-    sa.Column("producer", sa.String(100), nullable=True, index=True),  # the API user who sent it
 )
 
 rejections = sa.Table(

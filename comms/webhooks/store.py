@@ -28,12 +28,11 @@ from comms.ledger.schema import (
     chain_head,
     entries,
     entry_evidence,
-    events,
     webhook_cursor,
     webhook_endpoints,
     webhook_messages,
 )
-from comms.models import Status
+from comms.models import PRODUCER_SOURCE_PREFIX, Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks.changes import (
     CHANGE_TYPES,
@@ -423,31 +422,31 @@ class WebhookStore:
 
 
 def _of_producer(producer: str) -> sa.ColumnElement[bool]:
-    """Rows of events this producer sent: accepted ones by the events table, rejected ones by the
-    `source` evidence the intake wrote (a rejected event has no row in `events`)."""
-    accepted = sa.select(events.c.event_id).where(events.c.producer == producer)
-    rejected = (
-        sa.select(entry_evidence.c.seq)
+    """Rows of events this producer sent: the intake chains `source` (`http:<name>`) with the
+    acceptance or rejection, so the answer rests on the chain, not on an editable column."""
+    sent = (
+        sa.select(entries.c.event_id)
+        .join(entry_evidence, entry_evidence.c.seq == entries.c.seq)
         .where(entry_evidence.c.key == "source")
-        .where(entry_evidence.c.value_sha256 == evidence_value_hash(f"http:{producer}"))
+        .where(entry_evidence.c.value_sha256 == evidence_value_hash(producer_source(producer)))
+        .where(entries.c.status.in_([Status.ACCEPTED.value, Status.REJECTED.value]))
     )
-    return sa.or_(entries.c.event_id.in_(accepted), entries.c.seq.in_(rejected))
+    return entries.c.event_id.in_(sent)
 
 
 def _producers(conn: Connection, rows: Sequence[Entry]) -> dict[str, str]:
-    """The producer of each row's event (see `_of_producer`)."""
+    """The producer of each row's event, from the `source` of its acceptance or rejection."""
     ids = sorted({e.event_id for e in rows})
-    found = {
-        str(r.event_id): str(r.producer)
-        for r in conn.execute(
-            sa.select(events.c.event_id, events.c.producer).where(events.c.event_id.in_(ids))
-        )
-        if r.producer
-    }
-    for entry in rows:
-        source = entry.evidence.get("source", "")
-        if entry.status is Status.REJECTED and source.startswith("http:"):
-            found.setdefault(entry.event_id, source.removeprefix("http:"))
+    found: dict[str, str] = {}
+    opening = (
+        sa.select(entries.c.event_id, entries.c.evidence)
+        .where(entries.c.event_id.in_(ids))
+        .where(entries.c.status.in_([Status.ACCEPTED.value, Status.REJECTED.value]))
+    )
+    for row in conn.execute(opening):
+        source = str(json.loads(row.evidence).get("source", ""))
+        if source.startswith(PRODUCER_SOURCE_PREFIX):
+            found.setdefault(str(row.event_id), source.removeprefix(PRODUCER_SOURCE_PREFIX))
     return found
 
 

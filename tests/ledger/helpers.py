@@ -49,6 +49,7 @@ def accept(
     dossier: str = "D-2026/001",
     doc_type: str = "decision",
     language: Language = Language.NL,
+    source: str | None = None,
     **extra: object,
 ) -> AcceptResult:
     snapshot = snapshot_of(event_id, subject_id, **extra)
@@ -60,6 +61,7 @@ def accept(
         subject_id=subject_id,
         dossier=dossier,
         language=language,
+        source=source,
     )
 
 

@@ -12,16 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
-from comms.ledger.schema import events
+from comms.models import producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks import WebhookStore
 from comms.webhooks.dispatcher import Dispatcher, DispatchTuning
 from tests.ledger.conftest import clock, db_url, ledger, pg_database  # noqa: F401
-from tests.ledger.helpers import SECRET
+from tests.ledger.helpers import SECRET, accept
 
 FAST = DispatchTuning(
     retry_schedule_s=(0.05, 0.05, 0.05),
@@ -106,12 +105,9 @@ async def dispatcher(store: WebhookStore) -> Any:
     await d.close()
 
 
-def sent_by(ledger: Ledger, event_id: str, producer: str) -> None:  # noqa: F811
-    """Marks who sent an accepted event, as the HTTP intake does."""
-    with ledger.engine.begin() as conn:
-        conn.execute(
-            sa.update(events).where(events.c.event_id == event_id).values(producer=producer)
-        )
+def accept_from(ledger: Ledger, event_id: str, producer: str) -> None:  # noqa: F811
+    """An event accepted as the HTTP intake accepts it: with the producer chained as its source."""
+    accept(ledger, event_id, source=producer_source(producer))
 
 
 async def run_until(

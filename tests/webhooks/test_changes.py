@@ -12,9 +12,9 @@ from comms.api import create_api
 from comms.api.auth import token_digest
 from comms.app import App, build_app
 from comms.models import ChannelName, Status
+from comms.samples import load_sample
 from comms.settings import load_settings
-from tests.ledger.helpers import accept
-from tests.webhooks.conftest import sent_by
+from tests.webhooks.conftest import accept_from
 
 MINE = {"Authorization": "Bearer mine"}
 THEIRS = {"Authorization": "Bearer theirs"}
@@ -25,6 +25,7 @@ def app(tmp_path: Path) -> Iterator[App]:
     settings = load_settings(
         environment="test",
         data_dir=tmp_path / "var",
+        redis_url="redis://127.0.0.1:1/0",  # no queue: accepted events wait for the sweeper
         api_users=[
             {"name": "upstream", "roles": ["producer"], "token_sha256": token_digest("mine")},
             {"name": "other", "roles": ["producer"], "token_sha256": token_digest("theirs")},
@@ -43,8 +44,7 @@ def client(app: App) -> Iterator[TestClient]:
 
 
 def history(app: App, event_id: str, producer: str) -> None:
-    accept(app.ledger, event_id)
-    sent_by(app.ledger, event_id, producer)
+    accept_from(app.ledger, event_id, producer)
     cid = f"{event_id}:ebox"
     for status in (
         Status.ROUTED,
@@ -135,3 +135,11 @@ def test_the_event_status_and_the_compliance_page_give_the_notification_date(
     page = client.get("/compliance/events/mine-1", headers={"Authorization": "Bearer officer"})
     assert page.status_code == 200
     assert read_on in page.text and "deemed notified" in page.text
+
+
+def test_events_posted_over_http_show_in_their_producers_feed_only(client: TestClient) -> None:
+    event = load_sample("tax-certificate-nl")
+    assert client.post("/events", json=event, headers=MINE).status_code == 202
+    mine = client.get("/events/changes", headers=MINE).json()["changes"]
+    assert [(c["event_id"], c["change"]) for c in mine] == [(event["event_id"], "accepted")]
+    assert client.get("/events/changes", headers=THEIRS).json()["changes"] == []

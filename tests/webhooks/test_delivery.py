@@ -13,14 +13,13 @@ from comms.ledger import Ledger
 from comms.models import ChannelName, Status
 from comms.webhooks import WebhookStore
 from comms.webhooks.dispatcher import Dispatcher
-from tests.ledger.helpers import SECRET, accept
-from tests.webhooks.conftest import FAST, Receiver, run_until, sent_by
+from tests.ledger.helpers import SECRET
+from tests.webhooks.conftest import FAST, Receiver, accept_from, run_until
 
 
 def letter_by_post(ledger: Ledger, event_id: str, producer: str = "upstream") -> None:
     """One event accepted and posted: accepted, routed, rendered, sent, delivered."""
-    accept(ledger, event_id)
-    sent_by(ledger, event_id, producer)
+    accept_from(ledger, event_id, producer)
     cid = f"{event_id}:post"
     for status, evidence in (
         (Status.ROUTED, {}),
@@ -109,8 +108,7 @@ async def test_one_slow_receiver_does_not_hold_back_another(
         store.register("upstream", slow.url, ["accepted"])
         store.register("upstream", receiver.url, ["accepted"])
         for n in range(8):
-            accept(ledger, f"e-{n}")
-            sent_by(ledger, f"e-{n}", "upstream")
+            accept_from(ledger, f"e-{n}", "upstream")
         dispatcher = Dispatcher(store, FAST)
         started = time.monotonic()
         try:
@@ -129,10 +127,8 @@ async def test_a_producer_hears_only_of_its_own_events(
     ledger: Ledger, store: WebhookStore, dispatcher: Dispatcher, receiver: Receiver
 ) -> None:
     store.register("upstream", receiver.url, ["accepted"])
-    accept(ledger, "mine")
-    sent_by(ledger, "mine", "upstream")
-    accept(ledger, "theirs")
-    sent_by(ledger, "theirs", "another-producer")
+    accept_from(ledger, "mine", "upstream")
+    accept_from(ledger, "theirs", "another-producer")
     await run_until(dispatcher, lambda: len(receiver.got) == 1)
     await dispatcher.drain()
     assert [r.json["data"]["event_id"] for r in receiver.got] == ["mine"]
@@ -141,11 +137,9 @@ async def test_a_producer_hears_only_of_its_own_events(
 async def test_an_endpoint_hears_only_of_what_happens_after_it_registered(
     ledger: Ledger, store: WebhookStore, dispatcher: Dispatcher, receiver: Receiver
 ) -> None:
-    accept(ledger, "before")
-    sent_by(ledger, "before", "upstream")
+    accept_from(ledger, "before", "upstream")
     store.register("upstream", receiver.url, ["accepted"])
-    accept(ledger, "after")
-    sent_by(ledger, "after", "upstream")
+    accept_from(ledger, "after", "upstream")
     await run_until(dispatcher, lambda: len(receiver.got) == 1)
     await dispatcher.drain()
     assert [r.json["data"]["event_id"] for r in receiver.got] == ["after"]

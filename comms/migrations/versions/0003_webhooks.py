@@ -19,8 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("events", sa.Column("producer", sa.String(100), nullable=True))
-    op.create_index("ix_events_producer", "events", ["producer"])
     op.create_table(
         "webhook_endpoints",
         sa.Column("id", sa.String(40), nullable=False),
@@ -81,6 +79,3 @@ def downgrade() -> None:
     op.drop_table("webhook_messages")
     op.drop_index("ix_webhook_endpoints_producer", table_name="webhook_endpoints")
     op.drop_table("webhook_endpoints")
-    op.drop_index("ix_events_producer", table_name="events")
-    with op.batch_alter_table("events") as events:  # SQLite cannot drop a column in place
-        events.drop_column("producer")
