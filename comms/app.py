@@ -11,6 +11,8 @@ from functools import cached_property
 from types import TracebackType
 from typing import Self
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from channels.base import Channel
 from channels.ebox import EboxChannel
 from channels.email import EmailChannel
@@ -18,6 +20,7 @@ from channels.post import PostChannel
 from channels.post_batch import Envelope, PrintBatcher
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
+from comms.errors import SettingsProblem
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
 from comms.models import ChannelName
@@ -100,9 +103,14 @@ def build_ledger(settings: Settings) -> Ledger:
 def ebox_private_key(settings: Settings) -> bytes:
     """The fund's certificate key; in development a throwaway key kept under the data folder."""
     if settings.ebox_private_key_path is not None:
-        return settings.ebox_private_key_path.read_bytes()
+        try:
+            return settings.ebox_private_key_path.read_bytes()
+        except OSError as exc:
+            raise SettingsProblem(
+                f"COMMS_EBOX_PRIVATE_KEY_PATH: the file cannot be read ({exc.strerror})"
+            ) from None
     if settings.environment == "production":
-        raise ValueError("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
+        raise SettingsProblem("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
     from channels.ebox_simulator import generate_key_pair
 
     path = settings.data_dir / "ebox-dev-key.pem"
@@ -131,7 +139,14 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
             envelope_sender=settings.smtp_envelope_from,
             validate_certs=settings.smtp_validate_certs,
         ),
-        ChannelName.EBOX: EboxChannel(
+        ChannelName.EBOX: _ebox_channel(settings),
+        ChannelName.POST: PostChannel(outbox_dir=settings.post_dir),
+    }
+
+
+def _ebox_channel(settings: Settings) -> EboxChannel:
+    try:
+        return EboxChannel(
             base_url=settings.ebox_base_url,
             token_url=settings.ebox_token_url,
             client_id=settings.ebox_client_id,
@@ -148,9 +163,12 @@ def build_channels(settings: Settings) -> dict[ChannelName, Channel]:
                 if settings.ebox_private_key_password
                 else None
             ),
-        ),
-        ChannelName.POST: PostChannel(outbox_dir=settings.post_dir),
-    }
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # what loading the key raises
+        raise SettingsProblem(
+            "COMMS_EBOX_PRIVATE_KEY_PATH: not a PEM private key, or"
+            " COMMS_EBOX_PRIVATE_KEY_PASSWORD does not open it"
+        ) from None
 
 
 def build_print_batcher(settings: Settings) -> PrintBatcher:

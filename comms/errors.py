@@ -52,6 +52,13 @@ class MissingMention(RenderRefused):
     """A mandatory legal mention (reasons, appeal, payment block) is absent from the rendering."""
 
 
+class SettingsProblem(CommsError):
+    """A setting is missing or unusable where it is used (a key file): fix the environment.
+
+    The message names the variable, never its value: it may be a secret.
+    """
+
+
 class DuplicateEvent(CommsError):
     """The same event id arrived with different content: refuse it as a conflict."""
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
+import string
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +22,32 @@ ASSETS_DIR = PACKAGE_DIR / "_assets" if (PACKAGE_DIR / "_assets").is_dir() else 
 DEV_HMAC_SECRET = "dev-only-not-secret"  # noqa: S105 - refused when COMMS_ENVIRONMENT=production
 SEAL_KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # no dot: the id sits inside `v2.<id>.`
 SEAL_KEY_BYTES = 32  # AES-256
+SECRET_MIN_BITS = 256  # 32 random bytes: what an HMAC-SHA256 key can use, and a brute force can't
+MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105
+# Alphabets a generated secret is written in, smallest first: a secret counts the bits per
+# character of the smallest one that holds all its characters.
+_ALPHABETS = (
+    frozenset(string.hexdigits.lower()),
+    frozenset(string.hexdigits.upper()),
+    frozenset(string.ascii_letters + string.digits + "+/-_"),  # base64, base64url
+    frozenset(string.printable.strip()),
+)
+_ZLIB_OVERHEAD_BYTES = 11  # header, checksum and block marks of a tiny zlib stream
+
+
+def secret_strength_bits(secret: str) -> float:
+    """An upper estimate of a secret's entropy, for refusing weak ones (not for proving strength).
+
+    The lesser of length × bits per character of its alphabet (hex, base64, printable) and the
+    bits left once zlib has squeezed out repetition: `x`, sixty-four `a`s, a repeated phrase or
+    16 random bytes in hex all stay under 256 bits; 32 random bytes in hex or base64 reach it. A
+    chosen phrase can still pass: make secrets with a generator, as the error message says.
+    """
+    text = secret.rstrip("=")
+    alphabet = next((a for a in _ALPHABETS if set(text) <= a), None)
+    per_char = math.log2(len(alphabet)) if alphabet else 8.0
+    squeezed = len(zlib.compress(secret.encode("utf-8"), 9)) - _ZLIB_OVERHEAD_BYTES
+    return min(len(text) * per_char, 8.0 * max(squeezed, 0))
 
 
 def parse_seal_keys(text: str) -> list[tuple[str, bytes]]:
@@ -245,6 +274,11 @@ class Settings(BaseSettings):
                 raise ValueError("COMMS_DATABASE_URL must be set in production")
             if not self.seal_keys.get_secret_value():
                 raise ValueError("COMMS_SEAL_KEYS must be set in production")
+            if secret_strength_bits(self.hmac_secret.get_secret_value()) < SECRET_MIN_BITS:
+                raise ValueError(
+                    "COMMS_HMAC_SECRET is too weak for production: it needs 32 random bytes"
+                    f" (256 bits); make one with {MAKE_SECRET}"
+                )
         return self
 
     @model_validator(mode="after")

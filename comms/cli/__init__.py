@@ -11,6 +11,7 @@ from pydantic_settings import SettingsError
 
 from comms.cli import bounces, ebox, ledger, post, report, run, service, templates, webhooks
 from comms.cli.console import err, print_invalid
+from comms.errors import SettingsProblem
 
 cli = typer.Typer(
     help="comms: letters, emails and eBox messages for the fund's members.",
@@ -34,6 +35,9 @@ def main() -> None:
         cli()
     except ValidationError as exc:  # settings any command read: never echo the rejected value
         print_invalid(exc)
+        raise SystemExit(1) from None
+    except SettingsProblem as exc:  # a key file missing or unusable: one line, no traceback
+        err.print(str(exc), markup=False)
         raise SystemExit(1) from None
     except SettingsError as exc:  # a setting that is not even JSON; names the field, not the value
         err.print(str(exc), markup=False)

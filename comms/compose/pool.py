@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import multiprocessing
 import os
 import queue
@@ -38,11 +37,12 @@ from comms.compose.composer import Composer
 from comms.compose.pdf import WindowLayout
 from comms.errors import CommsError, RenderRefused
 from comms.events import AnyEvent, parse_event, to_json
+from comms.logging import LogFormat, configure_logging, get_logger
 from comms.models import Message
 from comms.samples import load_sample
 from comms.settings import Settings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ComposerFactory = Callable[[], Composer]
 
@@ -133,8 +133,24 @@ def _warm_up(composer: Composer) -> None:
             composer.compose(parse_event(load_sample(name)), issued_on=WARM_UP_DATE)
 
 
-def _serve(conn: Connection, factory: ComposerFactory) -> None:
-    """The render process: warm up, then one letter per message until told to stop."""
+def _serve(conn: Connection, factory: ComposerFactory, log_setup: tuple[str, LogFormat]) -> None:
+    """The render process: its logs as the worker's, then `_letters` until told to stop.
+
+    Nothing leaves here as multiprocessing's plain-text traceback on stderr, which would break
+    the worker's JSON-lines log (issue 13, finding 7): a worker that is gone ends the process
+    with one line, anything unexpected is logged by type and place, never by message.
+    """
+    level, fmt = log_setup
+    configure_logging(level, fmt)
+    try:
+        _letters(conn, factory)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        log.info("worker gone: render process stops")
+    except Exception as exc:
+        log.error("render process failed", error=_where(exc))
+
+
+def _letters(conn: Connection, factory: ComposerFactory) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     try:
         composer = factory()
@@ -192,10 +208,10 @@ class _Slot:
             self._start()
         except Exception as exc:  # the slot lives on: the next letter starts a process again
             log.warning(
-                "render process %d did not start (%s); trying again with the next letter",
-                self._index,
-                exc if isinstance(exc, RenderCrashed) else type(exc).__name__,  # ours hold no data
-            )
+                "render process did not start; trying again with the next letter",
+                process=self._index,
+                error=str(exc) if isinstance(exc, RenderCrashed) else type(exc).__name__,
+            )  # our own messages hold no data; others' might
         finally:
             self.ready.set()
         while (item := self._pool._tasks.get()) is not None:
@@ -213,7 +229,7 @@ class _Slot:
         parent, child = ctx.Pipe()
         proc = ctx.Process(
             target=_serve,
-            args=(child, self._pool._factory),
+            args=(child, self._pool._factory, self._pool._log_setup),
             name=f"comms-render-{self._index}",
             daemon=True,
         )
@@ -309,6 +325,7 @@ class RenderPool:
         self.processes = processes or settings.render_processes or os.cpu_count() or 1
         self.letters_per_process = letters_per_process or settings.render_letters_per_process
         self.timeout_s = timeout_s or settings.render_timeout_s
+        self._log_setup = (settings.log_level, settings.log_format)
         self._factory = composer_factory or partial(
             working_copy_composer, settings.templates_dir, WindowLayout.from_settings(settings)
         )
