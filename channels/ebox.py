@@ -239,7 +239,10 @@ class EboxChannel(BaseChannel):
         if answer.code:
             evidence["ebox_code"] = scrub(answer.code)
         no_digital_user = answer.code == NO_DIGITAL_USER
-        log.info("ebox published", extra={"communication_id": cid, "ebox_code": answer.code})
+        log.info(
+            "ebox published",
+            extra={"communication_id": cid, "ebox_code": evidence.get("ebox_code")},
+        )
         return Receipt(self.name, cid, "delivered", evidence, also_by_post=no_digital_user)
 
     def _replayed(self, cid: str, key: str) -> Receipt:

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, TypeAdapt
 
 from channels.base import PermanentError, TransientError
 from channels.ebox_auth import AUTH_RETRY_S
-from channels.redact import scrub
+from channels.redact import scrub, validation_fields
 
 log = logging.getLogger("channels.ebox")
 DEFAULT_RETRY_S = 60.0  # when a 429/5xx comes without Retry-After
@@ -82,18 +82,11 @@ class UnexpectedAnswer(TransientError):
 
 
 def parse(response: httpx.Response, adapter: TypeAdapter[T], *, operation: str) -> T:
-    """The answer in its documented shape, or UnexpectedAnswer, logged with field paths only.
-
-    Pydantic's messages quote the input, which may hold national numbers: only locations and
-    error types are logged (domain: personal data never in logs).
-    """
+    """The answer in its documented shape, or UnexpectedAnswer, logged with field paths only."""
     try:
         return adapter.validate_json(response.content)
     except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(answer)'}: {error['type']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        fields = validation_fields(exc)
     log.error(
         "ebox answer has an unexpected shape",
         extra={"operation": operation, "http_status": response.status_code, "fields": fields},

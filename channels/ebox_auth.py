@@ -13,8 +13,10 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import BaseModel, StrictStr, ValidationError
 
 from channels.base import TransientError
+from channels.redact import validation_fields
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +109,24 @@ class TokenSource:
                 "ebox token refused", extra={"http_status": response.status_code, "error": error}
             )
             raise TransientError(f"token refused: {error}", retry_after_s=AUTH_RETRY_S)
-        body = response.json()
-        lifetime_s = float(body.get("expires_in", 0))
-        margin_s = min(REFRESH_MARGIN_S, lifetime_s / 2)
-        return _Token(str(body["access_token"]), started + lifetime_s - margin_s)
+        try:
+            answer = _TokenAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            fields = validation_fields(exc)
+            log.error("ebox token answer has an unexpected shape", extra={"fields": fields})
+            raise TransientError(
+                f"token endpoint answered an unexpected shape ({fields})",
+                retry_after_s=AUTH_RETRY_S,
+            ) from None
+        margin_s = min(REFRESH_MARGIN_S, answer.expires_in / 2)
+        return _Token(answer.access_token, started + answer.expires_in - margin_s)
+
+
+class _TokenAnswer(BaseModel):
+    """RFC 6749 §5.1: access_token is required; expires_in is recommended (absent: no reuse)."""
+
+    access_token: StrictStr
+    expires_in: float = 0.0
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import ValidationError
+
 # An addr-spec as servers echo it back (`<jan@example.be>`, `jan@example.be`): loose on purpose,
 # a false positive only costs a few characters of diagnostic text.
 _EMAIL_RE = re.compile(r"[^\s<>@\"',;:()]+@[^\s<>@\"',;:()]+")
@@ -16,3 +18,14 @@ def scrub(text: str) -> str:
     """Replace email addresses and identifier-like digit runs with placeholders."""
     text = _EMAIL_RE.sub("<address>", text)
     return _IDENTIFIER_RE.sub("<number>", text)
+
+
+def validation_fields(exc: ValidationError) -> str:
+    """Where and how an answer broke its model (`0.readStatus: bool_type`), never the values.
+
+    Pydantic's own message quotes the input, which may hold national numbers.
+    """
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or '(answer)'}: {error['type']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    )

@@ -134,12 +134,20 @@ async def search_message_status(
         raise invalid("a list of {messageId, eboxId} is expected")
     answers = []
     for query in queries:
-        if not isinstance(query, dict) or not isinstance(query.get("eboxId"), dict):
-            raise invalid("each query needs messageId and eboxId")
-        found = state.publications.get(str(query.get("messageId")))
+        # rest-2.1 MessageIdEboxId: messageId and an EboxId (eboxType citizen|enterprise).
+        ebox_id = query.get("eboxId") if isinstance(query, dict) else None
+        if (
+            not isinstance(query, dict)
+            or not isinstance(query.get("messageId"), str)
+            or not isinstance(ebox_id, dict)
+            or ebox_id.get("eboxType") not in ("citizen", "enterprise")
+            or not isinstance(ebox_id.get("eboxIdValue"), str)
+        ):
+            raise invalid("each query needs messageId and eboxId {eboxType, eboxIdValue}")
+        found = state.publications.get(query["messageId"])
         if found is None or found.client_id != client_id:
             continue  # unknown to this sender: absent from the answer
-        if found.recipient != str(query["eboxId"].get("eboxIdValue")):
+        if (found.recipient_type, found.recipient) != (ebox_id["eboxType"], ebox_id["eboxIdValue"]):
             continue
         # rest-2.1 MessageStatus (lines 1366-1390): readStatus a boolean, eboxId nested.
         answers.append(

@@ -265,3 +265,32 @@ async def test_the_official_publication_answer_is_delivered(
     assert receipt.evidence["ebox_message_id"] == "m-1"
     assert receipt.evidence["expiration_date"] == "2028-01-04T09:26:00Z"
     assert receipt.evidence["ebox_code"] == "NO_DIGITAL_USER"
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"token": "t"}', b'{"access_token": 7, "expires_in": 600}', b"<html></html>"]
+)
+async def test_a_token_answer_in_another_shape_is_refused_loudly(
+    ebox_keys: tuple[bytes, bytes],
+    make_outgoing: Callable[..., Outgoing],
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+) -> None:
+    """RFC 6749 §5.1 wants access_token (a string): anything else is a clear transient error."""
+    caplog.set_level(logging.DEBUG, logger="channels")
+    channel = EboxChannel(
+        base_url=BASE,
+        token_url=TOKEN_URL,
+        client_id=EBOX_CLIENT_ID,
+        private_key_pem=ebox_keys[0],
+        sender_enterprise_number=KBO_FUND,
+        message_type_id="type",
+        sender_application_id="app",
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=body)),
+    )
+    async with channel:
+        with pytest.raises(TransientError, match="token endpoint answered an unexpected shape"):
+            await channel.send(make_outgoing())
+    assert any(
+        r.getMessage() == "ebox token answer has an unexpected shape" for r in caplog.records
+    )

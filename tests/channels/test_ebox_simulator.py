@@ -204,3 +204,27 @@ async def test_expired_assertion_is_refused(
     claims = jwt.decode(an_hour_ago.assertion(), options={"verify_signature": False})
     assert claims["iss"] == claims["sub"] == "comms-test"
     assert claims["aud"] == ebox_sim.token_url
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        [{"messageId": "m"}],
+        [{"messageId": "m", "eboxId": {"eboxType": "CITIZEN", "eboxIdValue": SSIN_19XX}}],
+        [{"messageId": 7, "eboxId": {"eboxType": "citizen", "eboxIdValue": SSIN_19XX}}],
+        [{"messageId": "m", "eboxIdValue": SSIN_19XX}],  # flat, as in no version of the spec
+        ["m"],
+    ],
+)
+async def test_status_search_takes_the_specified_request_only(
+    http: httpx.AsyncClient, ebox_sim: SimulatorServer, tokens: TokenSource, query: Any
+) -> None:
+    """rest-2.1 MessagesStatusRequest: an array of {messageId, eboxId {eboxType, eboxIdValue}}."""
+    token = await tokens.token(http, PUBLISH_SCOPE)
+    answer = await http.post(
+        ebox_sim.registry_url + "/searchMessageStatus",
+        json=query,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "INVALID_INPUT"

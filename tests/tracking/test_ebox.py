@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from channels.base import TransientError
+from channels.ebox import EboxChannel
 from comms import tracking
 from comms.app import build_app
-from comms.embedded import embedded_services
+from comms.embedded import Embedded, embedded_services
 from comms.events import parse_event
 from comms.models import ChannelName, Status
 from comms.reporting.model import Period, build_report
@@ -248,3 +251,70 @@ def test_urls_of_the_other_version_are_refused(settings: Settings) -> None:
     v3_url = "https://services.socialsecurity.be/REST/ebox/enterprise/messageRegistry/v3"
     with pytest.raises(ValueError, match="COMMS_EBOX_BASE_URL is not a Message Registry v2 URL"):
         load_settings(ebox_api_version="v2", ebox_base_url=v3_url)
+
+
+async def test_official_answers_through_a_mock_transport_reach_the_ledger(
+    embedded: Embedded,
+) -> None:
+    """Status and preferences answered as the spec writes them, not by our simulator: the company
+    is routed to its eBox (federation-1.3 EboxPreferencesList) and its read is recorded
+    (rest-2.1 MessagesStatusList, 201, boolean readStatus, nested eboxId)."""
+    company = "0852093431"
+    simulator = httpx.AsyncHTTPTransport()
+    asked: list[str] = []
+
+    async def official(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/eboxPreferences/search"):
+            asked.append("preferences")
+            return httpx.Response(
+                200,
+                json=[
+                    {
+                        "eboxId": {"eboxType": "ENTERPRISE", "eboxIdValue": company},
+                        "exclusivelyEbox": True,
+                        "lastConnectionDate": "2027-01-03T17:12:00+01:00",
+                        "totalNumberOfMessages": 12,
+                        "totalNumberOfUnreadMessages": 1,
+                    }
+                ],
+            )
+        if path.endswith("/searchMessageStatus"):
+            asked.append("status")
+            [query] = json.loads(request.content)
+            return httpx.Response(
+                201,
+                json=[
+                    {
+                        "messageId": query["messageId"],
+                        "eboxId": {"eboxType": "enterprise", "eboxIdValue": company},
+                        "expirationDate": "2028-01-04T00:00:00+01:00",
+                        "readStatus": True,
+                        "visible": True,
+                    }
+                ],
+            )
+        return await simulator.handle_async_request(request)  # token and publication
+
+    app = build_app(embedded.settings)
+    ebox = app.channels[ChannelName.EBOX]
+    assert isinstance(ebox, EboxChannel)
+    ebox._transport = httpx.MockTransport(official)  # before open: the client is built with it
+    async with app:
+        rig = Rig(app, embedded)
+        sent = await rig.run(
+            "company-contribution-notice-nl",
+            recipient__ebox={"has_ebox": False, "exclusively_ebox": False},
+        )
+        [delivery] = sent.deliveries
+        assert delivery.channel is ChannelName.EBOX
+        routed = rig.rows("sample-company-contribution-notice-nl")[-2][2] or ""
+        assert routed.startswith("recipient has an eBox (eBox preferences)")
+        assert "email: recipient chose eBox only (eBox preferences)" in routed
+
+        assert await tracking.poll_ebox_read_status(app) == 1
+
+        latest = app.ledger.latest_for(delivery.communication_id)
+        assert latest is not None and latest.status is Status.READ
+        assert latest.evidence["read_status"] == "true"
+        assert asked == ["preferences", "status"]
