@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from typer.testing import CliRunner
 
-from comms.cli import cli
 from comms.compose import Composer
 from comms.compose.check import check_templates
 from comms.compose.versions import template_version
@@ -34,6 +32,7 @@ from comms.templates_store import (
 from comms.templates_store.published import PublishedComposer
 from comms.templates_store.publishing import CheckFailed, publish
 from comms.templates_store.schema import metadata, template_blobs, template_version_files
+from tests.commands import Ran, comms
 from tests.compose.conftest import LAYOUT
 from tests.templates_tools.conftest import ISSUED, edit
 
@@ -260,28 +259,28 @@ def test_the_store_tables_are_what_the_code_declares_and_migrate_down(
     assert not ours & set(sa.inspect(store.engine).get_table_names())
 
 
-def test_the_commands_publish_approve_and_list(
-    settings: Settings, templates_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COMMS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("COMMS_TEMPLATES_DIR", str(templates_copy))
-    runner = CliRunner()
-    asked = runner.invoke(cli, ["templates", "publish", "decision", "--by", "An", "--note", "n"])
-    assert asked.exit_code == 0, asked.stderr
+def test_the_commands_publish_approve_and_list(settings: Settings, templates_copy: Path) -> None:
+    env = {"COMMS_DATA_DIR": str(settings.data_dir), "COMMS_TEMPLATES_DIR": str(templates_copy)}
+
+    def run(*args: str) -> Ran:
+        return comms(settings.data_dir.parent, *args, env=env)
+
+    asked = run("templates", "publish", "decision", "--by", "An", "--note", "n")
+    assert asked.returncode == 0, asked.stderr
     assert "Publication 1 waits for a second person" in asked.stdout
-    same = runner.invoke(cli, ["templates", "approve", "1", "--by", "An"])
-    assert same.exit_code == 1 and "second person" in same.stderr
-    ok = runner.invoke(cli, ["templates", "approve", "1", "--by", "Bart"])
-    assert ok.exit_code == 0 and "approved by Bart" in ok.stdout
-    history = runner.invoke(cli, ["templates", "history", "decision"], env={"COLUMNS": "200"})
-    assert history.exit_code == 0
+    same = run("templates", "approve", "1", "--by", "An")
+    assert same.returncode == 1 and "second person" in same.stderr
+    ok = run("templates", "approve", "1", "--by", "Bart")
+    assert ok.returncode == 0 and "approved by Bart" in ok.stdout
+    history = run("templates", "history", "decision")
+    assert history.returncode == 0
     assert "An" in history.stdout and "Bart" in history.stdout and "live" in history.stdout
-    status = runner.invoke(cli, ["templates", "status"], env={"COLUMNS": "200"})
+    status = run("templates", "status")
     assert "never published" in status.stdout and "same" in status.stdout
     version = template_version(templates_copy, Language.FR, "decision")
     out = settings.data_dir / "export"
-    exported = runner.invoke(cli, ["templates", "export", version[:12], "--out", str(out)])
-    assert exported.exit_code == 0, exported.stderr
+    exported = run("templates", "export", version[:12], "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
     assert template_version(out, Language.FR, "decision") == version
-    again = runner.invoke(cli, ["templates", "export", version[:12], "--out", str(out)])
-    assert again.exit_code == 1 and "not empty" in again.stderr
+    again = run("templates", "export", version[:12], "--out", str(out))
+    assert again.returncode == 1 and "not empty" in again.stderr
