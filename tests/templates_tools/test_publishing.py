@@ -20,7 +20,7 @@ from comms.errors import MissingTemplate
 from comms.events import parse_event
 from comms.migrations import alembic_config
 from comms.models import Language
-from comms.samples import load_sample
+from comms.samples import all_samples, load_sample
 from comms.settings import Settings
 from comms.templates_store import (
     CorruptVersion,
@@ -34,21 +34,29 @@ from comms.templates_store.publishing import CheckFailed, publish
 from comms.templates_store.schema import metadata, template_blobs, template_version_files
 from tests.commands import Ran, comms
 from tests.compose.conftest import LAYOUT
+from tests.fakes import StubPdf
 from tests.templates_tools.conftest import ISSUED, edit
 
 DECISION_NL = ("decision", Language.NL)
 
 
 def ask(
-    store: TemplateStore, templates: Path, by: str = "An", render: bool = False, **kwargs: object
+    store: TemplateStore,
+    templates: Path,
+    by: str = "An",
+    render: StubPdf | None = None,
+    **kwargs: object,
 ):
-    """`comms templates publish`; rendering every sample is tested once, it takes seconds."""
+    """`comms templates publish`; with `render`, every sample is rendered, to stub PDFs (the real
+    engine on every sample is tests/templates_tools/test_check.py's, it takes seconds)."""
     return publish(
         store,
         templates,
         by=by,
-        make_composer=lambda folder: Composer(folder, LAYOUT),
-        check=lambda composer: check_templates(composer, issued_on=ISSUED, render=render),
+        make_composer=lambda folder: Composer(folder, LAYOUT, pdf=render),
+        check=lambda composer: check_templates(
+            composer, issued_on=ISSUED, render=render is not None
+        ),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -66,12 +74,14 @@ def test_publishing_checks_stores_and_waits_for_a_second_person(
     any_store: TemplateStore, templates_copy: Path
 ) -> None:
     store = any_store
-    outcome = ask(store, templates_copy, note="first version", render=True)
+    pdf = StubPdf()
+    outcome = ask(store, templates_copy, note="first version", render=pdf)
     p = outcome.publication
     assert p is not None and p.state is State.PENDING and p.requested_by == "An"
     assert len(p.items) == 14  # seven types, two languages
     assert f"passed: {outcome.report.letters_made} letters" in p.check_summary
-    assert outcome.report.letters_made > 0 and p.note == "first version"
+    assert outcome.report.letters_made == 2 * len(all_samples()) and p.note == "first version"
+    assert pdf.made == outcome.report.letters_made  # every sample was made into a PDF
     assert store.publications.live_versions() == {}  # nothing live before approval
     with pytest.raises(PublishingRefused, match="second person"):
         store.publications.decide(p.id, by=" an ", approve=True)  # same person, other spelling
