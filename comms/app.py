@@ -20,6 +20,7 @@ from channels.post import PostChannel
 from channels.post_batch import Envelope, PrintBatcher
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
+from comms.compose.pdf import PdfMaker
 from comms.errors import SettingsProblem
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
@@ -43,6 +44,7 @@ class App:
     composer: Composer
     router: Router
     channels: Mapping[ChannelName, Channel]
+    pdf: PdfMaker | None = None  # None: WeasyPrint; composers built later (the studio's) use it too
     pipeline: Pipeline = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,11 +83,11 @@ class App:
             await channel.close()
 
 
-def build_composer(settings: Settings) -> Composer:
+def build_composer(settings: Settings, *, pdf: PdfMaker | None = None) -> Composer:
     layout = WindowLayout.from_settings(settings)
     if renders_published(settings):  # only versions a second person approved (issue 6)
-        return PublishedComposer(TemplateStore.from_settings(settings), layout)
-    return Composer(settings.templates_dir, layout)
+        return PublishedComposer(TemplateStore.from_settings(settings), layout, pdf=pdf)
+    return Composer(settings.templates_dir, layout, pdf=pdf)
 
 
 def build_webhook_store(settings: Settings, ledger: Ledger) -> WebhookStore:
@@ -197,15 +199,21 @@ def build_router(
     return Router.from_file(settings.routing_policy, facts=facts)
 
 
-def build_app(settings: Settings, *, channels: Mapping[ChannelName, Channel] | None = None) -> App:
-    """One call builds the whole service; tests may hand in their own channels."""
+def build_app(
+    settings: Settings,
+    *,
+    channels: Mapping[ChannelName, Channel] | None = None,
+    pdf: PdfMaker | None = None,
+) -> App:
+    """One call builds the whole service; tests may hand in their own channels and PDF maker."""
     ledger = build_ledger(settings)
     channels = channels if channels is not None else build_channels(settings)
     return App(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
-        composer=build_composer(settings),
+        composer=build_composer(settings, pdf=pdf),
         router=build_router(settings, ledger, channels),
         channels=channels,
+        pdf=pdf,
     )

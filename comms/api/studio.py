@@ -94,8 +94,9 @@ class Studio:
     def __init__(self, app: App) -> None:
         self.settings = app.settings
         self.templates_dir = app.settings.templates_dir.resolve()
+        self.pdf = app.pdf
         self.composer: Composer = build_composer(
-            app.settings.model_copy(update={"templates_source": "working"})
+            app.settings.model_copy(update={"templates_source": "working"}), pdf=self.pdf
         )
         self._store: TemplateStore | None = None
         self._checked: tuple[str, list[Problem]] | None = None
@@ -238,7 +239,8 @@ def request_publication(
             make_composer=lambda folder: build_composer(
                 s.settings.model_copy(
                     update={"templates_source": "working", "templates_dir": folder}
-                )
+                ),
+                pdf=s.pdf,
             ),
             check=lambda composer: check_templates(composer),
         )

@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocumentType
 from comms.compose.environment import build_environment, load_fund
 from comms.compose.mentions import missing_mentions
-from comms.compose.pdf import PdfRenderer, WindowLayout, renderer_version
+from comms.compose.pdf import PdfMaker, PdfRenderer, WindowLayout, renderer_version
 from comms.compose.versions import template_files, template_version
 from comms.errors import MissingMention, MissingTemplate, RenderRefused
 from comms.events import AnyEvent
@@ -58,9 +58,12 @@ class Rendered:
 class Composer:
     """Compiled templates, parsed CSS and fonts are kept across letters: batches are the normal case."""
 
-    def __init__(self, templates_dir: Path, layout: WindowLayout) -> None:
+    def __init__(
+        self, templates_dir: Path, layout: WindowLayout, *, pdf: PdfMaker | None = None
+    ) -> None:
+        """`pdf`: WeasyPrint unless given (tests of orchestration give a cheap one)."""
         self.templates_dir = templates_dir.resolve()
-        self._pdf = PdfRenderer(self.templates_dir / "shared", layout)
+        self._pdf = pdf or PdfRenderer(self.templates_dir / "shared", layout)
         self._envs: dict[Language, ImmutableSandboxedEnvironment] = {}
         self._versions: dict[tuple[Any, ...], str] = {}
         self._lock = threading.Lock()

@@ -6,7 +6,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import pydyf  # type: ignore[import-untyped]
@@ -96,6 +96,12 @@ def use_faster_deflate() -> None:
     """Points pydyf at the capped zlib; a no-op if pydyf stops using a module-level `zlib`."""
     if getattr(pydyf, "zlib", None) is zlib:
         pydyf.zlib = _Deflate()
+
+
+class PdfMaker(Protocol):
+    """What the composer needs from a PDF engine: HTML in, the PDF and its page count out."""
+
+    def render(self, html: str) -> tuple[bytes, int]: ...
 
 
 class PdfRenderer:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from comms.compose import Composer, Rendered, WindowLayout
+from comms.compose.pdf import PdfMaker
 from comms.errors import MissingTemplate, RenderRefused
 from comms.events import AnyEvent
 from comms.models import Language, Message
@@ -25,11 +26,14 @@ KEPT_COMPOSERS = 32  # compiled versions kept in memory: a few types × language
 class PublishedComposer(Composer):
     """Delegates to one ordinary Composer per approved version, built from the store's trees."""
 
-    def __init__(self, store: TemplateStore, layout: WindowLayout) -> None:
+    def __init__(
+        self, store: TemplateStore, layout: WindowLayout, *, pdf: PdfMaker | None = None
+    ) -> None:
         # The base is only a shell: every rendering goes to the composer of a stored version.
-        super().__init__(store.trees.cache_dir, layout)
+        super().__init__(store.trees.cache_dir, layout, pdf=pdf)
         self._store = store
         self._layout = layout
+        self._pdf_maker = pdf
         self._live: dict[tuple[str, Language], str] = {}
         self._live_at = -LIVE_LOOKUP_TTL_S
         self._composers: OrderedDict[str, Composer] = OrderedDict()
@@ -58,7 +62,7 @@ class PublishedComposer(Composer):
                 self._composers.move_to_end(version)
                 return self._composers[version]
         tree = self._store.trees.tree(self._store.snapshots.resolve(version))
-        composer = Composer(tree, self._layout)
+        composer = Composer(tree, self._layout, pdf=self._pdf_maker)
         with self._guard:
             self._composers[version] = composer
             while len(self._composers) > KEPT_COMPOSERS:

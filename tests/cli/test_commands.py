@@ -1,13 +1,11 @@
-"""The README's commands, run as a newcomer runs them: a real process, real files, real exit codes."""
+"""The README's commands, run as a newcomer runs them: real files, real exit codes; `demo` and a bad
+setting in a real process, the rest in this one (tests/commands.py)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -15,24 +13,13 @@ from pypdf import PdfReader
 from comms.app import build_ledger
 from comms.samples import load_sample
 from comms.settings import load_settings
+from tests.commands import Ran, comms, comms_process
 from tests.ledger.helpers import PERSON, accept, rewrite_history_from
 from tests.readback import pdf_text
 
-COMMS = [sys.executable, "-m", "comms.cli"]
 
-
-def comms(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`comms …` as a process on this test's data folder; `env` adds or overrides settings."""
-    env = {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [*COMMS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
-    )
-
-
-def test_demo_sends_every_sample_and_says_where(tmp_path: Path) -> None:
-    result = comms(tmp_path, "demo")
+def test_demo_sends_every_sample_says_where_and_leaves_an_intact_log(tmp_path: Path) -> None:
+    result = comms_process(tmp_path, "demo")
     assert result.returncode == 0, result.stderr
     assert "sent 16" in result.stdout
     for channel in ("email", "ebox", "post"):
@@ -41,8 +28,10 @@ def test_demo_sends_every_sample_and_says_where(tmp_path: Path) -> None:
     assert len(list((var / "archive").rglob("*.pdf"))) >= 16
     assert len(list((var / "outbox" / "email" / "new").iterdir())) >= 1
     assert (var / "outbox" / "post" / "manifest.jsonl").read_text().count("\n") >= 3
-    again = comms(tmp_path, "demo")
+    again = comms(tmp_path, "demo")  # the same data, in this process
     assert again.returncode == 0 and "duplicate 16" in again.stdout
+    verified = comms(tmp_path, "ledger", "verify")  # what the demo left is an intact log
+    assert verified.returncode == 0 and "intact" in verified.stdout
 
 
 def test_process_reports_bad_lines_by_number_and_field_and_goes_on(tmp_path: Path) -> None:
@@ -106,12 +95,6 @@ def test_schema_is_json_schema_of_every_type(tmp_path: Path) -> None:
     assert "discriminator" in json.dumps(schema) and "formal_notice" in result.stdout
 
 
-def test_ledger_verify_after_the_demo(tmp_path: Path) -> None:
-    assert comms(tmp_path, "demo").returncode == 0
-    result = comms(tmp_path, "ledger", "verify")
-    assert result.returncode == 0 and "intact" in result.stdout
-
-
 def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
     data = tmp_path / "var"
     with build_ledger(load_settings(data_dir=data)) as ledger:  # no key: the derived one
@@ -123,7 +106,7 @@ def test_seal_key_rotation_from_the_command_line(tmp_path: Path) -> None:
     assert line.startswith("2027a:") and len(line.splitlines()) == 1
     assert comms(tmp_path, "ledger", "new-seal-key", "Not.An.Id").returncode == 1
 
-    def with_key(*args: str) -> subprocess.CompletedProcess[str]:
+    def with_key(*args: str) -> Ran:
         return comms(tmp_path, *args, env={"COMMS_SEAL_KEYS": line})
 
     dry = with_key("ledger", "reseal", "--dry-run")
@@ -147,7 +130,7 @@ def test_a_malformed_setting_is_named_without_its_value(tmp_path: Path) -> None:
         "COMMS_HMAC_SECRET": "hmac-secret-that-must-not-show",
         "COMMS_SEAL_KEYS": f"2027a:{secret_part}",
     }
-    result = comms(tmp_path, "ledger", "reseal", "--dry-run", env=settings)
+    result = comms_process(tmp_path, "ledger", "reseal", "--dry-run", env=settings)
     assert result.returncode == 1
     assert "COMMS_SEAL_KEYS key '2027a': expected 32 random bytes" in result.stderr
     for value in (secret_part, secret_part[-12:], "hmac-secret-that-must-not-show", "hmac-secr"):

@@ -1,4 +1,4 @@
-"""`comms ledger search|export|views|subject|purge|verify` and `comms report`, run as processes."""
+"""`comms ledger search|export|views|subject|purge|verify` and `comms report`, as operators type them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ import dataclasses
 import getpass
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +16,8 @@ import typer.main
 from comms.cli.ledger import FilterOptions, cli
 from comms.ledger import Filters
 from comms.ledger.export import read_entries
+from tests.commands import Ran
+from tests.commands import comms as run
 from tests.compliance.conftest import (
     NO_DIGITAL_USER,
     OTHER_PERSON,
@@ -28,19 +27,10 @@ from tests.compliance.conftest import (
     make_world,
 )
 
-COMMS = [sys.executable, "-m", "comms.cli"]
 
-
-def comms(world: World, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **world.env(), "COLUMNS": "250"}
-    return subprocess.run(
-        [*COMMS, *args],
-        cwd=cwd or world.settings.data_dir.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def comms(world: World, *args: str) -> Ran:
+    """The command on this world's data folder and database."""
+    return run(world.settings.data_dir.parent, *args, env={**world.env(), "COLUMNS": "250"})
 
 
 def test_search_by_person_shows_rows_without_the_number(world: World) -> None:

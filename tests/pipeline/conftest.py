@@ -1,4 +1,5 @@
-"""The pipeline against real stand-ins: an SMTP server, the eBox simulator, a post outbox, SQLite."""
+"""The pipeline against real stand-ins (SMTP server, eBox simulator, post outbox, SQLite) or, for
+orchestration alone, recording channels and stub PDFs (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from comms.app import App, build_app
 from comms.embedded import Embedded, embedded_services
 from comms.settings import Settings
+from tests.fakes import Recording, recording_app
 
 NO_DIGITAL_USER = "0474028805"  # the French sample company: published, but it never looks
 
@@ -43,3 +45,10 @@ async def rig(embedded: Embedded) -> AsyncIterator[Rig]:
     r = make_rig(embedded)
     async with r.app:
         yield r
+
+
+@pytest.fixture
+async def recorded(settings: Settings) -> AsyncIterator[Recording]:
+    made = recording_app(settings)
+    async with made.app:
+        yield made

@@ -1,4 +1,8 @@
-"""One event in, its communications out, every step in the ledger; repeats and crashes send nothing twice."""
+"""One event in, its communications out, every step in the ledger; repeats and crashes send nothing twice.
+
+The first test runs on the real stand-ins and reads what they received; the orchestration tests
+run on recording channels and stub PDFs (tests/fakes.py), the eBox-specific one on the simulator.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from channels.base import PermanentError, TransientError
 from channels.post import PostChannel
+from comms.app import App
 from comms.events import parse_event
 from comms.models import ChannelName, Status
 from comms.samples import all_samples, load_sample
+from tests.fakes import Recording, recording_app
 from tests.pipeline.conftest import Rig
 from tests.readback import pdf_text
 
@@ -26,7 +33,8 @@ def post_entries(rig: Rig):
     return list(PostChannel(outbox_dir=rig.app.settings.post_dir).entries())
 
 
-async def run(rig: Rig, name: str, **changes):
+async def run(app: App, name: str, **changes):
+    """A sample through the pipeline; `a__b=value` replaces a nested field first."""
     raw = load_sample(name)
     for dotted, value in changes.items():
         target = raw
@@ -34,7 +42,7 @@ async def run(rig: Rig, name: str, **changes):
         for part in path:
             target = target[part]
         target[last] = value
-    return await rig.app.pipeline.process(parse_event(raw), issued_on=ISSUED)
+    return await app.pipeline.process(parse_event(raw), issued_on=ISSUED)
 
 
 async def test_every_sample_goes_where_the_policy_says_and_is_recorded(rig: Rig) -> None:
@@ -92,101 +100,111 @@ async def test_every_sample_goes_where_the_policy_says_and_is_recorded(rig: Rig)
     assert rig.app.ledger.verify().ok
 
 
-async def test_the_same_event_again_sends_nothing(rig: Rig) -> None:
-    first = await run(rig, "contribution-notice-nl")
-    second = await run(rig, "contribution-notice-nl")
+async def test_the_same_event_again_sends_nothing(recorded: Recording) -> None:
+    first = await run(recorded.app, "contribution-notice-nl")
+    second = await run(recorded.app, "contribution-notice-nl")
     assert first.verdict == "sent" and second.verdict == "duplicate"
-    assert len(maildir_messages(rig)) == 1
+    assert len(recorded.sent(ChannelName.EMAIL)) == 1 and len(recorded.sent_anywhere()) == 1
     assert first.document_sha256 == second.document_sha256
 
 
-async def test_the_same_id_with_other_content_is_a_conflict(rig: Rig) -> None:
-    await run(rig, "tax-certificate-nl")
-    outcome = await run(rig, "tax-certificate-nl", dossier="D-999999")
+async def test_the_same_id_with_other_content_is_a_conflict(recorded: Recording) -> None:
+    await run(recorded.app, "tax-certificate-nl")
+    outcome = await run(recorded.app, "tax-certificate-nl", dossier="D-999999")
     assert outcome.verdict == "conflict"
+    assert len(recorded.sent_anywhere()) == 1  # the first one only
 
 
-async def test_bad_input_is_kept_with_field_errors_and_no_personal_values(rig: Rig) -> None:
+async def test_bad_input_is_kept_with_field_errors_and_no_personal_values(
+    recorded: Recording,
+) -> None:
     raw = load_sample("decision-nl")
     raw["payload"]["reasons_in_fact"] = []
-    outcome = await rig.app.pipeline.process_raw(json.dumps(raw), source="test:1")
+    outcome = await recorded.app.pipeline.process_raw(json.dumps(raw), source="test:1")
     assert outcome.verdict == "rejected"
     assert [e.field for e in outcome.errors] == ["payload.reasons_in_fact"]
-    kept = rig.app.ledger.rejections()
+    kept = recorded.app.ledger.rejections()
     assert kept[0].source == "test:1" and kept[0].event_id == "sample-decision-nl"
     assert "reasons_in_fact" in kept[0].errors[0].field
     assert "An Peeters" not in str(outcome)
-    assert not maildir_messages(rig) and not post_entries(rig)
+    assert recorded.sent_anywhere() == [] and recorded.pdf.made == 0
 
 
 async def test_a_refused_rendering_is_recorded_and_nothing_is_sent(
-    embedded, templates_copy: Path
+    settings, templates_copy: Path
 ) -> None:
     import shutil
 
-    from tests.pipeline.conftest import make_rig
-
     shutil.rmtree(templates_copy / "fr" / "tax_certificate")
-    rig = make_rig(embedded, templates_copy)
-    async with rig.app:
-        outcome = await run(rig, "tax-certificate-fr")
+    recorded = recording_app(settings.model_copy(update={"templates_dir": templates_copy}))
+    app = recorded.app
+    async with app:
+        outcome = await run(app, "tax-certificate-fr")
         assert outcome.verdict == "refused" and "fr" in (outcome.reason or "")
-        statuses = [e.status for e in rig.app.ledger.history("sample-tax-certificate-fr")]
+        statuses = [e.status for e in app.ledger.history("sample-tax-certificate-fr")]
         assert statuses == [Status.ACCEPTED, Status.REFUSED]
-        again = await run(rig, "tax-certificate-fr")
+        again = await run(app, "tax-certificate-fr")
         assert again.verdict == "refused"
         # The worker's way: the event read back from the ledger, nothing accepted again.
-        snapshot = rig.app.ledger.event_snapshot("sample-tax-certificate-fr")
+        snapshot = app.ledger.event_snapshot("sample-tax-certificate-fr")
         assert snapshot is not None
-        worker = await rig.app.pipeline.process(parse_event(snapshot), accepted=True)
+        worker = await app.pipeline.process(parse_event(snapshot), accepted=True)
         assert worker.verdict == "refused" and worker.reason == outcome.reason
-        statuses = [e.status for e in rig.app.ledger.history("sample-tax-certificate-fr")]
+        statuses = [e.status for e in app.ledger.history("sample-tax-certificate-fr")]
         assert statuses == [Status.ACCEPTED, Status.REFUSED]
-    assert rig.emb.ebox.messages() == []
+    assert recorded.sent_anywhere() == []
 
 
-async def test_a_permanent_email_failure_falls_back_to_post(rig: Rig) -> None:
-    rig.emb.smtp.fail_next("550 5.1.1 {address}: mailbox unknown", stage="rcpt")
-    outcome = await run(rig, "contribution-notice-nl")
+async def test_a_permanent_email_failure_falls_back_to_post(recorded: Recording) -> None:
+    # What the email channel raises for "550 5.1.1 <address>: mailbox unknown" (its own tests).
+    refused = PermanentError(
+        "recipient refused: 550 5.1.1 <<address>>: mailbox unknown",
+        evidence={"smtp_code": "550", "smtp_reply": "5.1.1 <<address>>: mailbox unknown"},
+    )
+    recorded.channels[ChannelName.EMAIL].fail_next(refused)
+    outcome = await run(recorded.app, "contribution-notice-nl")
     assert [(d.channel, d.status) for d in outcome.deliveries] == [
         (ChannelName.EMAIL, Status.FAILED),
         (ChannelName.POST, Status.DISPATCHED),
     ]
-    rows = [(e.channel, e.status) for e in rig.app.ledger.history("sample-contribution-notice-nl")]
-    assert (ChannelName.EMAIL, Status.FAILED) in rows and (
-        ChannelName.EMAIL,
-        Status.SUPERSEDED,
-    ) in rows
-    failed = next(
-        e
-        for e in rig.app.ledger.history("sample-contribution-notice-nl")
-        if e.status is Status.FAILED
-    )
+    history = recorded.app.ledger.history("sample-contribution-notice-nl")
+    rows = [(e.channel, e.status) for e in history]
+    assert (ChannelName.EMAIL, Status.FAILED) in rows
+    assert (ChannelName.EMAIL, Status.SUPERSEDED) in rows
+    failed = next(e for e in history if e.status is Status.FAILED)
+    assert failed.evidence["smtp_code"] == "550"
+    # The pipeline adds no address of its own to what it records.
     assert "an.peeters" not in json.dumps(dict(failed.evidence)) + (failed.reason or "")
-    assert len(post_entries(rig)) == 1
+    assert recorded.sent(ChannelName.EMAIL) == []
+    [letter] = recorded.sent(ChannelName.POST)
+    assert letter.document.content == recorded.app.archive.get(outcome.document_sha256 or "")
 
 
-async def test_a_transient_email_failure_is_retried(rig: Rig) -> None:
-    rig.emb.smtp.fail_next("451 4.3.0 try again later")
-    outcome = await run(rig, "contribution-notice-nl")
+async def test_a_transient_email_failure_is_retried(recorded: Recording) -> None:
+    recorded.channels[ChannelName.EMAIL].fail_next(TransientError("451 4.3.0 try again later"))
+    outcome = await run(recorded.app, "contribution-notice-nl")
     assert outcome.verdict == "sent"
     assert [d.channel for d in outcome.deliveries] == [ChannelName.EMAIL]
-    assert len(maildir_messages(rig)) == 1
+    assert len(recorded.sent(ChannelName.EMAIL)) == 1 and len(recorded.sent_anywhere()) == 1
 
 
-async def test_email_down_leaves_the_event_pending_and_a_rerun_delivers_it(rig: Rig) -> None:
-    rig.emb.smtp.fail_next("421 4.3.2 service not available", count=3)
-    pending = await run(rig, "contribution-notice-nl")
+async def test_email_down_leaves_the_event_pending_and_a_rerun_delivers_it(
+    recorded: Recording,
+) -> None:
+    down = TransientError("421 4.3.2 service not available", retry_after_s=30)
+    recorded.channels[ChannelName.EMAIL].fail_next(down, count=3)
+    pending = await run(recorded.app, "contribution-notice-nl")
     assert pending.verdict == "pending" and pending.retry_after_s
-    assert not maildir_messages(rig)
-    done = await run(rig, "contribution-notice-nl")
+    assert recorded.sent_anywhere() == []
+    done = await run(recorded.app, "contribution-notice-nl")
     assert done.verdict == "sent" and done.document_sha256 == pending.document_sha256
-    assert len(maildir_messages(rig)) == 1
+    assert len(recorded.sent(ChannelName.EMAIL)) == 1 and len(recorded.sent_anywhere()) == 1
 
 
 async def test_no_digital_user_publishes_and_sends_paper_too(rig: Rig) -> None:
+    """The eBox's own answer (NO_DIGITAL_USER), so the simulator gives it."""
     raw_changes = {"recipient__ebox": {"has_ebox": True}}
-    outcome = await run(rig, "company-contribution-notice-fr", **raw_changes)
+    outcome = await run(rig.app, "company-contribution-notice-fr", **raw_changes)
     assert [(d.channel, d.status) for d in outcome.deliveries] == [
         (ChannelName.EBOX, Status.DELIVERED),
         (ChannelName.POST, Status.DISPATCHED),
@@ -195,12 +213,12 @@ async def test_no_digital_user_publishes_and_sends_paper_too(rig: Rig) -> None:
 
 
 async def test_a_crash_after_rendering_resumes_with_the_same_document_and_sends_once(
-    rig: Rig,
+    recorded: Recording,
 ) -> None:
     class Crash(Exception):
         pass
 
-    email = rig.app.channels[ChannelName.EMAIL]
+    email = recorded.channels[ChannelName.EMAIL]
     original = email.send
 
     async def crash(_outgoing):
@@ -208,16 +226,16 @@ async def test_a_crash_after_rendering_resumes_with_the_same_document_and_sends_
 
     email.send = crash  # type: ignore[method-assign]
     with pytest.raises(Crash):
-        await run(rig, "contribution-notice-nl")
+        await run(recorded.app, "contribution-notice-nl")
     email.send = original  # type: ignore[method-assign]
-    outcome = await run(rig, "contribution-notice-nl")
+    outcome = await run(recorded.app, "contribution-notice-nl")
     assert outcome.verdict == "sent"
     rendered = [
         e
-        for e in rig.app.ledger.history("sample-contribution-notice-nl")
+        for e in recorded.app.ledger.history("sample-contribution-notice-nl")
         if e.status is Status.RENDERED
     ]
     assert len(rendered) == 1 and rendered[0].document_sha256 == outcome.document_sha256
-    assert len(maildir_messages(rig)) == 1
-    message_id = maildir_messages(rig)[0]["Message-ID"]
-    assert outcome.deliveries[0].communication_id in message_id
+    assert recorded.pdf.made == 1  # rendered once, before the crash
+    [sent] = recorded.sent(ChannelName.EMAIL)
+    assert sent.communication_id == outcome.deliveries[0].communication_id

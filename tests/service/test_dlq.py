@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from channels.base import Channel
@@ -15,6 +12,8 @@ from comms.service.deliver import Deliverer
 from comms.service.guard import Guard
 from comms.service.intake import Intake
 from comms.service.jobs import BULK_QUEUE
+from tests.commands import Ran, comms_process
+from tests.commands import comms as run
 from tests.service.conftest import REPO, Stack, event
 
 pytestmark = [pytest.mark.xdist_group("service-workers")]
@@ -22,15 +21,9 @@ pytestmark = [pytest.mark.xdist_group("service-workers")]
 EVENT_ID = "dead-letter-0001"
 
 
-def comms(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "comms.cli", *args],
-        env=stack.env(),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def comms(stack: Stack, *args: str) -> Ran:
+    """An operator's command on this stack's settings."""
+    return run(REPO, *args, env=stack.env())
 
 
 async def make_dead_letter(stack: Stack) -> None:
@@ -71,7 +64,7 @@ async def test_an_operator_lists_shows_and_retries_a_dead_letter(stack: Stack) -
     assert "not dead" in comms(stack, "dlq", "retry", EVENT_ID).stderr  # not twice
 
     # A worker (all channels, the SMTP server healthy again) delivers it by email, once.
-    done = comms(stack, "worker", "--burst")
+    done = comms_process(REPO, "worker", "--burst", env=stack.env())  # a real worker process
     assert done.returncode == 0, done.stdout[-2000:]
     assert stack.sent_by_channel()[EVENT_ID] == ["email"]
     assert stack.ledger.history(EVENT_ID)[-1].status is Status.DISPATCHED

@@ -13,6 +13,7 @@ from comms.events import parse_event
 from comms.queue import enqueue
 from comms.service.jobs import BULK_QUEUE, URGENT_QUEUE
 from comms.settings import Settings
+from tests.commands import comms
 from tests.service.conftest import PERSONAL, REPO, event
 
 
@@ -45,19 +46,11 @@ def test_comms_enqueue_reports_every_line_and_queues_the_good_ones(
     path.write_text("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n", encoding="utf-8")
 
     env = {
-        "PATH": "/usr/bin:/bin",
         "COMMS_ENVIRONMENT": "test",
         "COMMS_DATA_DIR": str(service_settings.data_dir),
         "COMMS_REDIS_URL": service_settings.redis_url,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "comms.cli", "enqueue", str(path)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = comms(tmp_path, "enqueue", str(path), env=env)
     assert done.returncode == 2, done.stderr
     # Line numbers count the blank line, as an editor shows them.
     assert "Accepted 3, duplicates 1, rejected 1 (lines 5), conflicts 1 (lines 7)" in done.stdout
@@ -69,14 +62,7 @@ def test_comms_enqueue_reports_every_line_and_queues_the_good_ones(
     assert r.zcard(BULK_QUEUE) == 3
     r.close()
 
-    rerun = subprocess.run(
-        [sys.executable, "-m", "comms.cli", "enqueue", str(path)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rerun = comms(tmp_path, "enqueue", str(path), env=env)
     assert "Accepted 0, duplicates 4, rejected 1 (lines 5), conflicts 1 (lines 7)" in rerun.stdout
 
 

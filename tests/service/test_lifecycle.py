@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.commands import comms
 from tests.service.conftest import REPO, Stack, event, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
@@ -105,13 +105,6 @@ def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stac
     assert poison not in stack.sent_rows()
 
     # Operators see it.
-    listing = subprocess.run(
-        [sys.executable, "-m", "comms.cli", "dlq", "list"],
-        env=stack.env(),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    listing = comms(REPO, "dlq", "list", env=stack.env())
+    assert listing.returncode == 0, listing.stderr
     assert poison in listing.stdout and "quarantined" in listing.stdout

@@ -7,9 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from comms.cli import cli
 from comms.compose import CATALOGUE, Composer
 from comms.compose.check import Kind, Problem, static_problems
 from comms.compose.checks.shapes import (
@@ -22,6 +20,7 @@ from comms.compose.checks.shapes import (
 from comms.events import parse_event
 from comms.samples import all_samples, load_sample
 from comms.settings import REPO_ROOT
+from tests.commands import comms
 from tests.compose.conftest import LAYOUT
 from tests.templates_tools.conftest import ISSUED, edit, line_of, run_check
 
@@ -262,25 +261,20 @@ def test_fund_details_must_have_the_same_keys_in_both_languages(templates_copy: 
 
 def test_the_command_exits_1_and_prints_where_what_and_what_to_do(templates_copy: Path) -> None:
     edit(templates_copy / "nl" / "decision" / "email.txt", "{{ fund.name }}", "{{ fund.nam }}")
-    runner = CliRunner()
-    env = {"COMMS_DATA_DIR": str(templates_copy.parent / "var")}
-    failed = runner.invoke(
-        cli, ["templates", "check", "--templates", str(templates_copy), "--no-render"], env=env
-    )
-    assert failed.exit_code == 1
+    folder = templates_copy.parent
+    failed = comms(folder, "templates", "check", "--templates", str(templates_copy), "--no-render")
+    assert failed.returncode == 1
     assert "nl/decision/email.txt, line" in failed.stderr
     assert "`fund.nam` does not exist" in failed.stderr and "What to do:" in failed.stderr
-    ok = runner.invoke(
-        cli, ["templates", "check", "--templates", str(TEMPLATES), "decision"], env=env
-    )
-    assert ok.exit_code == 0, ok.stderr
+    ok = comms(folder, "templates", "check", "--templates", str(TEMPLATES), "decision")
+    assert ok.returncode == 0, ok.stderr
     decisions = [n for n, r in all_samples().items() if r["type"] == "decision"]
     assert f"{2 * len(decisions)} letters rendered" in ok.stdout
 
 
-def test_an_unknown_type_is_refused_with_the_known_ones() -> None:
-    result = CliRunner().invoke(cli, ["templates", "check", "decisoin", "--no-render"])
-    assert result.exit_code == 1 and "known:" in result.stderr
+def test_an_unknown_type_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    result = comms(tmp_path, "templates", "check", "decisoin", "--no-render")
+    assert result.returncode == 1 and "known:" in result.stderr
 
 
 def test_every_sample_is_tried_in_both_languages_even_when_it_names_one() -> None:

@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from typer.testing import CliRunner
 
-from comms.cli import cli
 from comms.compose import Composer
 from comms.compose.check import check_templates
 from comms.compose.versions import template_version
@@ -22,7 +20,7 @@ from comms.errors import MissingTemplate
 from comms.events import parse_event
 from comms.migrations import alembic_config
 from comms.models import Language
-from comms.samples import load_sample
+from comms.samples import all_samples, load_sample
 from comms.settings import Settings
 from comms.templates_store import (
     CorruptVersion,
@@ -34,22 +32,31 @@ from comms.templates_store import (
 from comms.templates_store.published import PublishedComposer
 from comms.templates_store.publishing import CheckFailed, publish
 from comms.templates_store.schema import metadata, template_blobs, template_version_files
+from tests.commands import Ran, comms
 from tests.compose.conftest import LAYOUT
+from tests.fakes import StubPdf
 from tests.templates_tools.conftest import ISSUED, edit
 
 DECISION_NL = ("decision", Language.NL)
 
 
 def ask(
-    store: TemplateStore, templates: Path, by: str = "An", render: bool = False, **kwargs: object
+    store: TemplateStore,
+    templates: Path,
+    by: str = "An",
+    render: StubPdf | None = None,
+    **kwargs: object,
 ):
-    """`comms templates publish`; rendering every sample is tested once, it takes seconds."""
+    """`comms templates publish`; with `render`, every sample is rendered, to stub PDFs (the real
+    engine on every sample is tests/templates_tools/test_check.py's, it takes seconds)."""
     return publish(
         store,
         templates,
         by=by,
-        make_composer=lambda folder: Composer(folder, LAYOUT),
-        check=lambda composer: check_templates(composer, issued_on=ISSUED, render=render),
+        make_composer=lambda folder: Composer(folder, LAYOUT, pdf=render),
+        check=lambda composer: check_templates(
+            composer, issued_on=ISSUED, render=render is not None
+        ),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -67,12 +74,14 @@ def test_publishing_checks_stores_and_waits_for_a_second_person(
     any_store: TemplateStore, templates_copy: Path
 ) -> None:
     store = any_store
-    outcome = ask(store, templates_copy, note="first version", render=True)
+    pdf = StubPdf()
+    outcome = ask(store, templates_copy, note="first version", render=pdf)
     p = outcome.publication
     assert p is not None and p.state is State.PENDING and p.requested_by == "An"
     assert len(p.items) == 14  # seven types, two languages
     assert f"passed: {outcome.report.letters_made} letters" in p.check_summary
-    assert outcome.report.letters_made > 0 and p.note == "first version"
+    assert outcome.report.letters_made == 2 * len(all_samples()) and p.note == "first version"
+    assert pdf.made == outcome.report.letters_made  # every sample was made into a PDF
     assert store.publications.live_versions() == {}  # nothing live before approval
     with pytest.raises(PublishingRefused, match="second person"):
         store.publications.decide(p.id, by=" an ", approve=True)  # same person, other spelling
@@ -260,28 +269,28 @@ def test_the_store_tables_are_what_the_code_declares_and_migrate_down(
     assert not ours & set(sa.inspect(store.engine).get_table_names())
 
 
-def test_the_commands_publish_approve_and_list(
-    settings: Settings, templates_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COMMS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("COMMS_TEMPLATES_DIR", str(templates_copy))
-    runner = CliRunner()
-    asked = runner.invoke(cli, ["templates", "publish", "decision", "--by", "An", "--note", "n"])
-    assert asked.exit_code == 0, asked.stderr
+def test_the_commands_publish_approve_and_list(settings: Settings, templates_copy: Path) -> None:
+    env = {"COMMS_DATA_DIR": str(settings.data_dir), "COMMS_TEMPLATES_DIR": str(templates_copy)}
+
+    def run(*args: str) -> Ran:
+        return comms(settings.data_dir.parent, *args, env=env)
+
+    asked = run("templates", "publish", "decision", "--by", "An", "--note", "n")
+    assert asked.returncode == 0, asked.stderr
     assert "Publication 1 waits for a second person" in asked.stdout
-    same = runner.invoke(cli, ["templates", "approve", "1", "--by", "An"])
-    assert same.exit_code == 1 and "second person" in same.stderr
-    ok = runner.invoke(cli, ["templates", "approve", "1", "--by", "Bart"])
-    assert ok.exit_code == 0 and "approved by Bart" in ok.stdout
-    history = runner.invoke(cli, ["templates", "history", "decision"], env={"COLUMNS": "200"})
-    assert history.exit_code == 0
+    same = run("templates", "approve", "1", "--by", "An")
+    assert same.returncode == 1 and "second person" in same.stderr
+    ok = run("templates", "approve", "1", "--by", "Bart")
+    assert ok.returncode == 0 and "approved by Bart" in ok.stdout
+    history = run("templates", "history", "decision")
+    assert history.returncode == 0
     assert "An" in history.stdout and "Bart" in history.stdout and "live" in history.stdout
-    status = runner.invoke(cli, ["templates", "status"], env={"COLUMNS": "200"})
+    status = run("templates", "status")
     assert "never published" in status.stdout and "same" in status.stdout
     version = template_version(templates_copy, Language.FR, "decision")
     out = settings.data_dir / "export"
-    exported = runner.invoke(cli, ["templates", "export", version[:12], "--out", str(out)])
-    assert exported.exit_code == 0, exported.stderr
+    exported = run("templates", "export", version[:12], "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
     assert template_version(out, Language.FR, "decision") == version
-    again = runner.invoke(cli, ["templates", "export", version[:12], "--out", str(out)])
-    assert again.exit_code == 1 and "not empty" in again.stderr
+    again = run("templates", "export", version[:12], "--out", str(out))
+    assert again.returncode == 1 and "not empty" in again.stderr

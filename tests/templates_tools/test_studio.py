@@ -14,8 +14,9 @@ from comms.api import create_api
 from comms.api.auth import token_digest
 from comms.app import build_app
 from comms.compose import CATALOGUE
-from comms.samples import load_sample
+from comms.samples import all_samples, load_sample
 from comms.settings import ApiUser, Settings
+from tests.fakes import StubPdf
 from tests.templates_tools.conftest import edit, line_of
 
 AN = {"Authorization": "Bearer an-token"}
@@ -141,7 +142,13 @@ def test_the_change_token_moves_when_a_file_is_saved(
     assert before != after
 
 
-def test_publication_and_approval_under_the_signed_in_names(client: TestClient) -> None:
+def test_publication_and_approval_under_the_signed_in_names(
+    settings: Settings, templates_copy: Path
+) -> None:
+    """Publishing checks every sample; their PDFs come from a stub here (real: test_check)."""
+    pdf = StubPdf()
+    app = build_app(studio_settings(settings, templates_copy), pdf=pdf)
+    client = TestClient(create_api(app))
     asked = client.post(
         "/studio/publish", headers=AN, data={"note": "nieuw"}, follow_redirects=False
     )
@@ -153,6 +160,8 @@ def test_publication_and_approval_under_the_signed_in_names(client: TestClient) 
     assert refused.status_code == 409 and "second person" in refused.text
     page = client.get(url, headers=BART).text
     assert 'value="approve"' in page and "nieuw" in page and "(first version)" in page
+    assert f"passed: {2 * len(all_samples())} letters rendered" in page
+    assert pdf.made == 2 * len(all_samples())
     done = client.post(url, headers=BART, data={"decision": "approve"})
     assert done.status_code == 200 and "approved by Bart" in done.text
     index = client.get("/studio", headers=AN).text

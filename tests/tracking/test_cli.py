@@ -1,15 +1,14 @@
-"""`comms post …` and `comms bounces …` as operators run them: real processes, files and exit codes."""
+"""`comms post …` and `comms bounces …` as operators run them: real files and exit codes; the servers
+as real processes."""
 
 from __future__ import annotations
 
 import json
 import mailbox
-import os
 import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 from email import message_from_bytes
 from pathlib import Path
@@ -21,26 +20,11 @@ from comms.ledger import Ledger
 from comms.models import ChannelName, Status
 from comms.samples import load_sample
 from comms.settings import load_settings
+from tests.commands import COMMS_ARGV, comms, process_env
 
-COMMS = [sys.executable, "-m", "comms.cli"]
 FIXTURES = Path(__file__).parent.parent / "channels" / "fixtures" / "dsn"
 FIXTURE_CID = "5d1c0b7a9e3f4a2b8c6d0e1f2a3b4c5d"
 TRACKING = "RR123456785BE"
-
-
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "COMMS_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
-
-
-def comms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMS, *args],
-        cwd=tmp_path,
-        env=env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
 
 def ledger(tmp_path: Path) -> Ledger:
@@ -155,9 +139,9 @@ def test_bounces_serve_receives_and_records(tmp_path: Path) -> None:
     cid = emailed_cid(tmp_path)
     port = free_port()
     server = subprocess.Popen(
-        [*COMMS, "bounces", "serve", "--port", str(port)],
+        [*COMMS_ARGV, "bounces", "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=env(tmp_path),
+        env=process_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,9 +179,9 @@ def test_the_ebox_simulator_command_serves_until_stopped(tmp_path: Path) -> None
     """`comms ebox-simulator`: the registry stand-in answers on loopback; Ctrl-C stops it."""
     port = free_port()
     simulator = subprocess.Popen(
-        [*COMMS, "ebox-simulator", "--port", str(port)],
+        [*COMMS_ARGV, "ebox-simulator", "--port", str(port)],
         cwd=tmp_path,
-        env=env(tmp_path),
+        env=process_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
