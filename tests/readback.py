@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
 
+import pikepdf
 from pypdf import PdfReader
 
 
@@ -11,3 +16,56 @@ def pdf_text(pdf: bytes) -> str:
     """The text a reader gets back from the PDF, whitespace normalised."""
     reader = PdfReader(io.BytesIO(pdf))
     return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def struct_text(pdf: bytes) -> str:
+    """The tagged structure with its text as poppler reads it (`pdfinfo -struct-text`)."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        done = subprocess.run(
+            ["pdfinfo", "-struct-text", f.name], capture_output=True, text=True, check=True
+        )
+    return done.stdout
+
+
+def reading_order(pdf: bytes) -> str:
+    """The text of the structure tree in reading order, whitespace normalised (no tags)."""
+    quoted = re.findall(r'^\s*"(.*)"$', struct_text(pdf), flags=re.M)
+    return " ".join(" ".join(quoted).split())
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One element of a PDF's structure tree, as an assistive technology sees it."""
+
+    kind: str  # the structure type: P, H1, Table, TH, TD, Figure…
+    alt: str  # alternative text (/Alt), empty if none
+    headers: tuple[str, ...]  # a table cell's header cells (/A /Headers)
+
+
+def struct_elements(pdf: bytes) -> list[Tag]:
+    """Every element of the structure tree, depth first."""
+    found: list[Tag] = []
+
+    def walk(element: object) -> None:
+        if not isinstance(element, pikepdf.Dictionary) or "/S" not in element:
+            return
+        attributes = element.get("/A")
+        headers = attributes.get("/Headers") if isinstance(attributes, pikepdf.Dictionary) else None
+        found.append(
+            Tag(
+                kind=str(element.S)[1:],
+                alt=str(element.get("/Alt", "")),
+                headers=tuple(str(h) for h in headers) if headers is not None else (),
+            )
+        )
+        kids = element.get("/K")
+        for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+            walk(kid)
+
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        if "/StructTreeRoot" in doc.Root:
+            for top in doc.Root.StructTreeRoot.K:
+                walk(top)
+    return found
