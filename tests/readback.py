@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import subprocess
@@ -68,4 +69,45 @@ def struct_elements(pdf: bytes) -> list[Tag]:
         if "/StructTreeRoot" in doc.Root:
             for top in doc.Root.StructTreeRoot.K:
                 walk(top)
+    return found
+
+
+MM_PER_PT = 25.4 / 72
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text as poppler lays it out: page (from 1), position in mm from the top left."""
+
+    page: int
+    top_mm: float
+    bottom_mm: float
+    left_mm: float
+    text: str
+
+
+def text_lines(pdf: bytes) -> list[Line]:
+    """Every line of every page, in poppler's reading of the page (`pdftotext -bbox-layout`)."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        done = subprocess.run(
+            ["pdftotext", "-bbox-layout", f.name, "-"], capture_output=True, text=True, check=True
+        )
+    found: list[Line] = []
+    for page, body in enumerate(re.findall(r"<page [^>]*>(.*?)</page>", done.stdout, re.S), 1):
+        for attrs, words in re.findall(r"<line ([^>]*)>(.*?)</line>", body, re.S):
+            box = {k: float(v) for k, v in re.findall(r'(\w+)="([\d.]+)"', attrs)}
+            text = " ".join(
+                html.unescape(w) for w in re.findall(r"<word [^>]*>(.*?)</word>", words)
+            )
+            found.append(
+                Line(
+                    page,
+                    box["yMin"] * MM_PER_PT,
+                    box["yMax"] * MM_PER_PT,
+                    box["xMin"] * MM_PER_PT,
+                    text,
+                )
+            )
     return found
