@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 
 import pikepdf
+import pypdfium2
 from pypdf import PdfReader
 
 
@@ -111,3 +112,12 @@ def text_lines(pdf: bytes) -> list[Line]:
                 )
             )
     return found
+
+
+def raw_text(pdf: bytes) -> str:
+    """The text as pdfium extracts it, no-break spaces and line ends (CR LF) kept as they are."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return "\r\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,7 @@ from comms.errors import RenderRefused
 from comms.events import parse_event
 from comms.samples import all_samples
 from tests.compose.conftest import LAYOUT
-from tests.readback import Line, text_lines
+from tests.readback import Line, raw_text, text_lines
 
 ISSUED = date(2027, 1, 4)
 RETURN_ADDRESS = {
@@ -79,3 +80,27 @@ def test_the_return_address_tops_the_window_and_a_registered_letter_keeps_room_f
         assert gap_mm >= LAYOUT.registered_label_mm
     else:
         assert gap_mm < 4
+
+
+SPACE_OR_BREAK = r"[ \r\n]+"  # a plain space, or the end of a line: either may break
+
+
+@pytest.mark.parametrize("name", sorted(all_samples()))
+def test_no_line_breaks_inside_a_number_and_its_unit_or_a_postcode_and_its_town(
+    composer: Composer, name: str
+) -> None:
+    raw = sample(name)
+    text = raw_text(composer.compose(parse_event(raw), issued_on=ISSUED).document.pdf)
+    assert not re.search(r"\d" + SPACE_OR_BREAK + "%", text), "a percentage may break"
+    assert not re.search(r"\d" + SPACE_OR_BREAK + r"(h|uur)\b", text), "a time may break"
+    towns = {"nl": "1000 Brussel", "fr": "1000 Bruxelles"}
+    places = [towns[raw["recipient"]["language"]]]
+    court = raw["payload"].get("appeal", {}).get("court", {}).get("address")
+    if court:
+        places.append(f"{court['postcode']} {court['municipality']}")
+    for place in places:
+        postcode, town = place.split(" ", 1)
+        assert not re.search(postcode + SPACE_OR_BREAK + town, text), (
+            "a postcode and town may break"
+        )
+        assert f"{postcode}\u00a0{town}" in text
