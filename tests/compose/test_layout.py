@@ -104,3 +104,35 @@ def test_no_line_breaks_inside_a_number_and_its_unit_or_a_postcode_and_its_town(
             "a postcode and town may break"
         )
         assert f"{postcode}\u00a0{town}" in text
+
+
+BODY_BOTTOM_MM = 297 - 28  # the page's bottom margin holds the footer (comms/compose/pdf.py)
+CLOSING = {"nl": "Met vriendelijke groeten,", "fr": "Veuillez agréer, Madame, Monsieur,"}
+PAYMENT_HEADING = {"nl": "Zo betaalt u", "fr": "Comment payer"}
+
+
+def body_lines(lines: list[Line], page: int) -> list[Line]:
+    return [line for line in lines if line.page == page and line.bottom_mm <= BODY_BOTTOM_MM]
+
+
+@pytest.mark.parametrize("name", sorted(all_samples()))
+def test_the_closing_never_stands_on_a_page_of_its_own(composer: Composer, name: str) -> None:
+    raw = sample(name)
+    lines = lines_of(composer, raw)
+    closing = next(x for x in lines if x.text.startswith(CLOSING[raw["recipient"]["language"]]))
+    before = [x for x in body_lines(lines, closing.page) if x.top_mm < closing.top_mm]
+    assert len(before) >= 3, f"page {closing.page} holds {len(before)} line(s) before the closing"
+
+
+@pytest.mark.parametrize("name", sorted(all_samples()))
+def test_the_payment_box_is_not_pushed_to_the_next_page_leaving_a_gap(
+    composer: Composer, name: str
+) -> None:
+    raw = sample(name)
+    lines = lines_of(composer, raw)
+    heading = PAYMENT_HEADING[raw["recipient"]["language"]]
+    box = next((x for x in lines if x.text == heading), None)
+    if box is None or box.page == 1 or body_lines(lines, box.page)[0] != box:
+        return  # nothing to pay, or the box does not open a page
+    gap_mm = BODY_BOTTOM_MM - body_lines(lines, box.page - 1)[-1].bottom_mm
+    assert gap_mm < 30, f"page {box.page - 1} ends {gap_mm:.0f} mm above its bottom margin"
