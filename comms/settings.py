@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     address_window_top_mm: float = 50.0
     address_window_width_mm: float = 90.0
     address_window_height_mm: float = 40.0
+    # Blank band kept in the window above a registered letter's address for bpost's registered
+    # (R) label the print shop prints or sticks there; its height is the print shop's (gap).
+    registered_label_height_mm: float = Field(default=12.0, ge=0)
 
     # Email (aiosmtplib)
     smtp_host: str = "127.0.0.1"

@@ -15,6 +15,7 @@ from comms.identifiers import format_enterprise_number, format_iban, format_nati
 from comms.payment import format_structured_communication
 
 SHORT_DATE_PATTERN = "dd/MM/yyyy"  # fr_BE's default short date has a two-digit year (domain §7)
+NO_BREAK_SPACE = "\u00a0"  # a number and its unit, a postcode and its town, stay on one line
 
 
 def _as_date(value: date | datetime) -> date:
@@ -24,6 +25,11 @@ def _as_date(value: date | datetime) -> date:
     if not isinstance(value, date):
         raise TypeError("a date filter needs a date; use {% if … %} around optional dates")
     return value
+
+
+def nobreak(text: str) -> str:
+    """Every space a no-break space: for short units of data such as `1000 Brussel` or `8 h 30`."""
+    return str(text).replace(" ", NO_BREAK_SPACE)
 
 
 def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
@@ -48,6 +54,11 @@ def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
     def number(value: Decimal | int) -> str:
         return format_decimal(value, locale=locale)
 
+    def percent(value: Decimal | int) -> str:
+        """`20,5 %`: the number as the locale writes it, a no-break space, the sign (house style in
+        both languages; CLDR's nl_BE pattern has no space)."""
+        return format_decimal(value, locale=locale) + NO_BREAK_SPACE + "%"
+
     def country_name(code: str) -> str:
         return str(territories.get(code, code)).upper()
 
@@ -56,6 +67,8 @@ def filters_for(locale: str) -> dict[str, Callable[..., Any]]:
         "date_long": date_long,
         "date_short": date_short,
         "number": number,
+        "percent": percent,
+        "nobreak": nobreak,
         "country_name": country_name,
         "ogm": format_structured_communication,
         "iban": format_iban,

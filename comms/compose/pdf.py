@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
+from xml.etree.ElementTree import SubElement, fromstring, register_namespace, tostring
 
 import pydyf  # type: ignore[import-untyped]
 import weasyprint
+from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -19,11 +21,16 @@ from comms.errors import RenderRefused
 if TYPE_CHECKING:
     from comms.settings import Settings
 
-PDF_VARIANT = "pdf/a-3b"  # archival: fonts embedded, self-contained (issue 2 §3)
+# Archival (issue 2 §3) and accessible (issue 16 §8) in one file: PDF/A-3 level A is PDF/A-3b with a
+# structure tree; the PDF/UA-1 identification is added to its XMP (`AccessibleMetadata`), because
+# WeasyPrint writes one variant's metadata per file (docs/templates.md, "Tagged letters").
+PDF_VARIANT = "pdf/a-3a"
+UNTAGGED_VARIANT = "pdf/a-3b"  # the letters as they were before issue 16, for benches and tests
 PAGE_MARGIN_TOP_MM = 15.0
 PAGE_MARGIN_SIDE_MM = 20.0
 PAGE_MARGIN_BOTTOM_MM = 28.0  # room for the footer with the fund's contact details and page X of Y
 WINDOW_GAP_MM = 6.0  # space between the address window and the first line of text
+MM_PER_CSS_PX = 25.4 / 96  # WeasyPrint lays boxes out in CSS pixels, 96 to the inch
 # zlib's own default. pydyf (WeasyPrint's PDF writer) deflates every stream at 9, which costs 5 % of
 # a letter's time for files 0.5 % smaller (docs/performance.md).
 DEFLATE_LEVEL = 6
@@ -37,6 +44,7 @@ class WindowLayout:
     top_mm: float
     width_mm: float
     height_mm: float
+    registered_label_mm: float = 12.0  # settings.registered_label_height_mm
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WindowLayout:
@@ -46,6 +54,7 @@ class WindowLayout:
             top_mm=settings.address_window_top_mm,
             width_mm=settings.address_window_width_mm,
             height_mm=settings.address_window_height_mm,
+            registered_label_mm=settings.registered_label_height_mm,
         )
 
     def css(self) -> str:
@@ -58,7 +67,92 @@ class WindowLayout:
             f".letterhead {{ position: relative; height: {top + self.height_mm + WINDOW_GAP_MM}mm; }}\n"
             f".address-window {{ position: absolute; left: {left}mm; top: {top}mm; "
             f"width: {self.width_mm}mm; height: {self.height_mm}mm; overflow: hidden; }}\n"
+            f".address-window.registered-mail .return-address {{ "
+            f"margin-bottom: {self.registered_label_mm}mm; }}\n"
         )
+
+
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_PDFUAID = "http://www.aiim.org/pdfua/ns/id/"
+# ISO 19005-3 §6.6.2.3: a schema PDF/A does not predefine is declared in the file itself; pdfuaid is
+# one. The same declaration LibreOffice writes for its PDF/A + PDF/UA export.
+_PDFUA_EXTENSION_SCHEMA = f"""\
+<rdf:Description xmlns:rdf="{_RDF}" rdf:about=""
+    xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
+    xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"
+    xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+  <pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
+    <pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+    <pdfaSchema:namespaceURI>{_PDFUAID}</pdfaSchema:namespaceURI>
+    <pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+    <pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
+      <pdfaProperty:name>part</pdfaProperty:name>
+      <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+      <pdfaProperty:category>internal</pdfaProperty:category>
+      <pdfaProperty:description>Part of ISO 14289 the file conforms to</pdfaProperty:description>
+    </rdf:li></rdf:Seq></pdfaSchema:property>
+  </rdf:li></rdf:Bag></pdfaExtension:schemas>
+</rdf:Description>"""
+
+
+# The prefixes ISO 19005 names for the extension schema container, as WeasyPrint registers its own.
+register_namespace("pdfaExtension", "http://www.aiim.org/pdfa/ns/extension/")
+register_namespace("pdfaSchema", "http://www.aiim.org/pdfa/ns/schema#")
+register_namespace("pdfaProperty", "http://www.aiim.org/pdfa/ns/property#")
+
+
+class AccessibleMetadata(DocumentMetadata):  # type: ignore[misc]
+    """WeasyPrint's PDF/A metadata plus the PDF/UA-1 claim (pdfuaid:part 1) in the same packet."""
+
+    def generate_rdf_metadata(self, variant: str, version: int, conformance: str) -> bytes:
+        # Both texts are ours: WeasyPrint's serialisation (values escaped) and the constant above.
+        rdf = fromstring(super().generate_rdf_metadata(variant, version, conformance))  # noqa: S314
+        claim = SubElement(rdf, f"{{{_RDF}}}Description")
+        claim.attrib[f"{{{_RDF}}}about"] = ""
+        claim.attrib[f"{{{_PDFUAID}}}part"] = "1"
+        rdf.append(fromstring(_PDFUA_EXTENSION_SCHEMA))  # noqa: S314
+        packet = tostring(rdf, encoding="utf-8")
+        assert isinstance(packet, bytes)
+        return packet
+
+
+def address_overflow(document: weasyprint.Document) -> str | None:
+    """Why the address does not fit its window, or None: a wrapped or clipped line misdirects mail.
+
+    Every line of the window (the return address and the bpost lines, domain §8) is set on one
+    line (`white-space: nowrap`) and measured here against the window's width and height. The
+    reason names the line's position and the sizes, never its text.
+    """
+    window = next(
+        (
+            box
+            for box in document.pages[0]._page_box.descendants()
+            if box.element is not None
+            and box.element_tag == "div"
+            and "address-window" in (box.element.get("class") or "").split()
+        ),
+        None,
+    )
+    if window is None:
+        return None
+    right = window.content_box_x() + window.width
+    bottom = window.content_box_y() + window.height
+    width_mm = window.width * MM_PER_CSS_PX
+    lines = [box for box in window.descendants() if type(box).__name__ == "LineBox"]
+    for number, line in enumerate(lines, start=1):
+        end = max((c.position_x + c.margin_width() for c in line.children), default=0.0)
+        if end > right + 0.5:
+            return (
+                f"address line {number} of the window is {(end - window.content_box_x()) * MM_PER_CSS_PX:.1f} mm "
+                f"wide, the envelope window {width_mm:.1f} mm: a line may not wrap or be cut "
+                "(bpost); upstream must send it shorter, abbreviated as bpost allows"
+            )
+        if line.position_y + line.height > bottom + 0.5:
+            return (
+                f"the address needs {number} lines or more and does not fit the envelope window "
+                f"({window.height * MM_PER_CSS_PX:.1f} mm high)"
+            )
+    return None
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
@@ -107,8 +201,9 @@ class PdfMaker(Protocol):
 class PdfRenderer:
     """Reuses parsed CSS and loaded fonts across letters; reparses only when a stylesheet changes."""
 
-    def __init__(self, shared_dir: Path, layout: WindowLayout) -> None:
+    def __init__(self, shared_dir: Path, layout: WindowLayout, *, tagged: bool = True) -> None:
         self._shared = shared_dir.resolve()
+        self._tagged = tagged
         self._layout_css = layout.css()
         self._fetcher = AssetFetcher(self._shared)
         self._lock = threading.Lock()
@@ -141,7 +236,14 @@ class PdfRenderer:
             document = weasyprint.HTML(
                 string=html, base_url=self._shared.as_uri() + "/", url_fetcher=self._fetcher
             ).render(stylesheets=styles, font_config=self._fonts)
-            pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
+            overflow = address_overflow(document)
+            if overflow is not None:
+                raise RenderRefused(overflow)
+            if self._tagged:
+                document.metadata = AccessibleMetadata(**vars(document.metadata))
+                pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
+            else:
+                pdf = document.write_pdf(pdf_variant=UNTAGGED_VARIANT)
         except FatalURLFetchingError as exc:
             raise RenderRefused(str(exc)) from None
         assert isinstance(pdf, bytes)

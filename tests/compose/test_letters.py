@@ -203,7 +203,8 @@ def test_pdf_is_pdf_a_with_embedded_fonts(rendered) -> None:
     _, pdf, _ = rendered["decision-fr"]
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         xmp = doc.open_metadata()
-        assert xmp.get("pdfaid:part") == "3" and xmp.get("pdfaid:conformance") == "B"
+        # Level A: PDF/A-3 with a structure tree (issue 16 §8); B was the level before.
+        assert xmp.get("pdfaid:part") == "3" and xmp.get("pdfaid:conformance") == "A"
         fonts = {}
         for page in doc.pages:
             for font in page.Resources.Font.values():
