@@ -37,6 +37,7 @@ def _production(tmp_path: Path, **more: str) -> dict[str, str]:
         "correct horse battery staple " * 3,  # long, repeated words
         base64.b64encode(b"\0" * 32).decode(),  # the right length, no randomness
     ],
+    ids=["one-char", "typed", "one-char-long", "16-bytes", "repeated-words", "zero-bytes"],
 )
 def test_weak_secrets_are_refused_in_production(tmp_path: Path, secret: str) -> None:
     with pytest.raises(ValidationError) as caught:
@@ -59,6 +60,7 @@ def test_weak_secrets_are_refused_in_production(tmp_path: Path, secret: str) -> 
         secrets.token_hex(32),  # openssl rand -hex 32
         base64.b64encode(secrets.token_bytes(32)).decode(),  # openssl rand -base64 32
     ],
+    ids=["token_urlsafe", "hex", "base64"],  # the values differ per xdist worker; ids may not
 )
 def test_secrets_of_32_random_bytes_are_taken(tmp_path: Path, secret: str) -> None:
     env = _production(tmp_path, COMMS_HMAC_SECRET=secret)
