@@ -1,14 +1,15 @@
 """Webhooks under load: 10,000 state changes, the receiver stopped for part of the run.
 
-    python bench/webhooks.py [--changes 10000] [--database-url URL]
+    python bench/webhooks.py [--changes 10000] [--segments 4] [--database-url URL]
 
 Letters are stood in for by their ledger writes (accept, routed, rendered, dispatched, delivered:
-three of them reported upstream), made by this process as fast as it can, twice: once with no
-dispatcher (the baseline), once with `comms webhooks run` in its own process posting to a receiver
-(another process) that is stopped for the middle third of the run and started again. Printed: the
-letters' throughput with the dispatcher ÷ without (1.00 = unchanged), and once the dispatcher has
-caught up, how many changes the receiver got: 0 lost is the claim, duplicates are allowed (at
-least once) and counted.
+three of them reported upstream), made by this process as fast as it can, in alternating
+segments: the dispatcher (`comms webhooks run`, its own process) frozen with SIGSTOP, then
+running, then frozen... so that a machine whose speed drifts treats both alike. The receiver
+(another process) is stopped during the middle of the run and started again. Printed: the
+letters' throughput with the dispatcher running ÷ frozen (1.00 = unchanged), and once it has
+caught up: changes received (distinct), still pending, dead, and lost (never queued for the
+receiver at all: the claim is 0); duplicates are allowed (at least once) and counted.
 """
 
 from __future__ import annotations
@@ -64,11 +65,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def letters(ledger: Ledger, prefix: str, count: int, between: list[tuple[int, object]]) -> float:
-    """Writes `count` letters' rows; calls each `between` hook after its letter. Returns seconds."""
-    hooks = dict(between)
+def letters(ledger: Ledger, prefix: str, first: int, count: int) -> float:
+    """Writes `count` letters' rows; returns the seconds it took."""
     started = time.perf_counter()
-    for n in range(count):
+    for n in range(first, first + count):
         event_id = f"{prefix}-{n}"
         snapshot = json.dumps({"event_id": event_id, "n": n})
         ledger.accept_event(
@@ -90,24 +90,42 @@ def letters(ledger: Ledger, prefix: str, count: int, between: list[tuple[int, ob
                 channel=ChannelName.POST,
                 evidence={"posted_on": "2026-12-04"} if status is Status.DELIVERED else {},
             )
-        hook = hooks.get(n)
-        if callable(hook):
-            hook()
     return time.perf_counter() - started
+
+
+class Receiver:
+    """The receiving process; stopped and started again on the same port."""
+
+    def __init__(self, port: int, out: Path, env: dict[str, str]) -> None:
+        self.command = [sys.executable, __file__, "--receiver", str(port), str(out)]
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait()
+            self.process = None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--segments", type=int, default=4, help="even: frozen, running, ...")
+    parser.add_argument("--wait", type=float, default=900.0, help="seconds to let it catch up")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     warn_if_busy()
     count = -(-args.changes // REPORTED_PER_LETTER)
+    per_segment = -(-count // args.segments)
+    timings: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/ledger.db"
         received = Path(tmp) / "received.txt"
         received.touch()
-        port = free_port()
         env = os.environ | {
             "COMMS_DATABASE_URL": url,
             "COMMS_HMAC_SECRET": SECRET,
@@ -116,56 +134,59 @@ def main() -> None:
             "COMMS_WEBHOOK_POLL_S": "0.2",
             "COMMS_LOG_LEVEL": "ERROR",
         }
+        port = free_port()
+        receiver_process = Receiver(port, received, env)
         with Ledger(url, SECRET) as ledger:
             ledger.migrate()
-            baseline_s = letters(ledger, "base", count, [])
             store = WebhookStore(ledger.engine, Sealer(SECRET.encode()), NotificationPolicy())
             store.register("bench", f"http://127.0.0.1:{port}/", ["accepted", "sent", "delivered"])
-
-            def start_receiver() -> subprocess.Popen[bytes]:
-                command = [sys.executable, __file__, "--receiver", str(port), str(received)]
-                return subprocess.Popen(command, env=env)
-
-            box = {"receiver": start_receiver()}
-
-            def stop_receiver() -> None:
-                box["receiver"].send_signal(signal.SIGTERM)
-                box["receiver"].wait()
-
-            def restart_receiver() -> None:
-                box["receiver"] = start_receiver()
-
+            receiver_process.start()
             comms = Path(sys.executable).with_name("comms")
             dispatcher = subprocess.Popen([str(comms), "webhooks", "run"], env=env)
             try:
-                third = count // 3
-                loaded_s = letters(
-                    ledger, "load", count, [(third, stop_receiver), (2 * third, restart_receiver)]
-                )
-                expected = count * REPORTED_PER_LETTER
+                written = 0
+                for segment in range(args.segments):
+                    running = segment % 2 == 1
+                    dispatcher.send_signal(signal.SIGCONT if running else signal.SIGSTOP)
+                    if segment == args.segments // 2:
+                        receiver_process.stop()  # down for the middle of the run
+                    if segment == args.segments // 2 + 1:
+                        receiver_process.start()
+                    size = min(per_segment, count - written)
+                    timings[running].append(letters(ledger, "e", written, size) / max(size, 1))
+                    written += size
+                dispatcher.send_signal(signal.SIGCONT)
+                if receiver_process.process is None:
+                    receiver_process.start()
+                expected = written * REPORTED_PER_LETTER
                 ended = time.monotonic()
-                while time.monotonic() < ended + 600:
+                while time.monotonic() < ended + args.wait:
                     if len(set(received.read_text().split())) >= expected:
                         break
                     time.sleep(1)
                 caught_up_s = time.monotonic() - ended
             finally:
+                dispatcher.send_signal(signal.SIGCONT)
                 dispatcher.send_signal(signal.SIGTERM)
                 dispatcher.wait(30)
-                box["receiver"].send_signal(signal.SIGTERM)
-                box["receiver"].wait()
+                receiver_process.stop()
             ids = received.read_text().split()
+            pending = len(store.messages(state="pending", limit=1000))
             dead = len(store.messages(state="dead", limit=1000))
-    print(f"letters: {count} per run ({count * 5} ledger rows)")
-    print(f"  without dispatcher: {count / baseline_s:8.1f} letters/s")
-    print(f"  with dispatcher:    {count / loaded_s:8.1f} letters/s")
-    print(f"  ratio (with ÷ without): {baseline_s / loaded_s:.2f}")
+            queued = len(store.messages(limit=1000)) if expected <= 1000 else None
     distinct = len(set(ids))
+    frozen_s, running_s = (sum(timings[k]) / len(timings[k]) for k in (False, True))
+    print(f"letters: {written} ({written * 5} ledger rows) in {args.segments} alternating segments")
+    print(f"  dispatcher frozen:  {1 / frozen_s:8.1f} letters/s")
+    print(f"  dispatcher running: {1 / running_s:8.1f} letters/s")
+    print(f"  ratio (running ÷ frozen): {frozen_s / running_s:.2f}")
+    lost = expected - distinct - pending - dead
     print(
-        f"changes expected {expected}, received {distinct} distinct, lost {expected - distinct},"
-        f" duplicates {len(ids) - distinct}, dead letters {dead}"
+        f"changes expected {expected}: received {distinct} distinct, pending {pending},"
+        f" dead {dead}, lost {lost}; duplicates {len(ids) - distinct}"
+        + (f"; outbox rows {queued}" if queued is not None else "")
     )
-    print(f"  receiver caught up {caught_up_s:.1f} s after the letters ended")
+    print(f"  caught up {caught_up_s:.1f} s after the letters ended")
 
 
 if __name__ == "__main__":

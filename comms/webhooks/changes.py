@@ -17,6 +17,7 @@ _TYPE_OF_STATUS: dict[Status, str] = {
     Status.REJECTED: "rejected",
     Status.REFUSED: "refused",
     Status.DISPATCHED: "sent",
+    Status.PUBLISHED_NO_ID: "sent",  # in the eBox, its message id lost: `status` says so
     Status.DELIVERED: "delivered",
     Status.READ: "read",
     Status.BOUNCED: "bounced",
