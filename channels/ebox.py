@@ -291,7 +291,11 @@ class EboxChannel(BaseChannel):
             expect_status(response, 201, operation="searchMessageStatus")
             for status in parse(response, STATUSES, operation="searchMessageStatus"):
                 query = by_message.get(status.messageId)
-                if query is None or not status.readStatus:
+                if query is None or status.eboxId.eboxIdValue != query.ebox_id:
+                    # Not what we asked: another eBox's status is no proof this one was read.
+                    log.warning("ebox status for a message or eBox not asked about ignored")
+                    continue
+                if not status.readStatus:
                     continue
                 evidence = {"ebox_message_id": query.message_id, "read_status": "true"}
                 if status.expirationDate is not None:

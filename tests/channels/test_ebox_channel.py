@@ -83,11 +83,29 @@ async def test_enterprise_recipient_for_the_attention_of(
 async def test_a_retry_after_success_is_a_replay_not_a_second_letter(
     ebox: EboxChannel, ebox_sim: SimulatorServer, make_outgoing: Callable[..., Outgoing]
 ) -> None:
-    """The worker ran the job twice: 409 counts as success and nothing is published twice."""
-    await ebox.send(make_outgoing())
-    again = await ebox.send(make_outgoing())
+    """The ledger write failed after the 201 and the job ran again in the same worker: the 409
+    gets the first answer back from memory (message id, NO_DIGITAL_USER), nothing published twice."""
+    first = await ebox.send(make_outgoing(to={"ebox_id": SSIN_20XX}))
+    again = await ebox.send(make_outgoing(to={"ebox_id": SSIN_20XX}))
 
-    assert again.outcome == "delivered"
+    assert again.outcome == "delivered" and again.also_by_post
+    assert again.evidence == {**first.evidence, "replay": "true"}
+    assert len(sim_messages(ebox_sim)) == 1
+
+
+async def test_a_replay_in_another_worker_is_published_with_its_id_unknown(
+    make_ebox: Callable[..., EboxChannel],
+    ebox_sim: SimulatorServer,
+    make_outgoing: Callable[..., Outgoing],
+) -> None:
+    """The first answer died with its worker: the 409 says published, never delivered."""
+    async with make_ebox() as dead_worker:
+        await dead_worker.send(make_outgoing(to={"ebox_id": SSIN_20XX}))
+    async with make_ebox() as next_worker:
+        again = await next_worker.send(make_outgoing(to={"ebox_id": SSIN_20XX}))
+
+    assert again.outcome == "published_no_id" and not again.also_by_post
+    assert "ebox_message_id" not in again.evidence
     assert again.evidence["replay"] == "true"
     assert len(sim_messages(ebox_sim)) == 1
 

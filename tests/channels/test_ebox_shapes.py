@@ -179,6 +179,17 @@ async def test_an_unexpected_read_status_shape_is_refused_loudly(
     assert SSIN_19XX not in str(logged.__dict__)
 
 
+async def test_a_status_for_another_ebox_is_no_read(ebox_keys: tuple[bytes, bytes]) -> None:
+    """A status whose eboxId is not the one asked about proves nothing about our recipient."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        other = {"eboxType": "citizen", "eboxIdValue": "01010122296"}
+        return httpx.Response(201, json=[{"messageId": "m-1", "eboxId": other, "readStatus": True}])
+
+    async with mock_channel(ebox_keys, answer) as channel:
+        assert await channel.read_statuses([("c-1", "m-1", SSIN_19XX)]) == []
+
+
 async def test_an_unexpected_preferences_shape_is_refused_loudly(
     ebox_keys: tuple[bytes, bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
