@@ -29,7 +29,13 @@ RETURN_REASONS = {
     "not_collected": False,  # registered mail not collected at the post office (niet afgehaald)
     "other": True,
 }
-ACK_EVENTS: dict[str, Outcome] = {"printed": "dispatched", "posted": "delivered"}
+# `presented`: the carrier presented registered mail at the address; its date is the day the
+# member is deemed notified (art. 53bis, 1° Judicial Code; docs/notification.md).
+ACK_EVENTS: dict[str, Outcome] = {
+    "printed": "dispatched",
+    "posted": "delivered",
+    "presented": "delivered",
+}
 # UPU S10 item identifier: 2 letters, 8 digits, a check digit, the 2-letter country (bpost: BE).
 _S10_RE = re.compile(r"^[A-Z]{2}(\d{8})(\d)[A-Z]{2}$")
 _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
@@ -69,7 +75,7 @@ def valid_s10(tracking: str) -> bool:
 
 
 def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> Feedback:
-    """`batch_id, sequence, communication_id, event (printed|posted), date, tracking_number`."""
+    """`batch_id, sequence, communication_id, event (printed|posted|presented), date, tracking_number`."""
     file_sha = hashlib.sha256(content).hexdigest()
     feedback = Feedback()
     for line, row in _rows(content, feedback):
@@ -77,7 +83,7 @@ def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> Feed
             placed = _letter(row, locate, find)
             event = row.get("event", "").strip().lower()
             if event not in ACK_EVENTS:
-                raise _Bad("event must be printed or posted")
+                raise _Bad("event must be printed, posted or presented")
             when = _date(row.get("date", ""), "date")
             tracking = row.get("tracking_number", "").strip().upper()
             evidence = {

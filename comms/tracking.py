@@ -159,6 +159,8 @@ def _reason(channel: ChannelName, status: Status, evidence: Mapping[str, str]) -
         return "printed by the print shop" if "printed_on" in evidence else "put in a print batch"
     if status is Status.DELIVERED:
         if channel is ChannelName.POST:
+            if "presented_on" in evidence:
+                return "registered mail presented at the address by the carrier"
             registered = " as registered mail" if "registered_tracking_number" in evidence else ""
             return f"handed to the post office by the print shop{registered}"
         return "delivery reported by the receiving mail system"

@@ -71,7 +71,7 @@ async def test_bad_lines_are_reported_by_number_without_values_and_the_rest_is_u
         "line 3: tracking_number is not a valid registered-mail number (UPU S10)",
         "line 4: communication_id and batch/sequence name different letters",
         "line 5: no such batch and sequence",
-        "line 6: event must be printed or posted",
+        "line 6: event must be printed, posted or presented",
         "line 7: date must be YYYY-MM-DD or an ISO 8601 timestamp",
     ]
     assert [u.communication_id for u in feedback.updates] == [plain.communication_id]

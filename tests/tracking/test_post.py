@@ -178,3 +178,22 @@ async def test_a_returned_letter_follows_the_returned_chain_when_the_policy_has_
         ]
         assert rig.rows(event)[-3][2] == "returned mail (moved): fallback to email"
         assert len(embedded.smtp.messages()) == 1
+
+
+async def test_registered_mail_presented_at_the_address_dates_its_notification(rig: Rig) -> None:
+    """posted, then presented: the presentation day is when the member counts as notified."""
+    cids = await posted(rig)
+    ack = (
+        "communication_id,event,date,tracking_number\n"
+        f"{cids[NOTICE]},posted,2027-01-06,{TRACKING}\n"
+        f"{cids[NOTICE]},presented,2027-01-08,{TRACKING}\n"
+    ).encode()
+    summary = await tracking.import_acknowledgements(rig.app, ack)
+    assert summary.problems == [] and summary.verdicts == {"recorded": 2}
+    latest = rig.app.ledger.latest_for(cids[NOTICE])
+    assert latest is not None and latest.status is Status.DELIVERED
+    assert latest.reason == "registered mail presented at the address by the carrier"
+    rows = [e for e in rig.app.ledger.history(NOTICE) if e.communication_id == cids[NOTICE]]
+    notified = rig.app.notification.deemed(rows)
+    assert notified is not None and notified.on.isoformat() == "2027-01-08"
+    assert "presented" in notified.rule
