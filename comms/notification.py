@@ -51,7 +51,7 @@ class NotificationPolicy:
         history = list(rows)
         if not history or history[-1].channel is None:
             return None
-        if any(e.status in _UNDELIVERED for e in history):
+        if any(e.status in _UNDELIVERED and not _served(e) for e in history):
             return None
         channel = history[-1].channel
         if channel is ChannelName.POST:
@@ -88,7 +88,7 @@ class NotificationPolicy:
                 return None
             return Notification(
                 _local_day(read.at),
-                "eBox: the day the member opened it (COMMS_NOTIFICATION_EBOX_BASIS=read)",
+                "eBox: the day our read-status poll saw it opened (COMMS_NOTIFICATION_EBOX_BASIS=read)",
             )
         published = next((e for e in history if e.status is Status.DELIVERED), None)
         if published is None:
@@ -123,6 +123,14 @@ class NotificationPolicy:
 
 # A returned letter, a bounce or a failure was never received: nothing to count from.
 _UNDELIVERED = frozenset({Status.BOUNCED, Status.RETURNED, Status.FAILED, Status.SUPERSEDED})
+
+
+def _served(entry: Entry) -> bool:
+    """A letter refused or not collected went to the right address: it counts as served."""
+    return entry.status is Status.RETURNED and entry.evidence.get("return_reason") in _SERVED
+
+
+_SERVED = frozenset({"refused", "not_collected"})  # channels/post_feedback.py RETURN_REASONS
 
 
 def _local_day(at: datetime) -> date:

@@ -240,9 +240,19 @@ class Settings(BaseSettings):
     webhook_poll_s: float = Field(default=1.0, gt=0, le=60)  # the dispatcher's idle sleep
     webhook_batch: int = Field(default=500, ge=1, le=10_000)  # ledger rows per fan-out round
     webhook_endpoints_at_once: int = Field(default=16, ge=1, le=256)  # receivers served in parallel
-    webhook_in_flight_per_endpoint: int = Field(
-        default=4, ge=1, le=64
-    )  # events at once per receiver
+    # Events at once per receiver; endpoints of one producer served at once (a fair share).
+    webhook_in_flight_per_endpoint: int = Field(default=4, ge=1, le=64)
+    webhook_producer_endpoints_at_once: int = Field(default=4, ge=1, le=256)
+    webhook_endpoints_per_producer: int = Field(default=10, ge=1, le=1000)  # registrations
+    webhook_keep_delivered_days: int = Field(default=30, ge=1, le=3650)  # then the row goes
+    # Loopback and private addresses as targets (SSRF): None = allowed except in production.
+    webhook_allow_private_targets: bool | None = None
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        if self.webhook_allow_private_targets is not None:
+            return self.webhook_allow_private_targets
+        return self.environment != "production"
 
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

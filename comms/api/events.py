@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from comms.api.auth import Principal, require
 from comms.events import event_json_schema
 from comms.ledger import Entry
+from comms.ledger.queries import producer_of
 from comms.models import Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.queue import Queue
@@ -202,12 +203,13 @@ def source_of(who: Principal) -> str:
 
 
 def sent_by(who: Principal, history: list[Entry]) -> bool:
-    """Whether `who` sent this event: the source chained with its acceptance or rejection."""
+    """Whether `who` sent this event: the source chained with its acceptance, or with its
+    rejection when nobody's was accepted (comms.ledger.queries.producer_of)."""
     source = source_of(who)
-    return any(
-        e.status in (Status.ACCEPTED, Status.REJECTED) and e.evidence.get("source") == source
-        for e in history
-    )
+    accepted = next((e for e in history if e.status is Status.ACCEPTED), None)
+    if accepted is not None:
+        return producer_of(accepted, history) == source
+    return any(producer_of(e, history) == source for e in history)
 
 
 def _answer(request: Request, admission: Admission) -> JSONResponse:

@@ -6,6 +6,7 @@ A producer sees and manages only its own endpoints, messages and changes (docs/w
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -15,7 +16,8 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 
 from comms.api.auth import Principal, require
 from comms.webhooks import CHANGE_TYPES, Change, Endpoint, OutboxMessage, WebhookStore
-from comms.webhooks.store import UnknownChangeType
+from comms.webhooks.addresses import ForbiddenTarget, pin
+from comms.webhooks.store import TooManyEndpoints, UnknownChangeType
 
 router = APIRouter(tags=["webhooks"])
 Producer = Annotated[Principal, Depends(require("producer"))]
@@ -111,13 +113,24 @@ async def changes(
 async def register(request: Request, who: Producer, body: WebhookIn) -> WebhookCreated:
     """Registers an endpoint for the change types named; it hears of changes from now on."""
     url = str(body.url)
-    if request.app.state.comms.settings.environment == "production" and body.url.scheme != "https":
+    settings = request.app.state.comms.settings
+    if settings.environment == "production" and body.url.scheme != "https":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the url must use https")
     try:
+        await pin(url, allow_private=settings.webhook_private_targets_allowed)
+    except ForbiddenTarget as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"url: {exc}") from None
+    try:
         endpoint, secret = await asyncio.to_thread(
-            store_of(request).register, who.name, url, list(body.types)
+            functools.partial(
+                store_of(request).register,
+                who.name,
+                url,
+                list(body.types),
+                most=settings.webhook_endpoints_per_producer,
+            )
         )
-    except UnknownChangeType as exc:  # pydantic already narrowed it; kept for other callers
+    except (UnknownChangeType, TooManyEndpoints) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return WebhookCreated(**_endpoint(endpoint).model_dump(), secret=secret)
 

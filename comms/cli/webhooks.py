@@ -34,6 +34,9 @@ def tuning(settings: Settings) -> DispatchTuning:
         batch=settings.webhook_batch,
         endpoints_at_once=settings.webhook_endpoints_at_once,
         in_flight_per_endpoint=settings.webhook_in_flight_per_endpoint,
+        endpoints_per_producer_at_once=settings.webhook_producer_endpoints_at_once,
+        allow_private_targets=settings.webhook_private_targets_allowed,
+        keep_delivered_s=settings.webhook_keep_delivered_days * 86400.0,
     )
 
 

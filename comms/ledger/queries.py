@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -142,3 +142,13 @@ def stuck(conn: Connection, *, before: datetime, limit: int) -> list[Entry]:
         .limit(limit)
     )
     return _entries(conn, stmt)
+
+
+def producer_of(entry: Entry, history: Sequence[Entry]) -> str | None:
+    """Whose row this is: a rejection belongs to whoever sent that input; every other row to the
+    producer whose acceptance the chain holds. A rejection under an id never lets its sender
+    claim the event someone else later sent under that id."""
+    if entry.status is Status.REJECTED:
+        return entry.evidence.get("source")
+    accepted = next((e for e in history if e.status is Status.ACCEPTED), None)
+    return accepted.evidence.get("source") if accepted is not None else None

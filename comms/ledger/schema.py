@@ -201,12 +201,16 @@ webhook_messages = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("claimed_until", UTCDateTime, nullable=True),  # a dispatcher is sending it
+    sa.Column(
+        "claim_token", sa.String(32), nullable=True
+    ),  # which claim: a stale one writes nothing
     sa.Column("last_error", sa.String(200), nullable=True),  # HTTP status or error class only
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("endpoint_id", "seq"),
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "endpoint_id", "event_id", "seq"),
+    sa.Index(None, "endpoint_id", "state", "seq"),
 )
 
 # How far the fan-out has read the chain: one row.

@@ -16,6 +16,7 @@ import httpx
 import structlog
 from standardwebhooks.webhooks import Webhook
 
+from comms.webhooks.addresses import ForbiddenTarget, pin
 from comms.webhooks.store import DEAD, Endpoint, OutboxMessage, WebhookStore
 
 log = structlog.get_logger(__name__)
@@ -26,11 +27,14 @@ class DispatchTuning:
     """How hard the dispatcher pushes; from settings (`COMMS_WEBHOOK_*`)."""
 
     retry_schedule_s: Sequence[float]
-    timeout_s: float
+    timeout_s: float  # one whole POST, connection to last byte
     poll_s: float
     batch: int
     endpoints_at_once: int
     in_flight_per_endpoint: int
+    endpoints_per_producer_at_once: int = 4  # one producer's dead receivers leave room for others
+    allow_private_targets: bool = False  # loopback and private addresses: tests and the demo only
+    keep_delivered_s: float = 30 * 86400.0  # then a delivered message's row is removed
 
 
 class Dispatcher:
@@ -50,6 +54,8 @@ class Dispatcher:
         )
         self._running: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(tuning.endpoints_at_once)
+        self._producer_slots: dict[str, asyncio.Semaphore] = {}
+        self._purged_at = 0.0
 
     async def close(self) -> None:
         for task in self._running.values():
@@ -68,6 +74,10 @@ class Dispatcher:
         """One fan-out and one look for due endpoints; True when there may be more right away."""
         made = await asyncio.to_thread(self._store.fan_out, self._tuning.batch)
         due = await asyncio.to_thread(self._store.due_endpoints)
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._purged_at > PURGE_EVERY_S:
+            self._purged_at = loop.time()
+            await asyncio.to_thread(self._store.purge_delivered, self._tuning.keep_delivered_s)
         for endpoint in due:
             if endpoint.id not in self._running and endpoint.disabled_at is None:
                 self._running[endpoint.id] = asyncio.create_task(self._serve(endpoint))
@@ -91,7 +101,10 @@ class Dispatcher:
             self._running.pop(endpoint.id, None)
 
     async def _serve_once(self, endpoint: Endpoint) -> None:
-        async with self._slots:
+        mine = self._producer_slots.setdefault(
+            endpoint.producer, asyncio.Semaphore(self._tuning.endpoints_per_producer_at_once)
+        )
+        async with mine, self._slots:
             lease_s = self._tuning.timeout_s * 2 + 30
             claimed = await asyncio.to_thread(
                 self._store.claim,
@@ -113,19 +126,41 @@ class Dispatcher:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signer.sign(message.id, now, message.payload),
         }
-        try:
-            answer = await self._client.post(endpoint.url, content=message.payload, headers=headers)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}"
-        else:
-            if 200 <= answer.status_code < 300:
-                await asyncio.to_thread(self._store.succeeded, message.id)
-                return
-            error = f"HTTP {answer.status_code}"
+        error = await self._post(endpoint, message, headers)
+        if error is None:
+            await asyncio.to_thread(self._store.succeeded, message)
+            return
         state = await asyncio.to_thread(
-            self._store.failed, message.id, error, self._tuning.retry_schedule_s
+            self._store.failed, message, error, self._tuning.retry_schedule_s
         )
         if state == DEAD:
             log.warning(
                 "webhook_dead_letter", endpoint=endpoint.id, message=message.id, error=error
             )
+
+    async def _post(
+        self, endpoint: Endpoint, message: OutboxMessage, headers: dict[str, str]
+    ) -> str | None:
+        """None when the receiver took it; else what went wrong, coarse enough to show producers
+        (no error text of ours: it would map the network behind the receiver)."""
+        try:
+            target = await pin(endpoint.url, allow_private=self._tuning.allow_private_targets)
+        except ForbiddenTarget:
+            return "refused: not a public address"
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+        try:
+            async with asyncio.timeout(self._tuning.timeout_s):
+                answer = await self._client.post(
+                    target.url,
+                    content=message.payload,
+                    headers=headers | {"host": target.host_header},
+                    extensions=extensions,
+                )
+        except TimeoutError:
+            return "timeout"
+        except httpx.HTTPError:
+            return "unreachable"
+        return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
+PURGE_EVERY_S = 3600.0  # delivered messages past their keep time are removed this often

@@ -23,7 +23,7 @@ from comms.ledger import Entry
 from comms.ledger.engine import WRITE_OPTION
 from comms.ledger.filters import evidence_value_hash
 from comms.ledger.privacy import Sealer
-from comms.ledger.queries import check_page, entry_from_row
+from comms.ledger.queries import check_page, entry_from_row, producer_of
 from comms.ledger.schema import (
     chain_head,
     entries,
@@ -80,10 +80,15 @@ class OutboxMessage:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    claim_token: str | None = None  # set while this dispatcher holds it
 
 
 class UnknownChangeType(ValueError):
     """A subscription names a change type that does not exist."""
+
+
+class TooManyEndpoints(ValueError):
+    """A producer already has as many active endpoints as `COMMS_WEBHOOK_ENDPOINTS_PER_PRODUCER`."""
 
 
 class WebhookStore:
@@ -108,7 +113,9 @@ class WebhookStore:
 
     # --- endpoints ------------------------------------------------------------------------------
 
-    def register(self, producer: str, url: str, types: Sequence[str]) -> tuple[Endpoint, str]:
+    def register(
+        self, producer: str, url: str, types: Sequence[str], *, most: int = 10
+    ) -> tuple[Endpoint, str]:
         """A new endpoint and its signing secret, which is shown this once and stored sealed."""
         unknown = sorted(set(types) - set(CHANGE_TYPES))
         if unknown or not types:
@@ -118,6 +125,14 @@ class WebhookStore:
         now = self._now()
         wanted = tuple(t for t in CHANGE_TYPES if t in types)
         with self._writer.begin() as conn:
+            active = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(webhook_endpoints)
+                .where(webhook_endpoints.c.producer == producer)
+                .where(webhook_endpoints.c.disabled_at.is_(None))
+            ).scalar_one()
+            if active >= most:
+                raise TooManyEndpoints(f"at most {most} active webhooks per producer")
             head = conn.execute(sa.select(chain_head.c.seq)).scalar_one()
             conn.execute(
                 sa.insert(webhook_endpoints).values(
@@ -161,7 +176,11 @@ class WebhookStore:
     # --- the change feed ------------------------------------------------------------------------
 
     def changes(self, producer: str, *, after: int, limit: int) -> list[Change]:
-        """This producer's changes after `after`, in chain order; the last `seq` is the cursor."""
+        """This producer's changes after `after`, in chain order; the last `seq` is the cursor.
+
+        Rows are appended under the chain head's lock, so no row with a lower `seq` can commit
+        after one with a higher `seq` was read: a cursor never skips a change.
+        """
         check_page(limit)
         if after < 0:
             raise ValueError("the cursor must not be negative")
@@ -169,35 +188,35 @@ class WebhookStore:
             sa.select(entries)
             .where(entries.c.seq > after)
             .where(entries.c.status.in_([s.value for s in REPORTED_STATUSES]))
-            .where(_of_producer(producer))
+            .where(_of_producer(producer_source(producer)))
             .order_by(entries.c.seq)
             .limit(limit)
         )
         with self._engine.connect() as conn:
             rows = [entry_from_row(r) for r in conn.execute(stmt).mappings()]
-            return [c for c in (self._change(conn, e) for e in rows) if c is not None]
+            histories = _histories(conn, rows)
+        return [c for c in (self._change(e, histories[e.event_id]) for e in rows) if c]
 
-    def _change(self, conn: Connection, entry: Entry) -> Change | None:
+    def _change(self, entry: Entry, history: Sequence[Entry]) -> Change | None:
+        """The change a row reports, with the notification date it gives its communication."""
         change = change_of(entry)
         if change is None or change.type not in NOTIFYING_TYPES or entry.communication_id is None:
             return change
-        so_far = conn.execute(
-            sa.select(entries)
-            .where(entries.c.communication_id == entry.communication_id)
-            .where(entries.c.seq <= entry.seq)
-            .order_by(entries.c.seq)
-        ).mappings()
-        return change_of(entry, self._notification.deemed(entry_from_row(r) for r in so_far))
+        so_far = [
+            e
+            for e in history
+            if e.communication_id == entry.communication_id and e.seq <= entry.seq
+        ]
+        return change_of(entry, self._notification.deemed(so_far))
 
     # --- fan-out --------------------------------------------------------------------------------
 
     def fan_out(self, limit: int = 500) -> int:
         """New ledger rows → one outbox message per endpoint that wants them; returns how many.
 
-        One transaction reads the rows and moves the cursor, so two dispatchers never both
+        One short transaction reads the rows and moves the cursor, so two dispatchers never both
         fan out a row (PostgreSQL: the cursor row is locked; SQLite: the write lock).
         """
-        made = 0
         with self._writer.begin() as conn:
             cursor = conn.execute(
                 sa.select(webhook_cursor.c.seq).where(webhook_cursor.c.id == 1).with_for_update()
@@ -213,64 +232,63 @@ class WebhookStore:
             ]
             if not rows:
                 return 0
-            active = [
-                _endpoint(r)
-                for r in conn.execute(
-                    sa.select(webhook_endpoints).where(webhook_endpoints.c.disabled_at.is_(None))
-                ).mappings()
-            ]
-            if active:
-                producers = _producers(conn, rows)
+            by_producer: dict[str, list[Endpoint]] = {}
+            for row in conn.execute(
+                sa.select(webhook_endpoints).where(webhook_endpoints.c.disabled_at.is_(None))
+            ).mappings():
+                endpoint = _endpoint(row)
+                by_producer.setdefault(endpoint.producer, []).append(endpoint)
+            messages: list[dict[str, Any]] = []
+            if by_producer:
+                histories = _histories(conn, rows)
                 now = self._now()
                 for entry in rows:
-                    made += self._fan_one(conn, entry, producers.get(entry.event_id), active, now)
+                    history = histories[entry.event_id]
+                    owner = producer_of(entry, history) or ""
+                    wanted = by_producer.get(owner.removeprefix(PRODUCER_SOURCE_PREFIX), [])
+                    messages += self._messages_for(entry, history, wanted, now)
+            if messages:
+                conn.execute(sa.insert(webhook_messages), messages)
             conn.execute(
                 sa.update(webhook_cursor).where(webhook_cursor.c.id == 1).values(seq=rows[-1].seq)
             )
-        return made
+        return len(messages)
 
-    def _fan_one(
-        self,
-        conn: Connection,
-        entry: Entry,
-        producer: str | None,
-        active: list[Endpoint],
-        now: datetime,
-    ) -> int:
+    def _messages_for(
+        self, entry: Entry, history: Sequence[Entry], endpoints: list[Endpoint], now: datetime
+    ) -> list[dict[str, Any]]:
+        kind = change_of(entry)
         targets = [
-            ep
-            for ep in active
-            if ep.producer == producer
-            and entry.seq > ep.from_seq
-            and (change_type := change_of(entry)) is not None
-            and change_type.type in ep.types
+            ep for ep in endpoints if kind and kind.type in ep.types and entry.seq > ep.from_seq
         ]
         if not targets:
-            return 0
-        change = self._change(conn, entry)
+            return []
+        change = self._change(entry, history)
         assert change is not None
-        for ep in targets:
-            message_id = _message_id(ep.id, entry.seq)
-            body = {
+        body = json.dumps(
+            {
                 "type": change.event_type,
                 "timestamp": change.at.isoformat(),
                 "data": change.as_data(),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        return [
+            {
+                "id": _message_id(ep.id, entry.seq),
+                "endpoint_id": ep.id,
+                "seq": entry.seq,
+                "event_id": entry.event_id,
+                "type": change.type,
+                "payload": body,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
             }
-            conn.execute(
-                sa.insert(webhook_messages).values(
-                    id=message_id,
-                    endpoint_id=ep.id,
-                    seq=entry.seq,
-                    event_id=entry.event_id,
-                    type=change.type,
-                    payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
-                    state=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        return len(targets)
+            for ep in targets
+        ]
 
     # --- sending --------------------------------------------------------------------------------
 
@@ -288,10 +306,11 @@ class WebhookStore:
             return [_endpoint(row) for row in conn.execute(stmt).mappings()]
 
     def claim(self, endpoint_id: str, *, limit: int, lease_s: float) -> list[OutboxMessage]:
-        """Up to `limit` due messages of one endpoint, the oldest pending one per event only.
+        """Up to `limit` due messages of one endpoint, the oldest undelivered one per event only.
 
         For one event the receiver gets its states in order: a later change waits while an
-        earlier one is pending (a dead one no longer holds it back).
+        earlier one is pending, and while it is dead, until an operator replays it. Each claim
+        carries a token, so a dispatcher whose lease ran out cannot overwrite what another did.
         """
         now = self._now()
         earlier = webhook_messages.alias("earlier")
@@ -311,13 +330,14 @@ class WebhookStore:
                 .where(earlier.c.endpoint_id == webhook_messages.c.endpoint_id)
                 .where(earlier.c.event_id == webhook_messages.c.event_id)
                 .where(earlier.c.seq < webhook_messages.c.seq)
-                .where(earlier.c.state == PENDING)
+                .where(earlier.c.state.in_([PENDING, DEAD]))
             )
             .order_by(webhook_messages.c.seq)
             .limit(limit)
         )
         claimed: list[OutboxMessage] = []
         until = now + timedelta(seconds=lease_s)
+        token = secrets.token_hex(16)
         with self._writer.begin() as conn:
             for row in conn.execute(stmt).mappings().all():
                 taken = conn.execute(
@@ -330,56 +350,74 @@ class WebhookStore:
                             webhook_messages.c.claimed_until < now,
                         )
                     )
-                    .values(claimed_until=until)
+                    .values(claimed_until=until, claim_token=token)
                 )
                 if taken.rowcount == 1:
-                    claimed.append(_message(row))
+                    claimed.append(_message({**row, "claim_token": token}))
         return claimed
 
-    def succeeded(self, message_id: str) -> None:
+    def succeeded(self, message: OutboxMessage) -> None:
         now = self._now()
         with self._writer.begin() as conn:
             conn.execute(
                 sa.update(webhook_messages)
-                .where(webhook_messages.c.id == message_id)
+                .where(webhook_messages.c.id == message.id)
+                .where(webhook_messages.c.claim_token == message.claim_token)
                 .values(
                     state=DELIVERED,
                     attempts=webhook_messages.c.attempts + 1,
                     delivered_at=now,
                     claimed_until=None,
+                    claim_token=None,
                     last_error=None,
                 )
             )
 
-    def failed(self, message_id: str, error: str, schedule_s: Sequence[float]) -> str:
-        """One failed attempt: the next one after the schedule's delay, or dead when it is spent."""
+    def failed(self, message: OutboxMessage, error: str, schedule_s: Sequence[float]) -> str:
+        """One failed attempt: the next one after the schedule's delay, or dead when it is spent.
+
+        A claim that is no longer ours (the lease ran out, another dispatcher went on) changes
+        nothing: returns the empty string.
+        """
         now = self._now()
         with self._writer.begin() as conn:
-            attempts = (
-                int(
-                    conn.execute(
-                        sa.select(webhook_messages.c.attempts).where(
-                            webhook_messages.c.id == message_id
-                        )
-                    ).scalar_one()
-                )
-                + 1
-            )
+            current = conn.execute(
+                sa.select(webhook_messages.c.attempts)
+                .where(webhook_messages.c.id == message.id)
+                .where(webhook_messages.c.claim_token == message.claim_token)
+                .where(webhook_messages.c.state == PENDING)
+            ).scalar_one_or_none()
+            if current is None:
+                return ""
+            attempts = int(current) + 1
             spent = attempts > len(schedule_s)
             delay = 0.0 if spent else schedule_s[attempts - 1]
             state = DEAD if spent else PENDING
             conn.execute(
                 sa.update(webhook_messages)
-                .where(webhook_messages.c.id == message_id)
+                .where(webhook_messages.c.id == message.id)
                 .values(
                     state=state,
                     attempts=attempts,
                     next_attempt_at=now + timedelta(seconds=delay),
                     claimed_until=None,
+                    claim_token=None,
                     last_error=error[:200],
                 )
             )
         return state
+
+    def purge_delivered(self, older_than_s: float) -> int:
+        """Removes delivered messages sent more than `older_than_s` ago (their bodies would
+        otherwise outlive the ledger's own retention); returns how many."""
+        before = self._now() - timedelta(seconds=older_than_s)
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                sa.delete(webhook_messages)
+                .where(webhook_messages.c.state == DELIVERED)
+                .where(webhook_messages.c.delivered_at < before)
+            )
+        return int(done.rowcount)
 
     # --- dead letters ---------------------------------------------------------------------------
 
@@ -421,32 +459,31 @@ class WebhookStore:
         return int(done.rowcount)
 
 
-def _of_producer(producer: str) -> sa.ColumnElement[bool]:
-    """Rows of events this producer sent: the intake chains `source` (`http:<name>`) with the
-    acceptance or rejection, so the answer rests on the chain, not on an editable column."""
-    sent = (
-        sa.select(entries.c.event_id)
-        .join(entry_evidence, entry_evidence.c.seq == entries.c.seq)
+def _of_producer(source: str) -> sa.ColumnElement[bool]:
+    """Rows this producer may see (comms.ledger.queries.producer_of, in SQL): its own rejections,
+    and every other row of the events whose chained acceptance names it."""
+    by_source = (
+        sa.select(entry_evidence.c.seq)
         .where(entry_evidence.c.key == "source")
-        .where(entry_evidence.c.value_sha256 == evidence_value_hash(producer_source(producer)))
-        .where(entries.c.status.in_([Status.ACCEPTED.value, Status.REJECTED.value]))
+        .where(entry_evidence.c.value_sha256 == evidence_value_hash(source))
     )
-    return entries.c.event_id.in_(sent)
+    accepted = sa.select(entries.c.event_id).where(
+        entries.c.status == Status.ACCEPTED.value, entries.c.seq.in_(by_source)
+    )
+    return sa.or_(
+        sa.and_(entries.c.status == Status.REJECTED.value, entries.c.seq.in_(by_source)),
+        sa.and_(entries.c.status != Status.REJECTED.value, entries.c.event_id.in_(accepted)),
+    )
 
 
-def _producers(conn: Connection, rows: Sequence[Entry]) -> dict[str, str]:
-    """The producer of each row's event, from the `source` of its acceptance or rejection."""
+def _histories(conn: Connection, rows: Sequence[Entry]) -> dict[str, list[Entry]]:
+    """Every row of the events these rows belong to, in one query, by event id."""
     ids = sorted({e.event_id for e in rows})
-    found: dict[str, str] = {}
-    opening = (
-        sa.select(entries.c.event_id, entries.c.evidence)
-        .where(entries.c.event_id.in_(ids))
-        .where(entries.c.status.in_([Status.ACCEPTED.value, Status.REJECTED.value]))
-    )
-    for row in conn.execute(opening):
-        source = str(json.loads(row.evidence).get("source", ""))
-        if source.startswith(PRODUCER_SOURCE_PREFIX):
-            found.setdefault(str(row.event_id), source.removeprefix(PRODUCER_SOURCE_PREFIX))
+    found: dict[str, list[Entry]] = {event_id: [] for event_id in ids}
+    stmt = sa.select(entries).where(entries.c.event_id.in_(ids)).order_by(entries.c.seq)
+    for row in conn.execute(stmt).mappings():
+        entry = entry_from_row(row)
+        found[entry.event_id].append(entry)
     return found
 
 
@@ -482,4 +519,5 @@ def _message(row: Any) -> OutboxMessage:
         last_error=row["last_error"],
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
+        claim_token=row["claim_token"],
     )

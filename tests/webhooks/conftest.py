@@ -29,6 +29,7 @@ FAST = DispatchTuning(
     batch=500,
     endpoints_at_once=8,
     in_flight_per_endpoint=4,
+    allow_private_targets=True,  # the receiver is on loopback
 )
 
 

@@ -94,12 +94,15 @@ def test_the_feed_gives_the_notification_date_once_the_member_read_it(
     assert "read" in by_change["read"]["notification_rule"]
 
 
-def test_a_producer_manages_only_its_own_webhooks(client: TestClient) -> None:
+def test_a_producer_manages_only_its_own_webhooks(app: App, client: TestClient) -> None:
     made = client.post(
-        "/webhooks", json={"url": "http://127.0.0.1:9/x", "types": ["delivered"]}, headers=MINE
+        "/webhooks", json={"url": "http://127.0.0.1:9/x", "types": ["accepted"]}, headers=MINE
     )
     assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
     endpoint_id = made.json()["id"]
+    history(app, "mine-1", "upstream")
+    app.webhooks.fan_out()
+    assert len(client.get(f"/webhooks/{endpoint_id}/messages", headers=MINE).json()) == 1
     assert [w["id"] for w in client.get("/webhooks", headers=MINE).json()] == [endpoint_id]
     assert client.get("/webhooks", headers=THEIRS).json() == []
     assert client.delete(f"/webhooks/{endpoint_id}", headers=THEIRS).status_code == 404
@@ -143,3 +146,21 @@ def test_events_posted_over_http_show_in_their_producers_feed_only(client: TestC
     mine = client.get("/events/changes", headers=MINE).json()["changes"]
     assert [(c["event_id"], c["change"]) for c in mine] == [(event["event_id"], "accepted")]
     assert client.get("/events/changes", headers=THEIRS).json()["changes"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/x",
+        "http://169.254.169.254/latest",
+        "http://10.1.2.3/",
+        "http://[::1]/",
+    ],
+)
+def test_webhooks_to_the_funds_own_network_are_refused(
+    app: App, client: TestClient, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.settings, "webhook_allow_private_targets", False)
+    answer = client.post("/webhooks", json={"url": url, "types": ["accepted"]}, headers=MINE)
+    assert answer.status_code == 422
+    assert "not public" in answer.json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from standardwebhooks.webhooks import Webhook
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from comms.cli import cli
 from comms.ledger import Ledger
-from comms.models import ChannelName, Status
+from comms.models import ChannelName, Status, producer_source
 from comms.webhooks import WebhookStore
 from comms.webhooks.dispatcher import Dispatcher
 from tests.ledger.helpers import SECRET
@@ -20,6 +21,10 @@ from tests.webhooks.conftest import FAST, Receiver, accept_from, run_until
 def letter_by_post(ledger: Ledger, event_id: str, producer: str = "upstream") -> None:
     """One event accepted and posted: accepted, routed, rendered, sent, delivered."""
     accept_from(ledger, event_id, producer)
+    letter_rows_after_acceptance(ledger, event_id)
+
+
+def letter_rows_after_acceptance(ledger: Ledger, event_id: str) -> None:
     cid = f"{event_id}:post"
     for status, evidence in (
         (Status.ROUTED, {}),
@@ -143,3 +148,98 @@ async def test_an_endpoint_hears_only_of_what_happens_after_it_registered(
     await run_until(dispatcher, lambda: len(receiver.got) == 1)
     await dispatcher.drain()
     assert [r.json["data"]["event_id"] for r in receiver.got] == ["after"]
+
+
+async def test_a_rejection_under_an_id_does_not_make_its_sender_the_events_owner(
+    ledger: Ledger, store: WebhookStore, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    """Another producer sends a bad input under an id; the real sender's event stays its own."""
+    store.register("upstream", receiver.url, ["accepted", "sent", "delivered"])
+    intruder = Receiver()
+    intruder.start()
+    try:
+        store.register("intruder", intruder.url, ["rejected", "accepted", "sent", "delivered"])
+        ledger.reject(source=producer_source("intruder"), raw="{}", errors=[], event_id="e-1")
+        letter_by_post(ledger, "e-1")
+        await run_until(dispatcher, lambda: len(receiver.got) == 3)
+        await dispatcher.drain()
+        assert [r.json["data"]["change"] for r in intruder.got] == ["rejected"]
+        assert store.changes("intruder", after=0, limit=100)[0].type == "rejected"
+        assert [c.type for c in store.changes("intruder", after=0, limit=100)] == ["rejected"]
+        assert [c.type for c in store.changes("upstream", after=0, limit=100)] == [
+            "accepted", "sent", "delivered",
+        ]  # fmt: skip
+    finally:
+        intruder.stop()
+
+
+async def test_no_message_goes_to_a_private_address_unless_allowed(
+    ledger: Ledger, store: WebhookStore, receiver: Receiver
+) -> None:
+    store.register("upstream", receiver.url, ["accepted"])
+    letter_by_post(ledger, "e-1")
+    strict = Dispatcher(store, dataclasses.replace(FAST, allow_private_targets=False))
+    try:
+        await run_until(strict, lambda: bool(store.messages(state="dead")))
+    finally:
+        await strict.close()
+    assert receiver.got == []
+    (dead,) = store.messages(state="dead")
+    assert dead.last_error == "refused: not a public address"
+
+
+async def test_later_changes_of_an_event_wait_behind_a_dead_one_until_it_is_replayed(
+    ledger: Ledger, store: WebhookStore, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    endpoint, _ = store.register("upstream", receiver.url, ["accepted", "sent", "delivered"])
+    receiver.status = 500
+    accept_from(ledger, "e-1", "upstream")
+    await run_until(dispatcher, lambda: len(store.messages(state="dead")) == 1)
+    receiver.status = 204
+    letter_rows_after_acceptance(ledger, "e-1")
+    for _ in range(5):
+        await dispatcher.round()
+        await asyncio.sleep(0.05)
+    assert receiver.got == []  # sent and delivered wait behind the dead acceptance
+    store.replay(endpoint_id=endpoint.id)
+    await run_until(dispatcher, lambda: len(receiver.got) == 3)
+    assert [r.json["data"]["change"] for r in receiver.got] == ["accepted", "sent", "delivered"]
+
+
+async def test_a_stale_claim_cannot_undo_what_another_dispatcher_did(
+    ledger: Ledger, store: WebhookStore
+) -> None:
+    store.register("upstream", "http://127.0.0.1:9/", ["accepted"])
+    accept_from(ledger, "e-1", "upstream")
+    store.fan_out()
+    (endpoint,) = store.due_endpoints()
+    (first,) = store.claim(endpoint.id, limit=1, lease_s=0)  # its lease is over at once
+    (second,) = store.claim(endpoint.id, limit=1, lease_s=60)
+    store.succeeded(second)
+    assert store.failed(first, "timeout", FAST.retry_schedule_s) == ""
+    (message,) = store.messages()
+    assert message.state == "delivered" and message.last_error is None
+
+
+async def test_one_producers_dead_receivers_leave_room_for_another_producer(
+    ledger: Ledger, store: WebhookStore, receiver: Receiver
+) -> None:
+    slow = Receiver(delay_s=2.0)
+    slow.start()
+    try:
+        for _ in range(6):
+            store.register("flooder", slow.url, ["accepted"])
+        store.register("upstream", receiver.url, ["accepted"])
+        for n in range(3):
+            accept_from(ledger, f"f-{n}", "flooder")
+            accept_from(ledger, f"u-{n}", "upstream")
+        tight = dataclasses.replace(FAST, endpoints_at_once=3, endpoints_per_producer_at_once=2)
+        dispatcher = Dispatcher(store, tight)
+        try:
+            started = time.monotonic()
+            await run_until(dispatcher, lambda: len(receiver.got) == 3)
+            assert time.monotonic() - started < 2.0  # before any of the flooder's answers
+        finally:
+            await dispatcher.close()
+    finally:
+        slow.stop()

@@ -95,3 +95,13 @@ def test_a_returned_letter_is_never_notified() -> None:
         row(Status.RETURNED, ChannelName.POST, returned_on="2026-12-10"),
     ]
     assert POLICY.deemed(rows) is None
+
+
+def test_registered_mail_refused_or_not_collected_still_counts_as_served() -> None:
+    rows = [
+        row(Status.DISPATCHED, ChannelName.POST, registered="true"),
+        row(Status.DELIVERED, ChannelName.POST, posted_on="2026-12-04", presented_on="2026-12-07"),
+        row(Status.RETURNED, ChannelName.POST, return_reason="not_collected"),
+    ]
+    found = POLICY.deemed(rows)
+    assert found is not None and found.on == date(2026, 12, 7)

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claim_token", sa.String(32), nullable=True),
         sa.Column("last_error", sa.String(200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
@@ -60,6 +61,11 @@ def upgrade() -> None:
         "webhook_messages",
         ["endpoint_id", "event_id", "seq"],
     )
+    op.create_index(
+        "ix_webhook_messages_endpoint_id_state_seq",
+        "webhook_messages",
+        ["endpoint_id", "state", "seq"],
+    )
     cursor = op.create_table(
         "webhook_cursor",
         sa.Column("id", sa.SmallInteger, autoincrement=False, nullable=False),
@@ -74,6 +80,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("webhook_cursor")
+    op.drop_index("ix_webhook_messages_endpoint_id_state_seq", table_name="webhook_messages")
     op.drop_index("ix_webhook_messages_endpoint_id_event_id_seq", table_name="webhook_messages")
     op.drop_index("ix_webhook_messages_state_next_attempt_at", table_name="webhook_messages")
     op.drop_table("webhook_messages")
