@@ -443,6 +443,14 @@ class WebhookStore:
         with self._engine.connect() as conn:
             return [_message(row) for row in conn.execute(stmt).mappings()]
 
+    def count(self, state: str | None = None) -> int:
+        """Outbox rows, all or in one state (operators' dashboards, the bench)."""
+        stmt = sa.select(sa.func.count()).select_from(webhook_messages)
+        if state is not None:
+            stmt = stmt.where(webhook_messages.c.state == state)
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def replay(self, *, endpoint_id: str | None = None, message_ids: Sequence[str] = ()) -> int:
         """Dead letters back to pending with a fresh schedule; returns how many."""
         stmt = sa.update(webhook_messages).where(webhook_messages.c.state == DEAD)
