@@ -12,7 +12,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from comms.cli import cli
+from comms.cli.console import console, err
 
 PROCESS_TIMEOUT_S = 240
 COMMS_ARGV = [sys.executable, "-m", "comms.cli"]  # the installed script, without relying on PATH
@@ -47,7 +48,7 @@ def comms(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> Ran
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("COMMS_")}
 
     def invoke() -> Ran:
-        with contextlib.chdir(folder):
+        with contextlib.chdir(folder), _console_width(int(given["COLUMNS"])):
             result = CliRunner().invoke(
                 cli, list(args), env={**unset, **given}, catch_exceptions=False
             )
@@ -60,6 +61,18 @@ def comms(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> Ran
     # An async test holds this thread's loop, and commands start their own: another thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(invoke).result()
+
+
+@contextlib.contextmanager
+def _console_width(columns: int) -> Iterator[None]:
+    """The width a process would take from COLUMNS: rich reads it once, when this process
+    imported the consoles, so an in-process command gets it here."""
+    before = console.width, err.width
+    console.width = err.width = columns
+    try:
+        yield
+    finally:
+        console.width, err.width = before
 
 
 def process_env(folder: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -96,7 +96,7 @@ def test_worker_says_in_one_line_that_redis_is_away_and_gives_up_at_the_limit(
     assert all(f"127.0.0.1:{port}/3" in line for line in tries), output
     last = result.stderr.strip().splitlines()[-1]
     assert f"Redis at 127.0.0.1:{port}/3" in last and "4 s" in last, output
-    assert 4 <= took < 30
+    assert 4 <= took < 55  # the limit, then out; generous for a loaded CI machine
 
 
 def test_worker_started_before_redis_goes_on_once_redis_answers(tmp_path: Path) -> None:
