@@ -265,10 +265,10 @@ async def run_workers(
     redis_wait_s: float = 0.0,
 ) -> None:
     """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+    app = build_worker_app(settings)  # a bad setting or key stops it here, before any wait
     await wait_for_redis(settings.redis_url, redis_wait_s)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
-    app = build_worker_app(settings)
     queue = Queue.from_settings(settings)
     sweeper = Sweeper(
         app.ledger, queue, stuck_after_s=settings.stuck_after_s, batch=settings.sweep_batch

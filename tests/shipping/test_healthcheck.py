@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,38 @@ def healthy(cmdline: Path, env: dict[str, str]) -> bool:
 
 
 @pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test's own: the processes it starts are not told apart by database."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for(lambda: _listening(port), 30, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
@@ -47,13 +80,11 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_the_api_is_healthy_when_it_answers_with_its_database_and_redis(
-    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_db: int
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_url: str
 ) -> None:
     cmdline = _pid1(tmp_path, "comms", "serve")
     ok_port, away_port = free_port(), free_port()
-    env = _env(
-        tmp_path, COMMS_API_PORT=str(ok_port), COMMS_REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}"
-    )
+    env = _env(tmp_path, COMMS_API_PORT=str(ok_port), COMMS_REDIS_URL=redis_url)
     assert not healthy(cmdline, env)  # nothing listens yet
     started.append(subprocess.Popen([*COMMS, "serve"], env=env))
     wait_for(lambda: healthy(cmdline, env), 90, "a healthy API")
@@ -85,13 +116,13 @@ def test_the_bounce_receiver_is_healthy_when_it_greets(
 
 
 def test_a_worker_is_healthy_when_it_serves_its_metrics(
-    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_db: int
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_url: str
 ) -> None:
     cmdline = _pid1(tmp_path, "comms", "worker")
     env = _env(
         tmp_path,
         COMMS_WORKER_METRICS_PORT=str(free_port()),
-        COMMS_REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        COMMS_REDIS_URL=redis_url,
         COMMS_RENDER_POOL="false",
     )
     assert not healthy(cmdline, env)
