@@ -264,11 +264,8 @@ async def run_workers(
     burst: bool = False,
     redis_wait_s: float = 0.0,
 ) -> None:
-    """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty).
-
-    The app is built first: a wrong setting or key is said at once, not after Redis answers.
-    """
-    app = build_worker_app(settings)
+    """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+    app = build_worker_app(settings)  # a bad setting or key stops it here, before any wait
     await wait_for_redis(settings.redis_url, redis_wait_s)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)

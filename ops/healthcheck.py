@@ -1,8 +1,10 @@
 """The image's HEALTHCHECK: asks the process that PID 1 runs (API, bounce receiver or worker).
 
 The API answers `GET /health` (200 only when the database and Redis answer); the bounce receiver
-must accept an SMTP connection; a worker must serve its metrics (COMMS_WORKER_METRICS_PORT). Only
-the standard library: it runs every 30 s and must not import the service.
+must greet an SMTP connection; a worker must serve its metrics (COMMS_WORKER_METRICS_PORT); the
+webhook dispatcher listens nowhere, so it only has to be alive and not stopped. Only the standard
+library: it runs every 30 s and must not import the service. The argument (tests) names another
+process's command line.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from pathlib import Path
 TIMEOUT_S = 4.0
 
 
-def main() -> int:
-    args = Path("/proc/1/cmdline").read_bytes().split(b"\0")
+def main(cmdline: str = "/proc/1/cmdline") -> int:
     try:
+        args = Path(cmdline).read_bytes().split(b"\0")
+        if b"webhooks" in args:
+            state = Path(cmdline).with_name("stat").read_text().rsplit(")", 1)[1].split()[0]
+            return 0 if state not in ("Z", "T", "X") else 1
         if b"bounces" in args:
             port = int(os.environ.get("COMMS_BOUNCE_LISTEN_PORT", "8026"))
             with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as s:
@@ -35,4 +40,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:2]))

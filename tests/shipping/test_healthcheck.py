@@ -1,0 +1,136 @@
+"""The image's HEALTHCHECK (ops/healthcheck.py) against real processes, by the role PID 1 runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from comms.settings import REPO_ROOT
+from tests.service.conftest import free_port, wait_for
+
+COMMS = [sys.executable, "-m", "comms.cli"]
+HEALTHCHECK = REPO_ROOT / "ops" / "healthcheck.py"
+
+
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMMS_")}
+    return {**clean, "COMMS_DATA_DIR": str(tmp_path / "var"), **settings}
+
+
+def _pid1(tmp_path: Path, *args: str, state: str = "S") -> Path:
+    """A stand-in for /proc/1: the command line the container runs, and its state."""
+    proc = tmp_path / "proc1"
+    proc.mkdir(exist_ok=True)
+    (proc / "cmdline").write_bytes(b"".join(a.encode() + b"\0" for a in args))
+    (proc / "stat").write_text(f"1 (comms) {state} 0 1 1 0 -1\n")
+    return proc / "cmdline"
+
+
+def healthy(cmdline: Path, env: dict[str, str]) -> bool:
+    check = [sys.executable, str(HEALTHCHECK), str(cmdline)]
+    return subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test's own: the processes it starts are not told apart by database."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for(lambda: _listening(port), 30, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_the_api_is_healthy_when_it_answers_with_its_database_and_redis(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_url: str
+) -> None:
+    cmdline = _pid1(tmp_path, "comms", "serve")
+    ok_port, away_port = free_port(), free_port()
+    env = _env(tmp_path, COMMS_API_PORT=str(ok_port), COMMS_REDIS_URL=redis_url)
+    assert not healthy(cmdline, env)  # nothing listens yet
+    started.append(subprocess.Popen([*COMMS, "serve"], env=env))
+    wait_for(lambda: healthy(cmdline, env), 90, "a healthy API")
+    away = _env(
+        tmp_path,
+        COMMS_API_PORT=str(away_port),
+        COMMS_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    started.append(subprocess.Popen([*COMMS, "serve"], env=away))
+
+    def answers_503() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{away_port}/health", timeout=10).status_code == 503
+        except httpx.TransportError:
+            return False
+
+    wait_for(answers_503, 90, "the API without Redis")
+    assert not healthy(cmdline, away)
+
+
+def test_the_bounce_receiver_is_healthy_when_it_greets(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    cmdline = _pid1(tmp_path, "comms", "bounces", "serve")
+    env = _env(tmp_path, COMMS_BOUNCE_LISTEN_PORT=str(free_port()))
+    assert not healthy(cmdline, env)
+    started.append(subprocess.Popen([*COMMS, "bounces", "serve"], env=env))
+    wait_for(lambda: healthy(cmdline, env), 90, "a bounce receiver that greets")
+
+
+def test_a_worker_is_healthy_when_it_serves_its_metrics(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_url: str
+) -> None:
+    cmdline = _pid1(tmp_path, "comms", "worker")
+    env = _env(
+        tmp_path,
+        COMMS_WORKER_METRICS_PORT=str(free_port()),
+        COMMS_REDIS_URL=redis_url,
+        COMMS_RENDER_POOL="false",
+    )
+    assert not healthy(cmdline, env)
+    started.append(subprocess.Popen([*COMMS, "worker"], env=env))
+    wait_for(lambda: healthy(cmdline, env), 90, "a worker serving its metrics")
+
+
+def test_the_webhook_dispatcher_is_healthy_unless_stopped(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert healthy(_pid1(tmp_path, "comms", "webhooks", "run", state="S"), env)
+    assert not healthy(_pid1(tmp_path, "comms", "webhooks", "run", state="T"), env)
