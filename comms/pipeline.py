@@ -41,8 +41,6 @@ from comms.routing import Plan, Route, Router
 
 log = get_logger(__name__)
 
-SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
-GIVEN_UP = frozenset({Status.FAILED, Status.SUPERSEDED, Status.BOUNCED, Status.RETURNED})
 EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
 NO_DIGITAL_USER_REASON = "eBox answered NO_DIGITAL_USER: paper as well"
 PUBLISHED_NO_ID_REASON = "eBox publication replayed, its message id unknown: paper as well"
@@ -311,7 +309,7 @@ class Dispatch:
             route = queue.pop(0)
             result, more = await self._one(job, route)
             job.deliveries.append(result)
-            if result.status in SENT:
+            if result.status.handed_over:
                 if more:
                     queue = [replace(job.plan.route_for(ChannelName.POST, more), reason=more)]
                     continue
@@ -319,7 +317,7 @@ class Dispatch:
             if job.retry_after_s is not None:
                 return
             remaining = [r for r in queue if r.channel is not route.channel]
-            if remaining:
+            if remaining and Status.SUPERSEDED.may_follow(result.status):
                 await self._record(
                     job, route, Status.SUPERSEDED, f"fallback to {remaining[0].channel.value}"
                 )
@@ -330,7 +328,7 @@ class Dispatch:
         assert job.message is not None and job.plan is not None
         cid = communication_id(job.event.event_id, route.channel, job.message.document.sha256)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
-        if latest is not None and (latest.status in SENT or latest.status in GIVEN_UP):
+        if latest is not None and (latest.status.handed_over or latest.status.given_up):
             also = self._also_post(job.plan, latest.evidence, latest.status)
             return DeliveryResult(
                 route.channel, cid, latest.status, latest.reason or "", latest.evidence
@@ -460,9 +458,9 @@ class Record:
         deliveries = tuple(job.deliveries)
         if job.retry_after_s is not None:
             verdict: Verdict = "pending"
-        elif job.repeat and job.sent_now == 0 and any(d.status in SENT for d in deliveries):
+        elif job.repeat and job.sent_now == 0 and any(d.status.handed_over for d in deliveries):
             verdict = "duplicate"
-        elif any(d.status in SENT for d in deliveries):
+        elif any(d.status.handed_over for d in deliveries):
             verdict = "sent"
         else:
             verdict = "failed"
@@ -580,8 +578,13 @@ class Pipeline:
         await dispatch.process(job)
         from_cid = communication_id(event_id, from_channel, job.message.document.sha256)
         latest = await asyncio.to_thread(s.ledger.latest_for, from_cid)
-        taken = any(d.status in SENT for d in job.deliveries)
-        if supersede and taken and latest is not None and latest.status is not Status.SUPERSEDED:
+        taken = any(d.status.handed_over for d in job.deliveries)
+        if (
+            supersede
+            and taken
+            and latest is not None
+            and Status.SUPERSEDED.may_follow(latest.status)
+        ):
             source = Route(from_channel, reason)
             await dispatch._record(job, source, Status.SUPERSEDED, reason, cid=from_cid)
         await Record(s).process(job)

@@ -25,28 +25,18 @@ from channels.post_batch import PrintBatcher
 from channels.post_feedback import Problem, read_acknowledgements, read_returns
 from comms.app import App, build_print_batcher
 from comms.events import AnyEvent, CompanyRecipient, parse_event
-from comms.ledger import Entry
+from comms.ledger import Entry, IllegalTransition
 from comms.models import ChannelName, Status
 from comms.pipeline import (
     EVIDENCE_NO_DIGITAL_USER,
     NO_DIGITAL_USER_REASON,
     PUBLISHED_NO_ID_REASON,
-    SENT,
     Outcome,
 )
 from comms.routing import EVIDENCE_ADDRESS_FLAG, address_flag
 
 log = logging.getLogger(__name__)
 
-# Which states a reported fact may follow. A fact that does not follow is stale (printed after
-# posted, a second bounce after the fallback) and is not recorded.
-FOLLOWS: Mapping[Status, frozenset[Status]] = {
-    Status.DISPATCHED: frozenset({Status.DISPATCHED}),  # batched, printed: more evidence
-    Status.DELIVERED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-    Status.READ: frozenset({Status.DISPATCHED, Status.DELIVERED, Status.SUPERSEDED}),
-    Status.BOUNCED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-    Status.RETURNED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-}
 TRIGGERS = {Status.BOUNCED: "bounced", Status.RETURNED: "returned"}
 SEARCH_PAGE = 1000  # the ledger's largest query page
 RECONCILE_DAYS = 7  # print batches this recent are checked for a missing ledger row
@@ -106,7 +96,7 @@ async def apply(app: App, update: StatusUpdate) -> Applied:
     if latest is None or latest.channel is None or latest.channel.value != update.channel:
         return Applied(cid, update.outcome, Verdict.UNKNOWN)
     status = Status(update.outcome)
-    if status not in FOLLOWS:
+    if not status.ever_handed_over:  # what a channel reports of a message it took
         raise ValueError(f"tracking does not record {status.value}")
     history = await asyncio.to_thread(app.ledger.history, latest.event_id)
     if any(
@@ -114,7 +104,7 @@ async def apply(app: App, update: StatusUpdate) -> Applied:
         for e in history
     ):
         verdict = Verdict.ALREADY
-    elif latest.status not in FOLLOWS[status]:
+    elif not status.may_follow(latest.status):  # stale: printed after posted, a late bounce
         log.info(
             "stale status update",
             extra={"communication_id": cid, "status": status.value, "current": latest.status},
@@ -126,18 +116,21 @@ async def apply(app: App, update: StatusUpdate) -> Applied:
             flag = await _address_flag(app, latest.event_id)
             if flag is not None:
                 evidence[EVIDENCE_ADDRESS_FLAG] = flag
-        await asyncio.to_thread(
-            app.ledger.record,
-            event_id=latest.event_id,
-            status=status,
-            communication_id=cid,
-            channel=latest.channel,
-            reason=_reason(latest.channel, status, evidence),
-            evidence=evidence,
-            document_sha256=latest.document_sha256,
-            template_version=latest.template_version,
-            renderer_version=latest.renderer_version,
-        )
+        try:
+            await asyncio.to_thread(
+                app.ledger.record,
+                event_id=latest.event_id,
+                status=status,
+                communication_id=cid,
+                channel=latest.channel,
+                reason=_reason(latest.channel, status, evidence),
+                evidence=evidence,
+                document_sha256=latest.document_sha256,
+                template_version=latest.template_version,
+                renderer_version=latest.renderer_version,
+            )
+        except IllegalTransition:  # another process moved it on since `latest` was read
+            return Applied(cid, update.outcome, Verdict.STALE, latest.event_id)
         verdict = Verdict.RECORDED
     fallback = await _fall_back_after(app, latest, status, update.evidence)
     return Applied(cid, update.outcome, verdict, latest.event_id, fallback)
@@ -366,7 +359,7 @@ async def _fall_back_if_due(app: App, item: _Waiting, now: datetime) -> int:
     entry = item.entry
     fallback = app.router.policy(entry.doc_type or "").fallback
     history = await asyncio.to_thread(app.ledger.history, entry.event_id)
-    used = {e.channel for e in history if e.status in SENT}  # a ROUTED post may be retried
+    used = {e.channel for e in history if e.status.handed_over}  # a ROUTED post may be retried
     done = 0
     if (
         item.no_digital_user
@@ -409,7 +402,7 @@ async def _follow_up_unknown_ids(app: App, since: datetime) -> int:
         if not chain:
             continue
         history = await asyncio.to_thread(app.ledger.history, entry.event_id)
-        if {e.channel for e in history if e.status in SENT} & set(chain):
+        if {e.channel for e in history if e.status.handed_over} & set(chain):
             continue
         outcome = await app.pipeline.fall_back(
             entry.event_id,

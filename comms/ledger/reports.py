@@ -14,15 +14,11 @@ from comms.ledger.records import from_row, optional
 from comms.ledger.schema import entries, entry_evidence, event_dates, events
 from comms.models import ChannelName, Status
 
-SENT = (
-    Status.DISPATCHED.value,
-    Status.DELIVERED.value,
-    Status.PUBLISHED_NO_ID.value,
-    Status.READ.value,
-)
-REACHED = (Status.DELIVERED.value, Status.READ.value)
+SENT = tuple(s.value for s in Status if s.handed_over)
+REACHED = tuple(s.value for s in Status if s.reached)
 NO_DIGITAL_USER_KEY = "no_digital_user"  # evidence of an eBox receipt (comms/pipeline.py)
-TRACKED = ("dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed")
+# what a channel did with a communication, as reports count it
+TRACKED = tuple(s.value for s in Status if s.ever_handed_over or s is Status.FAILED)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from comms.app import App
 from comms.events import parse_event
 from comms.ledger import OUTAGES, Entry, SnapshotMismatch, UnknownSealKey
+from comms.ledger.standing import needs_work
 from comms.logging import get_logger
 from comms.models import ChannelName, Status
 from comms.observability import (
@@ -31,7 +32,6 @@ from comms.observability import (
 )
 from comms.pipeline import DeliveryResult, Outcome
 from comms.service.guard import Guard
-from comms.service.waiting import needs_work
 from comms.settings import Settings
 
 log = get_logger(__name__)

@@ -19,11 +19,11 @@ from redis.exceptions import RedisError
 from comms.app import App, build_app
 from comms.errors import FieldError, InvalidEvent
 from comms.events import AnyEvent, parse_event, sealable_text
+from comms.ledger.standing import needs_work
 from comms.logging import get_logger
 from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
 from comms.pipeline import Accept, Job
 from comms.queue import Queue
-from comms.service.waiting import needs_work
 from comms.settings import Settings
 
 log = get_logger(__name__)
