@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from channels.base import PermanentError, TransientError
-from comms.events import EVENT_TYPES, AnyEvent, CompanyRecipient, PostalAddress
+from comms.doctypes import DOC_TYPES, DocType
+from comms.events import AnyEvent, CompanyRecipient, PostalAddress
 from comms.models import ChannelName
 
 log = logging.getLogger(__name__)
@@ -147,19 +148,33 @@ class Router:
         self._facts = facts
 
     @classmethod
-    def from_file(cls, path: Path, *, facts: FactSource | None = None) -> Router:
+    def from_file(
+        cls,
+        path: Path,
+        *,
+        facts: FactSource | None = None,
+        doc_types: Mapping[str, DocType] = DOC_TYPES,
+    ) -> Router:
+        """Each type's routing from the registry, with the file's `[types.X]` laid over it.
+
+        The file may not contradict what the law fixes in the registry (registered mail, channels
+        a type never uses); a type the registry does not know is refused, as a typo would
+        silently route a decision by the default (email included).
+        """
         with path.open("rb") as f:
             raw = tomllib.load(f)
         unknown = set(raw) - {"default", "types"}
         if unknown:
             raise PolicyError(f"{path.name}: unknown sections {sorted(unknown)}")
         default = _policy(raw.get("default", {}), None, "default")
-        types: dict[str, TypePolicy] = {}
-        for name, body in raw.get("types", {}).items():
-            if name not in EVENT_TYPES:
-                # A typo here would silently route a decision by the default (email included).
-                raise PolicyError(f"{path.name}: unknown document type {name}")
-            types[name] = _policy(body, default, name)
+        overrides: dict[str, Any] = raw.get("types", {})
+        strangers = sorted(set(overrides) - set(doc_types))
+        if strangers:
+            raise PolicyError(f"{path.name}: unknown document type {', '.join(strangers)}")
+        types = {
+            name: _policy(_laid_over(t, overrides.get(name, {}), path.name), default, name)
+            for name, t in doc_types.items()
+        }
         return cls(types, default, facts=facts)
 
     def policy(self, doc_type: str) -> TypePolicy:
@@ -245,6 +260,26 @@ def _explained(reason: str, skipped: list[str], notes: tuple[str, ...]) -> str:
     if notes:
         reason += f"; noted: {'; '.join(notes)}"
     return reason
+
+
+def _laid_over(doc_type: DocType, body: dict[str, Any], file: str) -> dict[str, Any]:
+    """The type's registry routing with the file's table over it; legal facts must agree."""
+    where = f"{file}: types.{doc_type.name}"
+    if "registered" in body and bool(body["registered"]) != doc_type.registered:
+        raise PolicyError(
+            f"{where}.registered disagrees with the document type (comms/doctypes/), "
+            f"which says {str(doc_type.registered).lower()}"
+        )
+    kept = set(doc_type.routing.get("never", ())) - set(
+        body.get("never", doc_type.routing.get("never", ()))
+    )
+    if kept:
+        raise PolicyError(f"{where}.never drops {sorted(kept)}, which the document type forbids")
+    merged = {**doc_type.routing, **body, "registered": doc_type.registered}
+    fallback = {**doc_type.routing.get("fallback", {}), **body.get("fallback", {})}
+    if fallback:
+        merged["fallback"] = fallback
+    return merged
 
 
 def _channels(value: Any, where: str) -> tuple[ChannelName, ...]:
