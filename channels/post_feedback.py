@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from channels.base import Outcome, StatusUpdate
+from channels.base import ChannelState, StatusUpdate
 from channels.post_batch import Placed
 
 # Return reasons on bpost's return label, in our own codes. Refused and not collected mean the
@@ -29,7 +29,7 @@ RETURN_REASONS = {
     "not_collected": False,  # registered mail not collected at the post office (niet afgehaald)
     "other": True,
 }
-ACK_EVENTS: dict[str, Outcome] = {"printed": "dispatched", "posted": "delivered"}
+ACK_EVENTS: dict[str, ChannelState] = {"printed": "dispatched", "posted": "delivered"}
 # UPU S10 item identifier: 2 letters, 8 digits, a check digit, the 2-letter country (bpost: BE).
 _S10_RE = re.compile(r"^[A-Z]{2}(\d{8})(\d)[A-Z]{2}$")
 _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)

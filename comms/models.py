@@ -17,6 +17,10 @@ class Language(str, Enum):
         return f"{self.value}_BE"
 
 
+# Evidence of an eBox receipt: published, but the recipient never reads their eBox (paper follows).
+EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
+
+
 class ChannelName(str, Enum):
     """A way a communication reaches its recipient."""
 

@@ -51,7 +51,7 @@ class NotificationPolicy:
         history = list(rows)
         if not history or history[-1].channel is None:
             return None
-        if any(e.status in _UNDELIVERED for e in history):
+        if any(e.status.given_up for e in history):  # bounced, returned, failed, superseded
             return None
         channel = history[-1].channel
         if channel is ChannelName.POST:
@@ -122,7 +122,6 @@ class NotificationPolicy:
 
 
 # A returned letter, a bounce or a failure was never received: nothing to count from.
-_UNDELIVERED = frozenset({Status.BOUNCED, Status.RETURNED, Status.FAILED, Status.SUPERSEDED})
 
 
 def _local_day(at: datetime) -> date:

@@ -94,12 +94,22 @@ class EventStatus(BaseModel):
 @asynccontextmanager
 async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     yield
-    intake: Intake | None = getattr(api.state, "intake", None)
-    if intake is not None:
-        await intake.queue.close()
+    queue: Queue | None = getattr(api.state, "queue", None)
+    if queue is not None:
+        await queue.close()
 
 
 router = APIRouter(tags=["events"], lifespan=_lifespan)
+
+
+def queue_of(request: Request) -> Queue:
+    """One queue client per API process, made on first use (no await between check and set)."""
+    state = request.app.state
+    queue: Queue | None = getattr(state, "queue", None)
+    if queue is None:
+        queue = Queue.from_settings(state.comms.settings)
+        state.queue = queue
+    return queue
 
 
 def intake_of(request: Request) -> Intake:
@@ -107,8 +117,7 @@ def intake_of(request: Request) -> Intake:
     state = request.app.state
     intake: Intake | None = getattr(state, "intake", None)
     if intake is None:
-        app = state.comms
-        intake = Intake(app, Queue.from_settings(app.settings))
+        intake = Intake(state.comms, queue_of(request))
         state.intake = intake
     return intake
 
