@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
 # "published_no_id": the eBox took the message but its answer (message id) was lost (409 replay).
-Outcome = Literal[
+ChannelState = Literal[
     "dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed"
 ]
 
@@ -75,7 +75,7 @@ class Receipt:
 
     channel: str
     communication_id: str
-    outcome: Outcome
+    outcome: ChannelState
     evidence: Mapping[str, str] = field(default_factory=dict)
     also_by_post: bool = False  # eBox NO_DIGITAL_USER: published, but the recipient never looks
 
@@ -86,7 +86,7 @@ class StatusUpdate:
 
     channel: str
     communication_id: str
-    outcome: Outcome
+    outcome: ChannelState
     evidence: Mapping[str, str] = field(default_factory=dict)
 
 

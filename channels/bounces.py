@@ -17,7 +17,7 @@ from email.parser import HeaderParser
 from enum import Enum
 from pathlib import Path
 
-from channels.base import Outcome, StatusUpdate
+from channels.base import ChannelState, StatusUpdate
 from channels.mailboxes import read_messages
 
 __all__ = ["BounceKind", "BounceReport", "classify", "communication_id_of", "read_messages"]
@@ -112,7 +112,7 @@ class BounceReport:
 
     def status_updates(self) -> list[StatusUpdate]:
         """`bounced` for a hard bounce, `delivered` for a success report; nothing otherwise."""
-        outcome: Outcome
+        outcome: ChannelState
         if self.kind is BounceKind.FAILED:
             outcome = "bounced"
         elif self.kind is BounceKind.DELIVERED:

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections import deque
 
-from channels.base import BaseChannel, Outcome, Outgoing, PermanentError, Receipt, TransientError
+from channels.base import (
+    BaseChannel,
+    ChannelState,
+    Outgoing,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 
 
 class MemoryChannel(BaseChannel):
     """`sent` holds what was taken, in order; `fail_next` makes the next sends fail first."""
 
-    def __init__(self, name: str, *, outcome: Outcome = "dispatched") -> None:
+    def __init__(self, name: str, *, outcome: ChannelState = "dispatched") -> None:
         self.name = name
         self.outcome = outcome  # what a taken message becomes: email and post "dispatched"
         self.sent: list[Outgoing] = []

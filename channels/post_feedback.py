@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from channels.base import Outcome, StatusUpdate
+from channels.base import ChannelState, StatusUpdate
 from channels.post_batch import Placed
 
 # Return reasons on bpost's return label, in our own codes. Refused and not collected mean the
@@ -31,7 +31,7 @@ RETURN_REASONS = {
 }
 # `presented`: the carrier presented registered mail at the address; its date is the day the
 # member is deemed notified (art. 53bis, 1° Judicial Code; docs/notification.md).
-ACK_EVENTS: dict[str, Outcome] = {
+ACK_EVENTS: dict[str, ChannelState] = {
     "printed": "dispatched",
     "posted": "delivered",
     "presented": "delivered",

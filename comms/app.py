@@ -5,8 +5,9 @@ The only module that picks concrete channel classes (DESIGN.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from types import TracebackType
 from typing import Self
@@ -22,12 +23,14 @@ from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
 from comms.compose.pdf import PdfMaker
 from comms.errors import SettingsProblem
+from comms.events import AnyEvent
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
-from comms.models import ChannelName
+from comms.models import ChannelName, Message
 from comms.notification import NotificationPolicy, policy_from_settings
 from comms.pipeline import Pipeline, Services
 from comms.routing import LookedUpFacts, Preferences, Router
+from comms.runner import Runner
 from comms.settings import Settings
 from comms.templates_store import TemplateStore, renders_published
 from comms.templates_store.published import PublishedComposer
@@ -45,7 +48,10 @@ class App:
     router: Router
     channels: Mapping[ChannelName, Channel]
     pdf: PdfMaker | None = None  # None: WeasyPrint; composers built later (the studio's) use it too
+    # Renders elsewhere (the worker's warm render processes); None: `composer` in a thread.
+    render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None
     pipeline: Pipeline = field(init=False)
+    runner: Runner = field(init=False)  # in process: the CLI, the demo; the worker has its own
 
     def __post_init__(self) -> None:
         self.pipeline = Pipeline(
@@ -55,8 +61,14 @@ class App:
                 composer=self.composer,
                 router=self.router,
                 channels=self.channels,
+                render=self.render,
             )
         )
+        self.runner = Runner(self.pipeline)
+
+    def print_batcher(self) -> PrintBatcher:
+        """The post outbox, cut into the print shop's batches (tracking records their places)."""
+        return build_print_batcher(self.settings)
 
     @cached_property
     def webhooks(self) -> WebhookStore:
@@ -204,16 +216,19 @@ def build_app(
     *,
     channels: Mapping[ChannelName, Channel] | None = None,
     pdf: PdfMaker | None = None,
+    composer: Composer | None = None,
+    render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
 ) -> App:
-    """One call builds the whole service; tests may hand in their own channels and PDF maker."""
+    """One call builds the whole service; the worker and tests may hand in their own parts."""
     ledger = build_ledger(settings)
     channels = channels if channels is not None else build_channels(settings)
     return App(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
-        composer=build_composer(settings, pdf=pdf),
+        composer=composer if composer is not None else build_composer(settings, pdf=pdf),
         router=build_router(settings, ledger, channels),
         channels=channels,
         pdf=pdf,
+        render=render,
     )

@@ -1,480 +1,55 @@
-"""The contract with upstream: one envelope, one payload model per event type, discriminated by `type`."""
+"""The contract with upstream: one envelope, one payload model per event type, discriminated by `type`.
+
+The event models live with their document types (`comms.doctypes`); the union here is built from
+that registry, so a new type is known to validation, the JSON Schema and every caller at once.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union, cast
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import from_json
+
+from comms.doctypes import DOC_TYPES
+from comms.doctypes.parts import (
+    SCHEMA_VERSION,
+    CompanyRecipient,
+    Envelope,
+    Payment,
+    PersonRecipient,
+    PostalAddress,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError, from_json
-
 from comms.errors import FieldError, InvalidEvent, field_error
-from comms.identifiers import (
-    digits_only,
-    is_valid_enterprise_number,
-    is_valid_iban,
-    is_valid_national_number,
-)
-from comms.models import Language
-from comms.payment import is_valid_structured_communication, normalise_structured_communication
 
-SCHEMA_VERSION: Literal[1] = 1
-
-
-class Strict(BaseModel):
-    """Unknown fields are refused, so a typo upstream never silently drops a value."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-def _national_number(value: str) -> str:
-    if not is_valid_national_number(value):
-        raise ValueError("not a valid national number (INSZ/NISS): check digits do not match")
-    return digits_only(value)
-
-
-def _enterprise_number(value: str) -> str:
-    if not is_valid_enterprise_number(value):
-        raise ValueError("not a valid enterprise number (KBO/BCE): check digits do not match")
-    return digits_only(value)
-
-
-def _iban(value: str) -> str:
-    if not is_valid_iban(value):
-        raise ValueError("not a valid IBAN: check digits do not match")
-    return value.replace(" ", "").upper()
-
-
-def _ogm(value: str) -> str:
-    if not is_valid_structured_communication(value):
-        raise ValueError("not a valid structured communication (+++ddd/dddd/ddddd+++, mod 97)")
-    return normalise_structured_communication(value)
-
-
-NationalNumber = Annotated[str, StringConstraints(max_length=20), AfterValidator(_national_number)]
-EnterpriseNumber = Annotated[
-    str, StringConstraints(max_length=14), AfterValidator(_enterprise_number)
+__all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "AnyEvent",
+    "CompanyRecipient",
+    "Payment",
+    "PersonRecipient",
+    "PostalAddress",
+    "event_id_of",
+    "event_json_schema",
+    "parse_event",
+    "to_json",
 ]
-Iban = Annotated[str, StringConstraints(max_length=42), AfterValidator(_iban)]
-StructuredCommunication = Annotated[str, StringConstraints(max_length=20), AfterValidator(_ogm)]
-Bic = Annotated[str, StringConstraints(pattern=r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")]
-Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
-SignedMoney = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
-# What a letter asks the member to pay: at least a cent (nothing to pay is no payment letter).
-AmountDue = Annotated[Decimal, Field(max_digits=12, decimal_places=2, gt=0)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=70)]
-Year = Annotated[int, Field(ge=1990, le=2100)]
-Quarter = Annotated[int, Field(ge=1, le=4)]
 
+# Any event of a registered type; its `payload` is that type's model.
+AnyEvent = Envelope
 
-def _field_error(model: str, loc: tuple[str, ...], message: str) -> ValidationError:
-    """A rule across fields, reported on the one field to correct (`payload.recovery.due_date`)."""
-    detail = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=None)
-    return ValidationError.from_exception_data(model, [detail])
+EVENT_TYPES: dict[str, type[Envelope]] = {name: t.event for name, t in DOC_TYPES.items()}
 
-
-# --- the envelope -----------------------------------------------------------------------------
-
-
-class PostalAddress(Strict):
-    """A bpost address (royal decree of 24 April 2014, art. 34): street, number, box, postcode, town."""
-
-    street: ShortText
-    number: Annotated[str, StringConstraints(min_length=1, max_length=10)]
-    box: Annotated[str, StringConstraints(min_length=1, max_length=10)] | None = None
-    postcode: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9 -]{3,10}$")]
-    municipality: ShortText
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "BE"
-
-    @model_validator(mode="after")
-    def _belgian_postcode(self) -> PostalAddress:
-        if self.country == "BE" and not re.fullmatch(r"[1-9]\d{3}", self.postcode):
-            raise ValueError("a Belgian postcode has four digits, without the B- prefix")
-        return self
-
-
-class EboxKnowledge(Strict):
-    """What upstream knows of the recipient's eBox; routing decides, the channel confirms."""
-
-    has_ebox: bool = False
-    exclusively_ebox: bool = False
-
-
-class Consents(Strict):
-    """Channels the recipient agreed to; email needs an explicit yes."""
-
-    email: bool = False
-
-
-class _RecipientBase(Strict):
-    name: Name
-    language: Language
-    address: PostalAddress
-    email: EmailStr | None = None
-    ebox: EboxKnowledge = EboxKnowledge()
-    consents: Consents = Consents()
-
-
-class PersonRecipient(_RecipientBase):
-    """A self-employed person, identified by the national number."""
-
-    kind: Literal["person"] = "person"
-    national_number: NationalNumber
-
-
-class CompanyRecipient(_RecipientBase):
-    """A company, identified by its enterprise number, with an optional named contact."""
-
-    kind: Literal["company"] = "company"
-    enterprise_number: EnterpriseNumber
-    attention_of: Name | None = None
-
-
-Recipient = Annotated[PersonRecipient | CompanyRecipient, Field(discriminator="kind")]
-
-
-class Payment(Strict):
-    """Where and how to pay: the fund's account and the debt's one structured communication."""
-
-    beneficiary: Name
-    iban: Iban
-    bic: Bic
-    structured_communication: StructuredCommunication
-
-
-class Contact(Strict):
-    """A person or service the member can reach (charter: 'van mens tot mens')."""
-
-    name: ShortText
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ./()-]{6,25}$")]
-    email: EmailStr | None = None
-
-
-class OpenItem(Strict):
-    """One unpaid debt: its period, original amount and the surcharges added since."""
-
-    kind: Literal["provisional", "regularisation", "company_contribution"]
-    year: Year
-    quarter: Quarter | None = None
-    original_due_date: date
-    amount: Money
-    surcharges: Money = Decimal("0.00")
-
-
-# --- payloads ---------------------------------------------------------------------------------
-
-
-class CalculationBasis(Strict):
-    """How the contribution was computed, so the member can check it (charter §3)."""
-
-    reference_income: Money
-    income_year: Year
-    rate_percent: Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
-    contribution: Money
-    management_costs: Money = Decimal("0.00")
-
-
-class ContributionNotice(Strict):
-    """Vervaldagbericht / avis d'échéance for a quarterly provisional contribution or a regularisation."""
-
-    kind: Literal["provisional", "regularisation"]
-    year: Year
-    quarter: Quarter
-    amount: AmountDue
-    due_date: date
-    calculation: CalculationBasis
-    payment: Payment
-
-    @model_validator(mode="after")
-    def _amount_matches_calculation(self) -> ContributionNotice:
-        if self.calculation.contribution + self.calculation.management_costs != self.amount:
-            raise ValueError("amount must equal the contribution plus the management costs")
-        return self
-
-
-class _Arrears(Strict):
-    open_items: Annotated[list[OpenItem], Field(min_length=1, max_length=200)]
-    surcharges_total: Money
-    total_due: AmountDue
-    payment: Payment
-    contact: Contact
-
-    @model_validator(mode="after")
-    def _totals_add_up(self) -> _Arrears:
-        surcharges = sum((i.surcharges for i in self.open_items), Decimal("0"))
-        principal = sum((i.amount for i in self.open_items), Decimal("0"))
-        if surcharges != self.surcharges_total:
-            raise ValueError("surcharges_total must equal the sum of the items' surcharges")
-        if principal + surcharges != self.total_due:
-            raise ValueError("total_due must equal the items' amounts plus their surcharges")
-        return self
-
-
-class PaymentReminder(_Arrears):
-    """Herinnering / rappel: what is open, the surcharges so far, a new deadline, and where to get help."""
-
-    new_deadline: date
-
-
-class FormalNotice(_Arrears):
-    """Ingebrekestelling / mise en demeure (art. 46 RD 19-12-1967): always by registered post."""
-
-    deadline: date
-    next_step: Literal["judicial_recovery", "enforcement_order"]
-
-
-class CalculationLine(Strict):
-    """One line of how a recovered amount was computed."""
-
-    label: ShortText
-    amount: SignedMoney
-
-
-class Recovery(Strict):
-    """What art. 15 of the charter of the socially insured requires of a recovery decision, and
-    what the member needs to repay: the account, the structured communication and the date."""
-
-    total: AmountDue
-    calculation: Annotated[list[CalculationLine], Field(min_length=1, max_length=50)]
-    period_from: date
-    period_to: date
-    provisions_breached: Annotated[list[Text], Field(min_length=1, max_length=20)]
-    prescription_years: Annotated[int, Field(ge=1, le=30)]
-    instalments_possible: bool = True
-    due_date: date = Field(
-        description="The date by which the total must be on the fund's account; "
-        "not before the decision date."
-    )
-    payment: Payment = Field(
-        description="The account to repay to and this recovery's one structured communication."
-    )
-
-    @model_validator(mode="after")
-    def _total_matches(self) -> Recovery:
-        if sum((line.amount for line in self.calculation), Decimal("0")) != self.total:
-            raise ValueError("total must equal the sum of the calculation lines")
-        if self.period_to < self.period_from:
-            raise ValueError("period_to lies before period_from")
-        return self
-
-
-class Court(Strict):
-    """The competent labour court and where to file the appeal."""
-
-    name: ShortText
-    address: PostalAddress
-
-
-class Appeal(Strict):
-    """Art. 14 of the charter of the socially insured: without these the appeal period does not start."""
-
-    court: Court
-    deadline_months: Annotated[int, Field(ge=3, le=12)]
-    file_reference: ShortText
-    handling_service: ShortText
-    explanations: Contact
-
-
-class Decision(Strict):
-    """A refusal or a recovery, with its reasons in fact and in law and the appeal information."""
-
-    kind: Literal["refusal", "recovery"]
-    decision_date: date
-    subject: ShortText
-    outcome: Text
-    reasons_in_fact: Annotated[list[Text], Field(min_length=1, max_length=20)]
-    reasons_in_law: Annotated[list[Text], Field(min_length=1, max_length=20)]
-    legal_basis: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
-    recovery: Recovery | None = None
-    appeal: Appeal
-
-    @model_validator(mode="after")
-    def _recovery_details(self) -> Decision:
-        if self.kind == "recovery" and self.recovery is None:
-            raise ValueError("a recovery decision needs its recovery details (charter art. 15)")
-        if self.kind == "refusal" and self.recovery is not None:
-            raise ValueError("a refusal carries no recovery details")
-        if self.recovery is not None and self.recovery.due_date < self.decision_date:
-            raise _field_error(
-                "Decision", ("recovery", "due_date"), "due_date lies before the decision_date"
-            )
-        return self
-
-
-class QuarterPaid(Strict):
-    """Contributions paid during one quarter of the certificate's year (cash basis)."""
-
-    quarter: Quarter
-    amount: Money
-
-
-class TaxCertificate(Strict):
-    """Fiscaal attest / attestation fiscale: contributions paid in the year, minus refunds (domain §6)."""
-
-    year: Year
-    paid: Annotated[list[QuarterPaid], Field(min_length=1, max_length=4)]
-    refunds: Money = Decimal("0.00")
-    deductible_total: SignedMoney
-
-    @model_validator(mode="after")
-    def _deductible(self) -> TaxCertificate:
-        quarters = [p.quarter for p in self.paid]
-        if len(set(quarters)) != len(quarters):
-            raise ValueError("each quarter appears at most once")
-        total = sum((p.amount for p in self.paid), Decimal("0")) - self.refunds
-        if total != self.deductible_total:
-            raise ValueError("deductible_total must equal the amounts paid minus the refunds")
-        return self
-
-
-class CompanyContributionNotice(Strict):
-    """Annual contribution of companies: flat amount by tier, due 30 June (domain §6)."""
-
-    enterprise_number: EnterpriseNumber
-    year: Year
-    tier: Literal["standard", "higher"]
-    amount: AmountDue
-    due_date: date
-    payment: Payment
-
-
-class Movement(Strict):
-    """One line of an account statement; debits raise the balance, credits lower it."""
-
-    booked_on: date
-    kind: Literal["contribution", "regularisation", "surcharge", "costs", "payment", "refund"]
-    year: Year
-    quarter: Quarter | None = None
-    debit: Money = Decimal("0.00")
-    credit: Money = Decimal("0.00")
-
-
-class AccountStatement(Strict):
-    """Rekeninguittreksel / extrait de compte: the movements and the balance at a date (charter §4)."""
-
-    statement_date: date
-    opening_balance: SignedMoney
-    movements: Annotated[list[Movement], Field(max_length=500)]
-    balance: SignedMoney
-    pay_by: date | None = None
-    payment: Payment | None = None
-
-    @model_validator(mode="after")
-    def _balance(self) -> AccountStatement:
-        moved = sum((m.debit - m.credit for m in self.movements), Decimal("0"))
-        if self.opening_balance + moved != self.balance:
-            raise ValueError("balance must equal the opening balance plus debits minus credits")
-        if self.balance > 0 and (self.payment is None or self.pay_by is None):
-            raise ValueError("a statement with an amount due needs pay_by and payment details")
-        return self
-
-
-# --- events -----------------------------------------------------------------------------------
-
-EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,99}$")]
-
-
-class _Envelope(Strict):
-    event_id: EventId = Field(description="Idempotency key: the same id is processed once.")
-    schema_version: Literal[1] = SCHEMA_VERSION
-    occurred_at: AwareDatetime
-    dossier: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9./-]{1,40}$")]
-    recipient: Recipient
-
-
-class ContributionNoticeEvent(_Envelope):
-    type: Literal["contribution_notice"]
-    payload: ContributionNotice
-
-
-class PaymentReminderEvent(_Envelope):
-    type: Literal["payment_reminder"]
-    payload: PaymentReminder
-
-
-class FormalNoticeEvent(_Envelope):
-    type: Literal["formal_notice"]
-    payload: FormalNotice
-
-
-class DecisionEvent(_Envelope):
-    type: Literal["decision"]
-    payload: Decision
-
-
-class TaxCertificateEvent(_Envelope):
-    type: Literal["tax_certificate"]
-    payload: TaxCertificate
-
-
-class CompanyContributionNoticeEvent(_Envelope):
-    type: Literal["company_contribution_notice"]
-    payload: CompanyContributionNotice
-
-    @model_validator(mode="after")
-    def _company(self) -> CompanyContributionNoticeEvent:
-        r = self.recipient
-        if not isinstance(r, CompanyRecipient):
-            raise ValueError("the company contribution goes to a company recipient")
-        if r.enterprise_number != self.payload.enterprise_number:
-            raise ValueError("payload.enterprise_number differs from the recipient's")
-        return self
-
-
-class AccountStatementEvent(_Envelope):
-    type: Literal["account_statement"]
-    payload: AccountStatement
-
-
-Event = Annotated[
-    ContributionNoticeEvent
-    | PaymentReminderEvent
-    | FormalNoticeEvent
-    | DecisionEvent
-    | TaxCertificateEvent
-    | CompanyContributionNoticeEvent
-    | AccountStatementEvent,
+# The discriminated union of every registered event model (pydantic picks the model by `type`).
+_UNION: Any = Annotated[
+    Union[tuple(EVENT_TYPES.values())],  # noqa: UP007
     Field(discriminator="type"),
 ]
-
-EVENT_TYPES: dict[str, type[_Envelope]] = {
-    "contribution_notice": ContributionNoticeEvent,
-    "payment_reminder": PaymentReminderEvent,
-    "formal_notice": FormalNoticeEvent,
-    "decision": DecisionEvent,
-    "tax_certificate": TaxCertificateEvent,
-    "company_contribution_notice": CompanyContributionNoticeEvent,
-    "account_statement": AccountStatementEvent,
-}
-
-AnyEvent = (
-    ContributionNoticeEvent
-    | PaymentReminderEvent
-    | FormalNoticeEvent
-    | DecisionEvent
-    | TaxCertificateEvent
-    | CompanyContributionNoticeEvent
-    | AccountStatementEvent
-)
-
-_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
+_ADAPTER = cast(TypeAdapter[AnyEvent], TypeAdapter(_UNION))
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:

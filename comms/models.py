@@ -17,6 +17,10 @@ class Language(str, Enum):
         return f"{self.value}_BE"
 
 
+# Evidence of an eBox receipt: published, but the recipient never reads their eBox (paper follows).
+EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
+
+
 class ChannelName(str, Enum):
     """A way a communication reaches its recipient."""
 
@@ -34,7 +38,7 @@ def producer_source(producer: str) -> str:
 
 
 class Status(str, Enum):
-    """The state of one delivery; each change is a new ledger row."""
+    """The state of one delivery; each change is a new ledger row (see TRANSITIONS)."""
 
     ACCEPTED = "accepted"  # event validated and recorded, nothing rendered yet
     REJECTED = "rejected"  # event failed validation; kept with its field errors
@@ -52,10 +56,113 @@ class Status(str, Enum):
 
     @property
     def is_final(self) -> bool:
+        """Nothing more is expected without a new fact: compliance's "stuck" leaves these out."""
         return self in _FINAL
+
+    @property
+    def handed_over(self) -> bool:
+        """The channel holds the message (the letter counts as sent)."""
+        return self in _HANDED_OVER
+
+    @property
+    def ever_handed_over(self) -> bool:
+        """The channel took the message at some point, even if it bounced or came back since."""
+        return self in _HANDED_OVER or self in (Status.BOUNCED, Status.RETURNED)
+
+    @property
+    def reached(self) -> bool:
+        """The recipient's box or door has it."""
+        return self in (Status.DELIVERED, Status.READ)
+
+    @property
+    def given_up(self) -> bool:
+        """This channel will not deliver this communication: the next route is due."""
+        return self in (Status.FAILED, Status.SUPERSEDED, Status.BOUNCED, Status.RETURNED)
+
+    @property
+    def retryable(self) -> bool:
+        """An operator may send it on the same channel again (a bounce or a return needs a new
+        address first)."""
+        return self in (Status.FAILED, Status.SUPERSEDED)
+
+    @property
+    def waiting(self) -> bool:
+        """The latest row of an event in this state means a worker stopped half way."""
+        return self in (Status.ACCEPTED, Status.RENDERED, Status.ROUTED, Status.SUPERSEDED)
+
+    @property
+    def event_level(self) -> bool | None:
+        """True: a row of the event (no communication id); False: of one communication; None:
+        both (`failed` is a channel's refusal or, event-level, a dead letter)."""
+        return _SCOPE.get(self)
+
+    def may_follow(self, previous: Status | None) -> bool:
+        """`previous` (the latest row of the same communication, or of the event) allows this."""
+        return self in TRANSITIONS[previous]
 
 
 _FINAL = frozenset({Status.DELIVERED, Status.READ, Status.REJECTED, Status.REFUSED})
+_HANDED_OVER = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
+_SCOPE: dict[Status, bool] = {
+    Status.ACCEPTED: True,
+    Status.REJECTED: True,
+    Status.REFUSED: True,
+    Status.RENDERED: True,
+    Status.ROUTED: False,
+    Status.DISPATCHED: False,
+    Status.DELIVERED: False,
+    Status.PUBLISHED_NO_ID: False,
+    Status.READ: False,
+    Status.BOUNCED: False,
+    Status.RETURNED: False,
+    Status.SUPERSEDED: False,
+}
+
+# The one table of allowed changes: previous state (of the same communication, or of the event for
+# event-level rows; None: no row yet) → the states that may follow. `Ledger.record` enforces it;
+# tracking uses it to tell a stale fact (printed after posted) from a new one.
+TRANSITIONS: dict[Status | None, frozenset[Status]] = {
+    # event level
+    None: frozenset({Status.ACCEPTED, Status.REJECTED, Status.ROUTED}),  # ROUTED: a first send
+    Status.ACCEPTED: frozenset({Status.RENDERED, Status.REFUSED, Status.FAILED}),
+    Status.REJECTED: frozenset(),
+    Status.REFUSED: frozenset(),
+    # rendered again when the archived copy is gone; failed: dead letter or quarantine
+    Status.RENDERED: frozenset({Status.RENDERED, Status.REFUSED, Status.FAILED}),
+    # communication level
+    Status.ROUTED: frozenset(
+        {
+            Status.ROUTED,  # a transient failure, retried later (the row says when)
+            Status.DISPATCHED,
+            Status.DELIVERED,  # eBox publishes straight into the box
+            Status.PUBLISHED_NO_ID,  # eBox has it, its answer (the message id) was lost
+            Status.FAILED,
+            Status.SUPERSEDED,
+        }
+    ),
+    Status.DISPATCHED: frozenset(
+        {
+            Status.DISPATCHED,  # more evidence: batched, then printed
+            Status.DELIVERED,
+            Status.READ,
+            Status.BOUNCED,
+            Status.RETURNED,
+            Status.SUPERSEDED,  # a fallback took over (NO_DIGITAL_USER, unread)
+        }
+    ),
+    Status.DELIVERED: frozenset(
+        {Status.DELIVERED, Status.READ, Status.BOUNCED, Status.RETURNED, Status.SUPERSEDED}
+    ),
+    # no message id to poll or answer for: only a fallback that supersedes it, or a late read
+    Status.PUBLISHED_NO_ID: frozenset({Status.READ, Status.SUPERSEDED}),
+    Status.READ: frozenset(),
+    Status.BOUNCED: frozenset({Status.SUPERSEDED}),
+    Status.RETURNED: frozenset({Status.SUPERSEDED}),
+    # a channel's refusal is superseded by the next route or retried by an operator; an
+    # event-level dead letter may be rendered again or stay failed after an operator's retry
+    Status.FAILED: frozenset({Status.SUPERSEDED, Status.ROUTED, Status.RENDERED, Status.FAILED}),
+    Status.SUPERSEDED: frozenset({Status.READ, Status.ROUTED}),  # read late; operator retry
+}
 
 
 @dataclass(frozen=True)

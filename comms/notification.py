@@ -51,7 +51,7 @@ class NotificationPolicy:
         history = list(rows)
         if not history or history[-1].channel is None:
             return None
-        if any(e.status in _UNDELIVERED and not _served(e) for e in history):
+        if any(e.status.given_up and not _served(e) for e in history):
             return None
         channel = history[-1].channel
         if channel is ChannelName.POST:
@@ -121,12 +121,11 @@ class NotificationPolicy:
         return day
 
 
-# A returned letter, a bounce or a failure was never received: nothing to count from.
-_UNDELIVERED = frozenset({Status.BOUNCED, Status.RETURNED, Status.FAILED, Status.SUPERSEDED})
-
-
 def _served(entry: Entry) -> bool:
-    """A letter refused or not collected went to the right address: it counts as served."""
+    """A letter refused or not collected went to the right address: it counts as served.
+
+    Any other return, a bounce, a failure or a fallback was never received: nothing to count from.
+    """
     return entry.status is Status.RETURNED and entry.evidence.get("return_reason") in _SERVED
 
 

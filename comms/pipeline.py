@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,27 +26,16 @@ from channels.base import (
     TransientError,
 )
 from comms.archive import Archive
-from comms.compose import Composer
-from comms.errors import DuplicateEvent, FieldError, InvalidEvent, RenderRefused
-from comms.events import (
-    AnyEvent,
-    CompanyRecipient,
-    parse_event,
-    sealable_text,
-    to_json,
-)
-from comms.ledger import OUTAGES, Entry, Ledger
+from comms.errors import DuplicateEvent, FieldError, RenderRefused
+from comms.events import AnyEvent, CompanyRecipient, parse_event, to_json
+from comms.ledger import OUTAGES, AcceptResult, Entry
 from comms.logging import get_logger
-from comms.models import ChannelName, Document, Language, Message, Status
-from comms.routing import Plan, Route, Router
+from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Document, Language, Message, Status
+from comms.routing import NO_DIGITAL_USER_REASON, PUBLISHED_NO_ID_REASON, Plan, Route, Router
+from comms.runner import RetryPolicy
 
 log = get_logger(__name__)
 
-SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
-GIVEN_UP = frozenset({Status.FAILED, Status.SUPERSEDED, Status.BOUNCED, Status.RETURNED})
-EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
-NO_DIGITAL_USER_REASON = "eBox answered NO_DIGITAL_USER: paper as well"
-PUBLISHED_NO_ID_REASON = "eBox publication replayed, its message id unknown: paper as well"
 # domain/ebox.md: a 409 does not repeat the first answer, so its reading can never be proven.
 UNKNOWN_ID = "published in the eBox by an earlier attempt whose answer was lost: message id unknown"
 HANDOVER_RECORD_MAX_PAUSE_S = 5.0  # longest pause between two tries of a hand-over's ledger write
@@ -62,6 +52,8 @@ class DeliveryResult:
     status: Status
     reason: str
     evidence: Mapping[str, str] = field(default_factory=dict)
+    sent_now: bool = False  # handed over by this run (not found done in the ledger)
+    retry_after_s: float | None = None  # a transient failure: try this channel again after this
 
 
 @dataclass(frozen=True)
@@ -77,24 +69,37 @@ class Outcome:
     document_sha256: str | None = None
     retry_after_s: float | None = None
 
+    @property
+    def pending(self) -> DeliveryResult | None:
+        """The delivery that failed transiently and waits for a retry, if any."""
+        return next((d for d in self.deliveries if d.retry_after_s is not None), None)
+
+
+@dataclass(frozen=True)
+class FallbackRequest:
+    """Tracking learnt that `from_channel` did not reach: send the frozen letter on `to`."""
+
+    from_channel: ChannelName
+    reason: str
+    to: tuple[ChannelName, ...]
+    supersede: bool  # mark `from_channel`'s communication superseded once another has it
+
 
 @dataclass
 class Job:
-    """The state one event carries from step to step."""
+    """One event on its way through a pipeline: what the steps learnt so far, typed."""
 
     event: AnyEvent
     issued_on: date | None = None
+    accepted: bool = False  # the event was read from the ledger's own snapshot (the worker)
+    source: str | None = None  # who sent it (`http:<producer>`), chained with the acceptance
+    fallback: FallbackRequest | None = None  # set for the fallback pipeline
+    repeat: bool = False  # the ledger already had this event: a redelivery or a resumed run
+    history: list[Entry] | None = None  # the event's rows as Accept read them, for Compose
     plan: Plan | None = None
     message: Message | None = None
-    frozen: bool = False  # the document was rendered on an earlier run and is reused as it was
+    archived: bool = False  # the document was archived on an earlier run and is reused as it was
     deliveries: list[DeliveryResult] = field(default_factory=list)
-    stop: Outcome | None = None
-    retry_after_s: float | None = None
-    repeat: bool = False  # the ledger already had this event: a redelivery or a resumed run
-    accepted: bool = False  # the event was read from the ledger's own snapshot (the worker)
-    history: list[Entry] | None = None  # the event's rows as Accept read them, for Compose
-    sent_now: int = 0  # channel hand-overs made by this run
-    source: str | None = None  # who sent it (`http:<producer>`), chained with the acceptance
 
 
 def communication_id(event_id: str, channel: ChannelName, document_sha256: str) -> str:
@@ -104,25 +109,68 @@ def communication_id(event_id: str, channel: ChannelName, document_sha256: str) 
 
 
 class Step(Protocol):
+    """A handler: a name, a description and one `process`; an `Outcome` ends the pipeline."""
+
     name: str
     description: str
 
-    async def process(self, job: Job) -> None: ...
+    async def process(self, job: Job) -> Outcome | None: ...
+
+
+class DeliveryLog(Protocol):
+    """The part of the ledger (comms.ledger.Ledger) the steps use: accept, append, read back."""
+
+    def accept_event(
+        self,
+        *,
+        event_id: str,
+        doc_type: str,
+        content_sha256: str,
+        snapshot_json: str,
+        subject_id: str,
+        dossier: str,
+        language: Language | str,
+        source: str | None = None,
+    ) -> AcceptResult: ...
+
+    def record(
+        self,
+        *,
+        event_id: str,
+        status: Status,
+        communication_id: str | None = None,
+        channel: ChannelName | str | None = None,
+        reason: str | None = None,
+        evidence: Mapping[str, str] | None = None,
+        document_sha256: str | None = None,
+        template_version: str | None = None,
+        renderer_version: str | None = None,
+    ) -> Entry: ...
+
+    def history(self, event_id: str) -> list[Entry]: ...
+
+    def latest_for(self, communication_id: str) -> Entry | None: ...
+
+    def event_snapshot(self, event_id: str) -> str | None: ...
+
+
+class Renderer(Protocol):
+    """What Compose asks of a composer (comms.compose.Composer): the frozen message."""
+
+    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message: ...
 
 
 @dataclass
 class Services:
-    """What the steps work with; built once by the composition root (comms/app.py)."""
+    """What the steps work with, each seen through what it is used for; built in comms/app.py."""
 
-    ledger: Ledger
+    ledger: DeliveryLog
     archive: Archive
-    composer: Composer
+    composer: Renderer
     router: Router
     channels: Mapping[ChannelName, Channel]
     # Renders elsewhere (the worker's warm render processes); None: `composer` in a thread.
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None
-    transient_attempts: int = 3
-    transient_backoff_s: float = 0.2
     # A channel confirmed a hand-over and the ledger cannot take it down yet (a database restart):
     # keep the receipt and try the write again for this long, rather than let a rerun send again.
     # Well inside the run's share of COMMS_JOB_TIMEOUT_S (270 s by default).
@@ -130,114 +178,23 @@ class Services:
     handover_record_backoff_s: float = 0.25  # doubles up to HANDOVER_RECORD_MAX_PAUSE_S
     sleep: Callable[[float], Any] = asyncio.sleep
 
+    async def history(self, job: Job) -> list[Entry]:
+        if job.history is None:
+            job.history = await asyncio.to_thread(self.ledger.history, job.event.event_id)
+        return job.history
 
-class Accept:
-    name = "accept"
-    description = "record the event as accepted; a repeat resumes or answers as before"
-
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> None:
-        event = job.event
-        recipient = event.recipient
-        subject = (
-            recipient.enterprise_number
-            if isinstance(recipient, CompanyRecipient)
-            else recipient.national_number
-        )
-        if job.accepted:  # read back from the ledger: accepting it again would only say "known"
-            job.repeat = True
-            await self._stop_if_refused(job)
-            return
-        snapshot = to_json(event)
-        try:
-            result = await asyncio.to_thread(
-                self.s.ledger.accept_event,
-                event_id=event.event_id,
-                doc_type=event.type,
-                content_sha256=hashlib.sha256(snapshot.encode()).hexdigest(),
-                snapshot_json=snapshot,
-                subject_id=subject,
-                dossier=event.dossier,
-                language=recipient.language.value,
-                source=job.source,
-            )
-        except DuplicateEvent:
-            job.stop = Outcome(
-                "conflict",
-                event.event_id,
-                event.type,
-                reason="this event id was already used for different content",
-            )
-            return
-        if result.new:
-            return
-        job.repeat = True
-        await self._stop_if_refused(job)
-
-    async def _stop_if_refused(self, job: Job) -> None:
-        """A repeat of an event our templates refused answers as before, without a second try."""
-        event = job.event
-        job.history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
-        refused = next((e for e in job.history if e.status is Status.REFUSED), None)
-        if refused is not None:
-            job.stop = Outcome("refused", event.event_id, event.type, reason=refused.reason)
-
-
-class RouteStep:
-    name = "route"
-    description = "choose the channels and the fallback chain from the routing policy"
-
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> None:
-        job.plan = await self.s.router.decide(job.event)
-
-
-class Compose:
-    name = "compose"
-    description = "render the letter once; on a repeat, reuse the frozen document"
-
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> None:
-        event = job.event
-        history = job.history
-        if history is None:
-            history = await asyncio.to_thread(self.s.ledger.history, event.event_id)
-        rendered = [e for e in history if e.status is Status.RENDERED]
-        if rendered and rendered[-1].document_sha256:
-            row = rendered[-1]
-            job.message = self._thaw(row.document_sha256 or "", row.evidence)
-            job.frozen = job.message is not None
-            if job.frozen:
-                return
-        try:
-            if self.s.render is not None:
-                job.message = await self.s.render(event, job.issued_on)
-            else:
-                job.message = await asyncio.to_thread(
-                    self.s.composer.compose, event, issued_on=job.issued_on
-                )
-        except RenderRefused as exc:
-            await asyncio.to_thread(
-                self.s.ledger.record,
-                event_id=event.event_id,
-                status=Status.REFUSED,
-                reason=str(exc),
-            )
-            job.stop = Outcome("refused", event.event_id, event.type, reason=str(exc))
-
-    def _thaw(self, sha: str, evidence: Mapping[str, str]) -> Message | None:
-        wrappings_sha = evidence.get("wrappings_sha256")
-        if not wrappings_sha or not self.s.archive.exists(sha):
+    def thaw(self, history: list[Entry]) -> Message | None:
+        """The message an earlier run archived (document and wrappings), if the archive has it."""
+        rendered = [e for e in history if e.status is Status.RENDERED and e.document_sha256]
+        if not rendered:
             return None
-        w = json.loads(self.s.archive.get(wrappings_sha))
+        sha = rendered[-1].document_sha256 or ""
+        wrappings_sha = rendered[-1].evidence.get("wrappings_sha256")
+        if not wrappings_sha or not self.archive.exists(sha):
+            return None
+        w = json.loads(self.archive.get(wrappings_sha))
         document = Document(
-            pdf=self.s.archive.get(sha),
+            pdf=self.archive.get(sha),
             sha256=sha,
             template_version=w["template_version"],
             renderer_version=w["renderer_version"],
@@ -255,6 +212,127 @@ class Compose:
             address_lines=tuple(w["address_lines"]),
         )
 
+    async def record_delivery(
+        self,
+        job: Job,
+        channel: ChannelName,
+        status: Status,
+        reason: str,
+        *,
+        cid: str | None = None,
+        evidence: Mapping[str, str] | None = None,
+    ) -> None:
+        """One state change of the job's communication on `channel`, with its document."""
+        assert job.message is not None
+        doc = job.message.document
+        await asyncio.to_thread(
+            self.ledger.record,
+            event_id=job.event.event_id,
+            status=status,
+            communication_id=cid or communication_id(job.event.event_id, channel, doc.sha256),
+            channel=channel.value,
+            reason=reason,
+            evidence=dict(evidence or {}),
+            document_sha256=doc.sha256,
+            template_version=doc.template_version,
+            renderer_version=doc.renderer_version,
+        )
+
+
+class Accept:
+    name = "accept"
+    description = "record the event as accepted; a repeat resumes or answers as before"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        event = job.event
+        recipient = event.recipient
+        subject = (
+            recipient.enterprise_number
+            if isinstance(recipient, CompanyRecipient)
+            else recipient.national_number
+        )
+        if job.accepted:  # read back from the ledger: accepting it again would only say "known"
+            job.repeat = True
+            return await self._refused_before(job)
+        snapshot = to_json(event)
+        try:
+            result = await asyncio.to_thread(
+                self.s.ledger.accept_event,
+                event_id=event.event_id,
+                doc_type=event.type,
+                content_sha256=hashlib.sha256(snapshot.encode()).hexdigest(),
+                snapshot_json=snapshot,
+                subject_id=subject,
+                dossier=event.dossier,
+                language=recipient.language.value,
+                source=job.source,
+            )
+        except DuplicateEvent:
+            return Outcome(
+                "conflict",
+                event.event_id,
+                event.type,
+                reason="this event id was already used for different content",
+            )
+        if result.new:
+            return None
+        job.repeat = True
+        return await self._refused_before(job)
+
+    async def _refused_before(self, job: Job) -> Outcome | None:
+        """A repeat of an event our templates refused answers as before, without a second try."""
+        history = await self.s.history(job)
+        refused = next((e for e in history if e.status is Status.REFUSED), None)
+        if refused is None:
+            return None
+        return Outcome("refused", job.event.event_id, job.event.type, reason=refused.reason)
+
+
+class RouteStep:
+    name = "route"
+    description = "choose the channels and the fallback chain from the routing policy"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        job.plan = await self.s.router.decide(job.event)
+        return None
+
+
+class Compose:
+    name = "compose"
+    description = "render the letter once; on a repeat, reuse the frozen document"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        event = job.event
+        job.message = self.s.thaw(await self.s.history(job))
+        job.archived = job.message is not None
+        if job.archived:
+            return None
+        try:
+            if self.s.render is not None:
+                job.message = await self.s.render(event, job.issued_on)
+            else:
+                job.message = await asyncio.to_thread(
+                    self.s.composer.compose, event, issued_on=job.issued_on
+                )
+        except RenderRefused as exc:
+            await asyncio.to_thread(
+                self.s.ledger.record,
+                event_id=event.event_id,
+                status=Status.REFUSED,
+                reason=str(exc),
+            )
+            return Outcome("refused", event.event_id, event.type, reason=str(exc))
+        return None
+
 
 class ArchiveStep:
     name = "archive"
@@ -263,9 +341,9 @@ class ArchiveStep:
     def __init__(self, s: Services) -> None:
         self.s = s
 
-    async def process(self, job: Job) -> None:
-        if job.frozen:
-            return
+    async def process(self, job: Job) -> Outcome | None:
+        if job.archived:
+            return None
         message = job.message
         assert message is not None
         doc = message.document
@@ -295,73 +373,76 @@ class ArchiveStep:
             renderer_version=doc.renderer_version,
             evidence={"wrappings_sha256": w_sha, "pages": str(message.page_count)},
         )
+        return None
 
 
 class Dispatch:
     name = "dispatch"
-    description = "hand the message to the chosen channel, falling back along the chain"
+    description = "hand the message to the planned channel; on a permanent failure, routing's next"
 
     def __init__(self, s: Services) -> None:
         self.s = s
 
-    async def process(self, job: Job) -> None:
+    async def process(self, job: Job) -> Outcome | None:
         assert job.plan is not None and job.message is not None
-        queue: list[Route] = list(job.plan.routes)
-        while queue:
-            route = queue.pop(0)
-            result, more = await self._one(job, route)
+        plan = job.plan
+        route: Route | None = plan.routes[0] if plan.routes else None
+        also = False  # the route is paper as well (NO_DIGITAL_USER), not a step of the plan
+        while route is not None:
+            result, paper_too = await self._one(job, route)
             job.deliveries.append(result)
-            if result.status in SENT:
-                if more:
-                    queue = [replace(job.plan.route_for(ChannelName.POST, more), reason=more)]
+            if result.status.handed_over:
+                if paper_too and not also:
+                    route, also = (
+                        replace(plan.route_for(ChannelName.POST, paper_too), reason=paper_too),
+                        True,
+                    )
                     continue
-                return
-            if job.retry_after_s is not None:
-                return
-            remaining = [r for r in queue if r.channel is not route.channel]
-            if remaining:
-                await self._record(
-                    job, route, Status.SUPERSEDED, f"fallback to {remaining[0].channel.value}"
+                return None
+            if result.retry_after_s is not None:
+                return None  # the runner decides when this channel is tried again
+            after = () if also else plan.after(route.channel)
+            if after and Status.SUPERSEDED.may_follow(result.status):
+                await self.s.record_delivery(
+                    job,
+                    route.channel,
+                    Status.SUPERSEDED,
+                    f"fallback to {after[0].channel.value}",
+                    cid=result.communication_id,
                 )
-            queue = remaining
+            route = after[0] if after else None
+        return None
 
     async def _one(self, job: Job, route: Route) -> tuple[DeliveryResult, str | None]:
         """Sends on one channel unless the ledger shows it was already done; says if post must follow."""
         assert job.message is not None and job.plan is not None
         cid = communication_id(job.event.event_id, route.channel, job.message.document.sha256)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
-        if latest is not None and (latest.status in SENT or latest.status in GIVEN_UP):
+        if latest is not None and (latest.status.handed_over or latest.status.given_up):
             also = self._also_post(job.plan, latest.evidence, latest.status)
             return DeliveryResult(
                 route.channel, cid, latest.status, latest.reason or "", latest.evidence
             ), also
         if latest is None:
-            await self._record(job, route, Status.ROUTED, route.reason, cid=cid)
+            await self.s.record_delivery(job, route.channel, Status.ROUTED, route.reason, cid=cid)
         channel = self.s.channels.get(route.channel)
         if channel is None:
             reason = f"channel {route.channel.value} is not configured"
-            await self._record(job, route, Status.FAILED, reason, cid=cid)
+            await self.s.record_delivery(job, route.channel, Status.FAILED, reason, cid=cid)
             return DeliveryResult(route.channel, cid, Status.FAILED, reason), None
         outgoing = build_outgoing(job.event, job.message, route, cid)
-        for attempt in range(self.s.transient_attempts):
-            try:
-                receipt = await channel.send(outgoing)
-            except TransientError as exc:
-                if attempt + 1 == self.s.transient_attempts:
-                    job.retry_after_s = exc.retry_after_s
-                    return DeliveryResult(route.channel, cid, Status.ROUTED, exc.reason), None
-                await self.s.sleep(self.s.transient_backoff_s * 2**attempt)
-            except PermanentError as exc:
-                await self._record(
-                    job, route, Status.FAILED, exc.reason, cid=cid, evidence=exc.evidence
-                )
-                return DeliveryResult(
-                    route.channel, cid, Status.FAILED, exc.reason, exc.evidence
-                ), None
-            else:
-                job.sent_now += 1
-                return await self._receipt(job, route, cid, receipt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            receipt = await channel.send(outgoing)
+        except TransientError as exc:
+            return DeliveryResult(
+                route.channel, cid, Status.ROUTED, exc.reason, retry_after_s=exc.retry_after_s
+            ), None
+        except PermanentError as exc:
+            await self.s.record_delivery(
+                job, route.channel, Status.FAILED, exc.reason, cid=cid, evidence=exc.evidence
+            )
+            return DeliveryResult(route.channel, cid, Status.FAILED, exc.reason, exc.evidence), None
+        return await self._receipt(job, route, cid, receipt)
 
     async def _receipt(
         self, job: Job, route: Route, cid: str, receipt: Receipt
@@ -373,9 +454,8 @@ class Dispatch:
         status = Status(receipt.outcome)
         reason = UNKNOWN_ID if status is Status.PUBLISHED_NO_ID else route.reason
         await self._record_handover(job, route, status, reason, cid, evidence)
-        return DeliveryResult(route.channel, cid, status, reason, evidence), self._also_post(
-            job.plan, evidence, status
-        )
+        result = DeliveryResult(route.channel, cid, status, reason, evidence, sent_now=True)
+        return result, self._also_post(job.plan, evidence, status)
 
     async def _record_handover(
         self,
@@ -394,12 +474,15 @@ class Dispatch:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.s.handover_record_s
-        pause = self.s.handover_record_backoff_s
+        backoff = RetryPolicy(self.s.handover_record_backoff_s, HANDOVER_RECORD_MAX_PAUSE_S)
         retry = False
-        while True:
+        for attempt in itertools.count(1):
+            pause = backoff.delay_s(attempt)
             try:
                 if not (retry and await self._recorded(cid, status, evidence)):
-                    await self._record(job, route, status, reason, cid=cid, evidence=evidence)
+                    await self.s.record_delivery(
+                        job, route.channel, status, reason, cid=cid, evidence=evidence
+                    )
                 return
             except OUTAGES:
                 if loop.time() + pause > deadline:
@@ -407,7 +490,7 @@ class Dispatch:
             if not retry:
                 log.warning("ledger away after a hand-over: receipt kept", communication_id=cid)
             await self.s.sleep(pause)
-            pause, retry = min(pause * 2, HANDOVER_RECORD_MAX_PAUSE_S), True
+            retry = True
 
     async def _recorded(self, cid: str, status: Status, evidence: Mapping[str, str]) -> bool:
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
@@ -421,31 +504,6 @@ class Dispatch:
             return PUBLISHED_NO_ID_REASON
         return None
 
-    async def _record(
-        self,
-        job: Job,
-        route: Route,
-        status: Status,
-        reason: str,
-        *,
-        cid: str | None = None,
-        evidence: Mapping[str, str] | None = None,
-    ) -> None:
-        assert job.message is not None
-        doc = job.message.document
-        await asyncio.to_thread(
-            self.s.ledger.record,
-            event_id=job.event.event_id,
-            status=status,
-            communication_id=cid or communication_id(job.event.event_id, route.channel, doc.sha256),
-            channel=route.channel.value,
-            reason=reason,
-            evidence=dict(evidence or {}),
-            document_sha256=doc.sha256,
-            template_version=doc.template_version,
-            renderer_version=doc.renderer_version,
-        )
-
 
 class Record:
     name = "record"
@@ -454,15 +512,17 @@ class Record:
     def __init__(self, s: Services) -> None:
         self.s = s
 
-    async def process(self, job: Job) -> None:
+    async def process(self, job: Job) -> Outcome | None:
         event = job.event
         sha = job.message.document.sha256 if job.message else None
         deliveries = tuple(job.deliveries)
-        if job.retry_after_s is not None:
+        pending = next((d for d in deliveries if d.retry_after_s is not None), None)
+        handed_over = any(d.status.handed_over for d in deliveries)
+        if pending is not None:
             verdict: Verdict = "pending"
-        elif job.repeat and job.sent_now == 0 and any(d.status in SENT for d in deliveries):
+        elif handed_over and job.repeat and not any(d.sent_now for d in deliveries):
             verdict = "duplicate"
-        elif any(d.status in SENT for d in deliveries):
+        elif handed_over:
             verdict = "sent"
         else:
             verdict = "failed"
@@ -476,17 +536,82 @@ class Record:
                 reason=reason,
                 document_sha256=sha,
             )
-        job.stop = Outcome(
+        return Outcome(
             verdict,
             event.event_id,
             event.type,
             deliveries=deliveries,
             document_sha256=sha,
-            retry_after_s=job.retry_after_s,
+            retry_after_s=pending.retry_after_s if pending else None,
         )
 
 
-STEPS: tuple[str, ...] = ("accept", "route", "compose", "archive", "dispatch", "record")
+class Thaw:
+    name = "thaw"
+    description = "reuse the document an earlier run archived: a fallback never renders anew"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        event = job.event
+        history = await self.s.history(job)
+        if not any(e.status is Status.RENDERED for e in history):
+            return Outcome(
+                "failed", event.event_id, event.type, reason="nothing was rendered to resend"
+            )
+        job.message = self.s.thaw(history)
+        job.archived = job.repeat = True
+        if job.message is None:
+            return Outcome(
+                "failed", event.event_id, event.type, reason="the archived document is missing"
+            )
+        return None
+
+
+class Reroute:
+    name = "reroute"
+    description = "the fallback channels routing allows for this recipient, each with the trigger"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        assert job.fallback is not None
+        plan = await self.s.router.decide(job.event)
+        job.plan = replace(plan, routes=plan.fallback_routes(job.fallback.to, job.fallback.reason))
+        return None
+
+
+class Supersede:
+    name = "supersede"
+    description = "once another channel has the letter, mark the one that did not reach superseded"
+
+    def __init__(self, s: Services) -> None:
+        self.s = s
+
+    async def process(self, job: Job) -> Outcome | None:
+        request = job.fallback
+        assert request is not None and job.message is not None
+        if not request.supersede or not any(d.status.handed_over for d in job.deliveries):
+            return None
+        cid = communication_id(
+            job.event.event_id, request.from_channel, job.message.document.sha256
+        )
+        latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
+        if latest is not None and Status.SUPERSEDED.may_follow(latest.status):
+            await self.s.record_delivery(
+                job, request.from_channel, Status.SUPERSEDED, request.reason, cid=cid
+            )
+        return None
+
+
+# Processing order is data (Mailman's pipelines): delivery, and the fallback tracking starts.
+PIPELINES: dict[str, tuple[str, ...]] = {
+    "delivery": ("accept", "route", "compose", "archive", "dispatch", "record"),
+    "fallback": ("thaw", "reroute", "dispatch", "supersede", "record"),
+}
+STEPS = PIPELINES["delivery"]
 _HANDLERS: dict[str, Callable[[Services], Step]] = {
     "accept": Accept,
     "route": RouteStep,
@@ -494,50 +619,40 @@ _HANDLERS: dict[str, Callable[[Services], Step]] = {
     "archive": ArchiveStep,
     "dispatch": Dispatch,
     "record": Record,
+    "thaw": Thaw,
+    "reroute": Reroute,
+    "supersede": Supersede,
 }
 
 
 class Pipeline:
-    """Runs the steps in STEPS order; the worker, the CLI and the demo all call `process`."""
+    """Runs one event once through a named pipeline of steps; the runner owns retries."""
 
     def __init__(self, services: Services, steps: tuple[str, ...] = STEPS) -> None:
         self.services = services
         self.steps = [_HANDLERS[name](services) for name in steps]
+        self._fallback = [_HANDLERS[name](services) for name in PIPELINES["fallback"]]
 
-    async def process_raw(self, raw: str | bytes | dict[str, Any], *, source: str) -> Outcome:
-        """Validates first; bad input is kept in the ledger with its field errors, never dropped."""
-        try:
-            event = parse_event(raw)
-        except InvalidEvent as exc:
-            await asyncio.to_thread(
-                self.services.ledger.reject,
-                source=source,
-                raw=sealable_text(raw),
-                errors=exc.errors,
-                event_id=exc.event_id,
-                doc_type=exc.doc_type,
-            )
-            return Outcome(
-                "rejected",
-                exc.event_id,
-                exc.doc_type,
-                errors=tuple(exc.errors),
-                reason="invalid event",
-            )
-        return await self.process(event)
+    async def accept(
+        self, event: AnyEvent, *, source: str | None = None
+    ) -> tuple[Outcome | None, bool]:
+        """The Accept step alone (intake): a conflict or an earlier refusal, and whether it is a
+        repeat."""
+        job = Job(event, source=source)
+        stop = await Accept(self.services).process(job)
+        return stop, job.repeat
 
     async def process(
-        self, event: AnyEvent, *, issued_on: date | None = None, accepted: bool = False
+        self,
+        event: AnyEvent,
+        *,
+        issued_on: date | None = None,
+        accepted: bool = False,
+        source: str | None = None,
     ) -> Outcome:
         """`accepted`: the event was read from the ledger's snapshot, so Accept need not write."""
-        job = Job(event, issued_on=issued_on, accepted=accepted)
-        for step in self.steps:
-            await step.process(job)
-            if job.stop is not None:
-                return job.stop
-        return Outcome(
-            "failed", event.event_id, event.type, reason="pipeline ended without a verdict"
-        )
+        job = Job(event, issued_on=issued_on, accepted=accepted, source=source)
+        return await self._run(self.steps, job)
 
     async def fall_back(
         self,
@@ -550,43 +665,28 @@ class Pipeline:
     ) -> Outcome:
         """Sends an already rendered event on `to` after `from_channel` turned out not to reach.
 
-        Tracking calls it (hard bounce, eBox NO_DIGITAL_USER or unread). The frozen document is
-        reused and the Dispatch and Record steps do the rest, so running it twice sends nothing
-        twice. Once a fallback channel has the letter, `from_channel`'s communication is marked
-        superseded (after, so a crash in between is repaired by running it again); not so with
-        `supersede=False` (NO_DIGITAL_USER: both stand). Only channels routing allows for this
-        recipient are tried; none left is a dead letter for an operator.
+        Tracking calls it (hard bounce, eBox NO_DIGITAL_USER or unread): the `fallback` pipeline
+        reuses the frozen document, so running it twice sends nothing twice. `from_channel`'s
+        communication is marked superseded after a fallback channel has the letter (a crash in
+        between is repaired by running it again); not so with `supersede=False` (NO_DIGITAL_USER:
+        both stand). Only channels routing allows for this recipient are tried; none left is a
+        dead letter for an operator.
         """
-        s = self.services
-        snapshot = await asyncio.to_thread(s.ledger.event_snapshot, event_id)
+        snapshot = await asyncio.to_thread(self.services.ledger.event_snapshot, event_id)
         if snapshot is None:
             return Outcome("failed", event_id, reason="event unknown, or its snapshot was purged")
-        event = parse_event(snapshot)
-        history = await asyncio.to_thread(s.ledger.history, event_id)
-        if not any(e.status is Status.RENDERED for e in history):
-            return Outcome("failed", event_id, event.type, reason="nothing was rendered to resend")
-        job = Job(event, repeat=True)
-        await Compose(s).process(job)
-        if job.stop is not None:
-            return job.stop
-        if not job.frozen or job.message is None:
-            return Outcome(
-                "failed", event_id, event.type, reason="the archived document is missing"
-            )
-        plan = await s.router.decide(event)
-        routes = plan.fallback_routes(to, reason)
-        job.plan = Plan(routes, plan.skipped, plan.post_when_no_digital_user, plan.fallback)
-        dispatch = Dispatch(s)
-        await dispatch.process(job)
-        from_cid = communication_id(event_id, from_channel, job.message.document.sha256)
-        latest = await asyncio.to_thread(s.ledger.latest_for, from_cid)
-        taken = any(d.status in SENT for d in job.deliveries)
-        if supersede and taken and latest is not None and latest.status is not Status.SUPERSEDED:
-            source = Route(from_channel, reason)
-            await dispatch._record(job, source, Status.SUPERSEDED, reason, cid=from_cid)
-        await Record(s).process(job)
-        assert job.stop is not None
-        return job.stop
+        request = FallbackRequest(from_channel, reason, tuple(to), supersede)
+        return await self._run(self._fallback, Job(parse_event(snapshot), fallback=request))
+
+    @staticmethod
+    async def _run(steps: Sequence[Step], job: Job) -> Outcome:
+        for step in steps:
+            stop = await step.process(job)
+            if stop is not None:
+                return stop
+        return Outcome(
+            "failed", job.event.event_id, job.event.type, reason="pipeline ended without a verdict"
+        )
 
 
 def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) -> Outgoing:

@@ -9,7 +9,8 @@ if Redis is flushed before a worker took it (the sweeper queues it again). See d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ import redis
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 
+from comms.app import build_app
+from comms.service.intake import Admission, Intake
 from comms.service.jobs import (
     BULK_QUEUE,
     DELIVER_TASK,
@@ -32,7 +35,6 @@ from comms.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from comms.events import AnyEvent
-    from comms.service.intake import Admission
 
 REDIS_CONNECT_TIMEOUT_S = 2.0  # a door answers quickly even when Redis is away
 REDIS_COMMAND_TIMEOUT_S = 10.0
@@ -132,9 +134,17 @@ async def enqueue(
 
     `event` is an event model, a dict or JSON text. Returns an `Admission` (accepted, duplicate,
     rejected with field errors, or conflict). Opens and closes its own connections: a service
-    that enqueues often should keep an `Intake` open instead (see `comms.service.intake`).
+    that enqueues often should keep an intake open instead (`open_intake`).
     """
-    from comms.service.intake import Intake
-
-    async with Intake.open(settings or load_settings()) as intake:
+    async with open_intake(settings or load_settings()) as intake:
         return await intake.take(event, source=source, door="python")
+
+
+@asynccontextmanager
+async def open_intake(settings: Settings) -> AsyncIterator[Intake]:
+    """An intake over its own app and queue, for callers without an app (`enqueue`, the CLI)."""
+    queue = Queue.from_settings(settings)
+    try:
+        yield Intake(build_app(settings), queue)
+    finally:
+        await queue.close()

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from channels.base import PermanentError, TransientError
-from comms.events import EVENT_TYPES, AnyEvent, CompanyRecipient, PostalAddress
+from comms.doctypes import DOC_TYPES, DocType
+from comms.events import AnyEvent, CompanyRecipient, PostalAddress
 from comms.models import ChannelName
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ _TRIGGER_SOURCES = {
 }
 _TRIGGERS = tuple(_TRIGGER_SOURCES)
 _FALLBACK_KEYS = frozenset({*_TRIGGERS, "unread_after_days"})
+NO_DIGITAL_USER_REASON = "eBox answered NO_DIGITAL_USER: paper as well"
+PUBLISHED_NO_ID_REASON = "eBox publication replayed, its message id unknown: paper as well"
 
 
 class PolicyError(ValueError):
@@ -147,19 +150,33 @@ class Router:
         self._facts = facts
 
     @classmethod
-    def from_file(cls, path: Path, *, facts: FactSource | None = None) -> Router:
+    def from_file(
+        cls,
+        path: Path,
+        *,
+        facts: FactSource | None = None,
+        doc_types: Mapping[str, DocType] = DOC_TYPES,
+    ) -> Router:
+        """Each type's routing from the registry, with the file's `[types.X]` laid over it.
+
+        The file may not contradict what the law fixes in the registry (registered mail, channels
+        a type never uses); a type the registry does not know is refused, as a typo would
+        silently route a decision by the default (email included).
+        """
         with path.open("rb") as f:
             raw = tomllib.load(f)
         unknown = set(raw) - {"default", "types"}
         if unknown:
             raise PolicyError(f"{path.name}: unknown sections {sorted(unknown)}")
         default = _policy(raw.get("default", {}), None, "default")
-        types: dict[str, TypePolicy] = {}
-        for name, body in raw.get("types", {}).items():
-            if name not in EVENT_TYPES:
-                # A typo here would silently route a decision by the default (email included).
-                raise PolicyError(f"{path.name}: unknown document type {name}")
-            types[name] = _policy(body, default, name)
+        overrides: dict[str, Any] = raw.get("types", {})
+        strangers = sorted(set(overrides) - set(doc_types))
+        if strangers:
+            raise PolicyError(f"{path.name}: unknown document type {', '.join(strangers)}")
+        types = {
+            name: _policy(_laid_over(t, overrides.get(name, {}), path.name), default, name)
+            for name, t in doc_types.items()
+        }
         return cls(types, default, facts=facts)
 
     def policy(self, doc_type: str) -> TypePolicy:
@@ -171,51 +188,26 @@ class Router:
         return self.plan(event, facts)
 
     def plan(self, event: AnyEvent, facts: Facts | None = None) -> Plan:
+        """The routes in the policy's order, each channel judged by its rule in `_RULES`."""
         facts = facts or Facts()
         policy = self.policy(event.type)
-        recipient = event.recipient
-        has_ebox = recipient.ebox.has_ebox or bool(facts.ebox_known)
-        exclusively = bool(
-            facts.exclusively_ebox
-            if facts.exclusively_ebox is not None
-            else recipient.ebox.exclusively_ebox
-        )
-        looked_up = " (eBox preferences)" if facts.ebox_known else ""
+        seen = _Recipient.of(event, facts)
         routes: list[Route] = []
         skipped: list[str] = []
         for channel in policy.order:
-            if channel is ChannelName.EBOX:
-                if has_ebox:
-                    routes.append(Route(channel, "recipient has an eBox" + looked_up))
-                else:
-                    skipped.append("ebox: no eBox known for the recipient")
-            elif channel is ChannelName.EMAIL:
-                if exclusively and has_ebox:
-                    skipped.append("email: recipient chose eBox only" + looked_up)
-                elif recipient.email and recipient.consents.email:
-                    routes.append(
-                        Route(
-                            channel,
-                            "recipient gave an email address and consented to email",
-                            attach_document=policy.email_attach_document,
-                        )
-                    )
-                else:
-                    skipped.append("email: no address or no consent")
+            decided = _RULES[channel](seen, policy, facts)
+            if isinstance(decided, Route):
+                routes.append(decided)
             else:
-                post = self._post(policy, facts, fallback=False)
-                if post is None:
-                    skipped.append("post: the dossier's address is flagged (returned mail)")
-                else:
-                    routes.append(post)
+                skipped.append(decided)
         if not any(r.channel is POST for r in routes) and POST not in policy.never:
             # Paper is the last resort for every member: nobody is left without the letter,
             # unless the address is known to be wrong (staff then find the right one).
-            post = self._post(policy, facts, fallback=True)
+            post = _post(policy, facts, fallback=True)
             if post is not None:
                 routes.append(post)
-            elif not any("post:" in s for s in skipped):
-                skipped.append("post: the dossier's address is flagged (returned mail)")
+            elif POST not in policy.order:  # else its rule said so already
+                skipped.append(_FLAGGED)
         skipped.extend(f"{c.value}: never for {event.type} ({policy.legal})" for c in policy.never)
         if routes:
             # The first route's reason carries the whole decision, so one ledger row explains it.
@@ -226,17 +218,75 @@ class Router:
             tuple(routes), tuple(skipped), policy.post_when_no_digital_user, policy.fallback
         )
 
-    @staticmethod
-    def _post(policy: TypePolicy, facts: Facts, *, fallback: bool) -> Route | None:
-        if facts.address_flagged and not policy.post_to_flagged_address:
-            return None
-        if policy.registered:
-            reason = "registered post required for this document type"
-        else:
-            reason = "fallback: paper by post" if fallback else "paper by post"
-        if facts.address_flagged:
-            reason += " (address flagged after returned mail; sent to the legal address anyway)"
-        return Route(POST, reason, registered=policy.registered)
+
+@dataclass(frozen=True)
+class _Recipient:
+    """What the channel rules ask of a recipient, with the looked-up facts taken into account."""
+
+    has_ebox: bool
+    exclusively_ebox: bool
+    email: bool  # an address and the consent to use it
+    looked_up: str  # " (eBox preferences)" when the federation's answer counted
+
+    @classmethod
+    def of(cls, event: AnyEvent, facts: Facts) -> _Recipient:
+        r = event.recipient
+        exclusively = (
+            facts.exclusively_ebox
+            if facts.exclusively_ebox is not None
+            else r.ebox.exclusively_ebox
+        )
+        return cls(
+            has_ebox=r.ebox.has_ebox or bool(facts.ebox_known),
+            exclusively_ebox=bool(exclusively),
+            email=bool(r.email and r.consents.email),
+            looked_up=" (eBox preferences)" if facts.ebox_known else "",
+        )
+
+
+_FLAGGED = "post: the dossier's address is flagged (returned mail)"
+
+
+def _ebox(r: _Recipient, _policy: TypePolicy, _facts: Facts) -> Route | str:
+    if r.has_ebox:
+        return Route(ChannelName.EBOX, "recipient has an eBox" + r.looked_up)
+    return "ebox: no eBox known for the recipient"
+
+
+def _email(r: _Recipient, policy: TypePolicy, _facts: Facts) -> Route | str:
+    if r.exclusively_ebox and r.has_ebox:
+        return "email: recipient chose eBox only" + r.looked_up
+    if r.email:
+        return Route(
+            ChannelName.EMAIL,
+            "recipient gave an email address and consented to email",
+            attach_document=policy.email_attach_document,
+        )
+    return "email: no address or no consent"
+
+
+def _post_rule(_r: _Recipient, policy: TypePolicy, facts: Facts) -> Route | str:
+    return _post(policy, facts, fallback=False) or _FLAGGED
+
+
+def _post(policy: TypePolicy, facts: Facts, *, fallback: bool) -> Route | None:
+    if facts.address_flagged and not policy.post_to_flagged_address:
+        return None
+    if policy.registered:
+        reason = "registered post required for this document type"
+    else:
+        reason = "fallback: paper by post" if fallback else "paper by post"
+    if facts.address_flagged:
+        reason += " (address flagged after returned mail; sent to the legal address anyway)"
+    return Route(POST, reason, registered=policy.registered)
+
+
+# Which rule judges each channel for one recipient: a route, or the reason it was skipped.
+_RULES: dict[ChannelName, Callable[[_Recipient, TypePolicy, Facts], Route | str]] = {
+    ChannelName.EBOX: _ebox,
+    ChannelName.EMAIL: _email,
+    ChannelName.POST: _post_rule,
+}
 
 
 def _explained(reason: str, skipped: list[str], notes: tuple[str, ...]) -> str:
@@ -245,6 +295,26 @@ def _explained(reason: str, skipped: list[str], notes: tuple[str, ...]) -> str:
     if notes:
         reason += f"; noted: {'; '.join(notes)}"
     return reason
+
+
+def _laid_over(doc_type: DocType, body: dict[str, Any], file: str) -> dict[str, Any]:
+    """The type's registry routing with the file's table over it; legal facts must agree."""
+    where = f"{file}: types.{doc_type.name}"
+    if "registered" in body and bool(body["registered"]) != doc_type.registered:
+        raise PolicyError(
+            f"{where}.registered disagrees with the document type (comms/doctypes/), "
+            f"which says {str(doc_type.registered).lower()}"
+        )
+    kept = set(doc_type.routing.get("never", ())) - set(
+        body.get("never", doc_type.routing.get("never", ()))
+    )
+    if kept:
+        raise PolicyError(f"{where}.never drops {sorted(kept)}, which the document type forbids")
+    merged = {**doc_type.routing, **body, "registered": doc_type.registered}
+    fallback = {**doc_type.routing.get("fallback", {}), **body.get("fallback", {})}
+    if fallback:
+        merged["fallback"] = fallback
+    return merged
 
 
 def _channels(value: Any, where: str) -> tuple[ChannelName, ...]:

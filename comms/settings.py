@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from comms.doctypes import DOC_TYPES
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent  # the checkout, when running from one
 # Templates and samples: a wheel carries them in comms/_assets (pyproject.toml); a checkout keeps
@@ -175,16 +177,11 @@ class Settings(BaseSettings):
     template_cache_dir: Path | None = None
 
     # Compliance and retention (issue 5): docs/compliance.md. Years from 1 January after the event;
-    # the values per type are a gap (no confirmed source): the DPO sets them.
-    retention_years: dict[str, int] = {
-        "contribution_notice": 7,
-        "payment_reminder": 7,
-        "account_statement": 7,
-        "tax_certificate": 7,
-        "company_contribution_notice": 7,
-        "formal_notice": 10,
-        "decision": 10,
-    }
+    # the defaults come from each document type (comms/doctypes/); the values per type are a gap
+    # (no confirmed source): the DPO sets them.
+    retention_years: dict[str, int] = Field(
+        default_factory=lambda: {n: t.retention_years for n, t in DOC_TYPES.items()}
+    )
     retention_default_years: int = Field(default=10, ge=0, le=100)  # types not listed above
     retention_rejected_years: int = Field(default=1, ge=0, le=100)  # invalid inputs
 
@@ -192,8 +189,11 @@ class Settings(BaseSettings):
     api_users: list[ApiUser] = Field(default_factory=list)
 
     # Queue and worker (issue 3): docs/queue.md says why each value is what it is.
-    # Document types on comms:urgent; every other type goes on comms:bulk.
-    urgent_types: list[str] = ["decision", "formal_notice"]
+    # Document types on comms:urgent; every other type goes on comms:bulk (default: the types
+    # marked urgent in comms/doctypes/).
+    urgent_types: list[str] = Field(
+        default_factory=lambda: [n for n, t in DOC_TYPES.items() if t.urgent]
+    )
     worker_jobs_urgent: int = Field(default=2, ge=1, le=64)  # events a process runs at once
     worker_jobs_bulk: int = Field(default=4, ge=1, le=64)
     # arq's 0.5 s left a freed job slot idle for up to that long; 50 ms costs a short read per

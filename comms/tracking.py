@@ -19,40 +19,31 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from channels.base import PermanentError, StatusUpdate, TransientError
+from channels.base import Channel, PermanentError, StatusUpdate, TransientError
 from channels.bounces import BounceKind, BounceReport, classify, read_messages
 from channels.post_batch import PrintBatcher
 from channels.post_feedback import Problem, read_acknowledgements, read_returns
-from comms.app import App, build_print_batcher
 from comms.events import AnyEvent, CompanyRecipient, parse_event
-from comms.ledger import Entry
-from comms.models import ChannelName, Status
-from comms.pipeline import (
-    EVIDENCE_NO_DIGITAL_USER,
+from comms.ledger import Entry, IllegalTransition, Ledger
+from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Status
+from comms.pipeline import Outcome, Pipeline
+from comms.routing import (
+    EVIDENCE_ADDRESS_FLAG,
     NO_DIGITAL_USER_REASON,
     PUBLISHED_NO_ID_REASON,
-    SENT,
-    Outcome,
+    Router,
+    address_flag,
 )
-from comms.routing import EVIDENCE_ADDRESS_FLAG, address_flag
+from comms.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Which states a reported fact may follow. A fact that does not follow is stale (printed after
-# posted, a second bounce after the fallback) and is not recorded.
-FOLLOWS: Mapping[Status, frozenset[Status]] = {
-    Status.DISPATCHED: frozenset({Status.DISPATCHED}),  # batched, printed: more evidence
-    Status.DELIVERED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-    Status.READ: frozenset({Status.DISPATCHED, Status.DELIVERED, Status.SUPERSEDED}),
-    Status.BOUNCED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-    Status.RETURNED: frozenset({Status.DISPATCHED, Status.DELIVERED}),
-}
 TRIGGERS = {Status.BOUNCED: "bounced", Status.RETURNED: "returned"}
 SEARCH_PAGE = 1000  # the ledger's largest query page
 RECONCILE_DAYS = 7  # print batches this recent are checked for a missing ledger row
 
 
-class Verdict(str, Enum):
+class Fate(str, Enum):
     """What `apply` did with one reported fact."""
 
     RECORDED = "recorded"  # a new ledger row
@@ -67,7 +58,7 @@ class Applied:
 
     communication_id: str
     outcome: str
-    verdict: Verdict
+    verdict: Fate
     event_id: str | None = None
     fallback: Outcome | None = None
 
@@ -87,6 +78,28 @@ class Summary:
             self.fallbacks.append(applied.fallback)
 
 
+class App(Protocol):
+    """What tracking uses of the composition root (comms.app.App): the log, the policy, the
+    fallback pipeline, the channels and the print shop's batches."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def router(self) -> Router: ...
+
+    @property
+    def pipeline(self) -> Pipeline: ...
+
+    @property
+    def channels(self) -> Mapping[ChannelName, Channel]: ...
+
+    def print_batcher(self) -> PrintBatcher: ...
+
+
 @runtime_checkable
 class ReadStatuses(Protocol):
     """The eBox channel's read-status search (channels.ebox.EboxChannel.read_statuses)."""
@@ -104,41 +117,44 @@ async def apply(app: App, update: StatusUpdate) -> Applied:
     cid = update.communication_id
     latest = await asyncio.to_thread(app.ledger.latest_for, cid)
     if latest is None or latest.channel is None or latest.channel.value != update.channel:
-        return Applied(cid, update.outcome, Verdict.UNKNOWN)
+        return Applied(cid, update.outcome, Fate.UNKNOWN)
     status = Status(update.outcome)
-    if status not in FOLLOWS:
+    if not status.ever_handed_over:  # what a channel reports of a message it took
         raise ValueError(f"tracking does not record {status.value}")
     history = await asyncio.to_thread(app.ledger.history, latest.event_id)
     if any(
         e.communication_id == cid and e.status is status and _contains(e.evidence, update.evidence)
         for e in history
     ):
-        verdict = Verdict.ALREADY
-    elif latest.status not in FOLLOWS[status]:
+        verdict = Fate.ALREADY
+    elif not status.may_follow(latest.status):  # stale: printed after posted, a late bounce
         log.info(
             "stale status update",
             extra={"communication_id": cid, "status": status.value, "current": latest.status},
         )
-        return Applied(cid, update.outcome, Verdict.STALE, latest.event_id)
+        return Applied(cid, update.outcome, Fate.STALE, latest.event_id)
     else:
         evidence = dict(update.evidence)
         if status is Status.RETURNED and evidence.get("address_wrong") == "true":
             flag = await _address_flag(app, latest.event_id)
             if flag is not None:
                 evidence[EVIDENCE_ADDRESS_FLAG] = flag
-        await asyncio.to_thread(
-            app.ledger.record,
-            event_id=latest.event_id,
-            status=status,
-            communication_id=cid,
-            channel=latest.channel,
-            reason=_reason(latest.channel, status, evidence),
-            evidence=evidence,
-            document_sha256=latest.document_sha256,
-            template_version=latest.template_version,
-            renderer_version=latest.renderer_version,
-        )
-        verdict = Verdict.RECORDED
+        try:
+            await asyncio.to_thread(
+                app.ledger.record,
+                event_id=latest.event_id,
+                status=status,
+                communication_id=cid,
+                channel=latest.channel,
+                reason=_reason(latest.channel, status, evidence),
+                evidence=evidence,
+                document_sha256=latest.document_sha256,
+                template_version=latest.template_version,
+                renderer_version=latest.renderer_version,
+            )
+        except IllegalTransition:  # another process moved it on since `latest` was read
+            return Applied(cid, update.outcome, Fate.STALE, latest.event_id)
+        verdict = Fate.RECORDED
     fallback = await _fall_back_after(app, latest, status, update.evidence)
     return Applied(cid, update.outcome, verdict, latest.event_id, fallback)
 
@@ -214,7 +230,7 @@ async def handle_bounce(app: App, raw: bytes, summary: Summary | None = None) ->
     report = classify(raw, message_id_domain=app.settings.email_domain)
     summary.kinds[report.kind.value] += 1
     if report.kind in (BounceKind.FAILED, BounceKind.DELIVERED) and not report.communication_ids:
-        summary.verdicts[Verdict.UNKNOWN.value] += 1
+        summary.verdicts[Fate.UNKNOWN.value] += 1
     await apply_all(app, report.status_updates(), summary)
     return report
 
@@ -239,7 +255,7 @@ async def cut_print_batches(app: App, *, force: bool) -> Summary:
     Batches cut lately whose rows are missing (a crash between the cut and the ledger) get them
     now: a letter's batch and sequence are evidence compliance needs.
     """
-    batcher = build_print_batcher(app.settings)
+    batcher = app.print_batcher()
     batches = await asyncio.to_thread(batcher.cut, force=force)
     summary = Summary()
     summary.kinds["batches"] = len(batches)
@@ -264,14 +280,14 @@ def _unrecorded(app: App, batcher: PrintBatcher) -> list[StatusUpdate]:
 
 async def import_acknowledgements(app: App, content: bytes) -> Summary:
     """The print shop's acknowledgement file: printed → dispatched, posted → delivered."""
-    batcher = build_print_batcher(app.settings)
+    batcher = app.print_batcher()
     feedback = read_acknowledgements(content, locate=batcher.locate, find=batcher.find)
     return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
 
 
 async def import_returns(app: App, content: bytes) -> Summary:
     """Returned mail: `returned`, the dossier's address flagged when the address was wrong."""
-    batcher = build_print_batcher(app.settings)
+    batcher = app.print_batcher()
     feedback = read_returns(content, locate=batcher.locate, find=batcher.find)
     return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
 
@@ -321,7 +337,7 @@ async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int
         log.warning("ebox read status unavailable", extra={"error": type(exc).__name__})
         return changed
     for update in updates:
-        changed += (await apply(app, update)).verdict is Verdict.RECORDED
+        changed += (await apply(app, update)).verdict is Fate.RECORDED
     read = {u.communication_id for u in updates}
     for cid, item in waiting.items():
         if cid not in read:
@@ -368,7 +384,7 @@ async def _fall_back_if_due(app: App, item: _Waiting, now: datetime) -> int:
     entry = item.entry
     fallback = app.router.policy(entry.doc_type or "").fallback
     history = await asyncio.to_thread(app.ledger.history, entry.event_id)
-    used = {e.channel for e in history if e.status in SENT}  # a ROUTED post may be retried
+    used = {e.channel for e in history if e.status.handed_over}  # a ROUTED post may be retried
     done = 0
     if (
         item.no_digital_user
@@ -411,7 +427,7 @@ async def _follow_up_unknown_ids(app: App, since: datetime) -> int:
         if not chain:
             continue
         history = await asyncio.to_thread(app.ledger.history, entry.event_id)
-        if {e.channel for e in history if e.status in SENT} & set(chain):
+        if {e.channel for e in history if e.status.handed_over} & set(chain):
             continue
         outcome = await app.pipeline.fall_back(
             entry.event_id,

@@ -36,7 +36,8 @@ from comms.events import AnyEvent
 from comms.logging import get_logger
 from comms.models import Message
 from comms.queue import Queue, redis_client
-from comms.service.claims import SiftingWorker
+from comms.runner import RetryPolicy
+from comms.service.claims import SiftingWorker, sifting_supported
 from comms.service.deliver import Deliverer
 from comms.service.guard import Guard
 from comms.service.instrument import timed_channels, timed_composer, timed_render
@@ -73,9 +74,11 @@ async def wait_for_redis(url: str, limit_s: float) -> None:
     client = redis_client(url)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
-    delay = REDIS_FIRST_RETRY_S
+    backoff = RetryPolicy(REDIS_FIRST_RETRY_S, REDIS_LONGEST_RETRY_S)
+    attempt = 0
     try:
         while True:
+            attempt += 1
             try:
                 await client.ping()
                 return
@@ -86,7 +89,7 @@ async def wait_for_redis(url: str, limit_s: float) -> None:
                         f"Redis at {where} did not answer within {limit_s:g} s"
                         f" ({type(exc).__name__}); giving up"
                     ) from None
-                wait = min(delay, left)
+                wait = min(backoff.delay_s(attempt), left)
                 log.warning(
                     "Redis unreachable; retrying",
                     redis=where,
@@ -94,7 +97,6 @@ async def wait_for_redis(url: str, limit_s: float) -> None:
                     retry_in_s=round(wait, 1),
                 )
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, REDIS_LONGEST_RETRY_S)
     finally:
         await client.aclose(close_connection_pool=True)
 
@@ -220,26 +222,26 @@ def worker_settings(
     }
 
 
-def build_worker_app(settings: Settings) -> App:
+def build_worker_app(settings: Settings, pool: RenderPool | None) -> App:
     """The composition root's app, with render and send latency measured for Prometheus."""
-    app = build_app(settings, channels=timed_channels(build_channels(settings)))
-    if not settings.render_pool:  # else the render processes are timed (`start_render_pool`)
-        app.pipeline.services.composer = timed_composer(app.composer)
-    return app
-
-
-def start_render_pool(settings: Settings, app: App) -> RenderPool:
-    """Warm render processes, one per core (docs/performance.md); the pipeline awaits them.
-
-    They build the composition root's composer, so production renders approved versions only.
-    """
-    pool = RenderPool(settings, composer_factory=partial(build_composer, settings))
+    channels = timed_channels(build_channels(settings))
+    if pool is None:  # render in this process, one letter at a time
+        return build_app(
+            settings, channels=channels, composer=timed_composer(build_composer(settings))
+        )
 
     async def render(event: AnyEvent, issued_on: date | None) -> Message:
         return await pool.compose_async(event, issued_on=issued_on)
 
-    app.pipeline.services.render = timed_render(render)
-    return pool
+    return build_app(settings, channels=channels, render=timed_render(render))
+
+
+def start_render_pool(settings: Settings) -> RenderPool:
+    """Warm render processes, one per core (docs/performance.md); the pipeline awaits them.
+
+    They build the composition root's composer, so production renders approved versions only.
+    """
+    return RenderPool(settings, composer_factory=partial(build_composer, settings))
 
 
 def serve(
@@ -265,8 +267,16 @@ async def run_workers(
     redis_wait_s: float = 0.0,
 ) -> None:
     """Runs until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
-    app = build_worker_app(settings)  # a bad setting or key stops it here, before any wait
-    await wait_for_redis(settings.redis_url, redis_wait_s)
+    pool = start_render_pool(settings) if settings.render_pool else None
+    try:
+        app = build_worker_app(
+            settings, pool
+        )  # a bad setting or key stops it here, before any wait
+        await wait_for_redis(settings.redis_url, redis_wait_s)
+    except BaseException:
+        if pool is not None:
+            await asyncio.to_thread(pool.close)
+        raise
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     queue = Queue.from_settings(settings)
@@ -275,9 +285,11 @@ async def run_workers(
     )
     runtime = Runtime(app, Deliverer(app, Guard(queue.redis), settings), sweeper)
     await app.__aenter__()
-    pool = start_render_pool(settings, app) if settings.render_pool else None
     try:
-        kind = SiftingWorker if settings.worker_sift_claims else Worker
+        sift = settings.worker_sift_claims and sifting_supported()
+        if settings.worker_sift_claims and not sift:
+            log.warning("arq's start_jobs changed: claims are not sifted (comms/service/claims.py)")
+        kind = SiftingWorker if sift else Worker
         workers = [kind(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,6 +17,7 @@ from channels.base import Outgoing
 from channels.memory import MemoryChannel
 from comms.app import App, build_app
 from comms.models import ChannelName
+from comms.runner import RetryPolicy
 from comms.settings import Settings
 
 A4_POINTS = (595, 842)
@@ -58,5 +59,5 @@ def recording_app(settings: Settings) -> Recording:
     channels = {name: MemoryChannel(name.value) for name in ChannelName}
     pdf = StubPdf()
     app = build_app(settings, channels=channels, pdf=pdf)
-    app.pipeline.services.transient_backoff_s = 0.0
+    app.runner.policy = RetryPolicy(base_s=0.0, max_delay_s=0.0, attempts=3)  # no waiting
     return Recording(app, channels, pdf)

@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -66,6 +67,26 @@ def require(role: Role) -> Callable[..., Principal]:
     """A dependency that lets only callers holding `role` through."""
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if role not in principal.roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {role} role is required")
+        return principal
+
+    return check
+
+
+def require_page(role: Role) -> Callable[[Request], Principal]:
+    """Like `require(role)`, but a browser without a session is sent to the sign-in page."""
+
+    def check(request: Request) -> Principal:
+        try:
+            principal = current_principal(request)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_401_UNAUTHORIZED:
+                raise
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(
+                status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={quote(target)}"}
+            ) from None
         if role not in principal.roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {role} role is required")
         return principal

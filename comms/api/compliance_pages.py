@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from comms.api.auth import Principal, current_principal
+from comms.api.auth import Principal, require_page
 from comms.api.compliance import serve_document
 from comms.api.compliance_query import filters_from, query_of, view_filters_from
 from comms.app import App
@@ -59,23 +59,7 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(LEGAL_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def compliance_page(request: Request) -> Principal:
-    """`require("compliance")`, but a browser without a session is sent to the sign-in page."""
-    try:
-        principal = current_principal(request)
-    except HTTPException as exc:
-        if exc.status_code != status.HTTP_401_UNAUTHORIZED:
-            raise
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise HTTPException(
-            status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={quote(target)}"}
-        ) from None
-    if ROLE not in principal.roles:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the compliance role is required")
-    return principal
-
-
-Officer = Annotated[Principal, Depends(compliance_page)]
+Officer = Annotated[Principal, Depends(require_page(ROLE))]
 # A page number past any log is refused (a 20-digit one overflows the database's OFFSET).
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 router = APIRouter(prefix="/compliance", tags=["compliance pages"], include_in_schema=False)

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -23,14 +23,13 @@ from comms.api.auth import Principal, require
 from comms.events import event_json_schema
 from comms.ledger import Entry
 from comms.ledger.queries import producer_of
+from comms.ledger.standing import Standing, standing
 from comms.models import Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.queue import Queue
 from comms.service.intake import Admission, Intake
-from comms.service.waiting import is_dead_letter, needs_work
 
 MAX_BODY_BYTES = 1_000_000  # one event; the largest sample (an account statement) is a few KB
-SENT = frozenset({Status.DISPATCHED, Status.DELIVERED, Status.PUBLISHED_NO_ID, Status.READ})
 
 
 class Accepted(BaseModel):
@@ -82,15 +81,12 @@ class DeliveryStatus(BaseModel):
     notification_rule: str | None = None  # the rule that gave `notified_on`
 
 
-Outcome = Literal["in_progress", "sent", "dead_letter", "refused", "rejected", "not_delivered"]
-
-
 class EventStatus(BaseModel):
     """Everything the ledger knows of one event: event-level rows and each delivery's history."""
 
     event_id: str
     doc_type: str | None
-    outcome: Outcome
+    outcome: Standing
     state: str  # the latest row's status
     history: list[StateChange]
     deliveries: list[DeliveryStatus]
@@ -99,12 +95,22 @@ class EventStatus(BaseModel):
 @asynccontextmanager
 async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     yield
-    intake: Intake | None = getattr(api.state, "intake", None)
-    if intake is not None:
-        await intake.queue.close()
+    queue: Queue | None = getattr(api.state, "queue", None)
+    if queue is not None:
+        await queue.close()
 
 
 router = APIRouter(tags=["events"], lifespan=_lifespan)
+
+
+def queue_of(request: Request) -> Queue:
+    """One queue client per API process, made on first use (no await between check and set)."""
+    state = request.app.state
+    queue: Queue | None = getattr(state, "queue", None)
+    if queue is None:
+        queue = Queue.from_settings(state.comms.settings)
+        state.queue = queue
+    return queue
 
 
 def intake_of(request: Request) -> Intake:
@@ -112,8 +118,7 @@ def intake_of(request: Request) -> Intake:
     state = request.app.state
     intake: Intake | None = getattr(state, "intake", None)
     if intake is None:
-        app = state.comms
-        intake = Intake(app, Queue.from_settings(app.settings))
+        intake = Intake(state.comms, queue_of(request))
         state.intake = intake
     return intake
 
@@ -276,26 +281,11 @@ def summarise(event_id: str, history: list[Entry], notification: NotificationPol
     return EventStatus(
         event_id=event_id,
         doc_type=doc_type,
-        outcome=_outcome(history, by_communication),
+        outcome=standing(history),
         state=latest.status.value,
         history=[_change(e) for e in event_rows],
         deliveries=deliveries,
     )
-
-
-def _outcome(history: list[Entry], by_communication: dict[str, list[Entry]]) -> Outcome:
-    latest = history[-1]
-    if latest.status is Status.REJECTED:
-        return "rejected"
-    if any(e.status is Status.REFUSED for e in history):
-        return "refused"
-    if is_dead_letter(latest):
-        return "dead_letter"
-    if needs_work(latest):
-        return "in_progress"
-    if any(rows[-1].status in SENT for rows in by_communication.values()):
-        return "sent"
-    return "not_delivered"
 
 
 def _change(entry: Entry) -> StateChange:

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
 from comms.api.auth import Principal, require
-from comms.api.events import intake_of
+from comms.api.events import queue_of
 from comms.logging import get_logger
 from comms.observability import QUEUE_DEPTH
 
@@ -29,7 +29,7 @@ async def metrics(
     request: Request, _who: Annotated[Principal, Depends(require("operator"))]
 ) -> Response:
     try:
-        for name, depth in (await intake_of(request).queue.depth()).items():
+        for name, depth in (await queue_of(request).depth()).items():
             QUEUE_DEPTH.labels(name).set(depth)
     except (RedisError, OSError) as exc:
         log.warning("queue depth unavailable", error=type(exc).__name__)

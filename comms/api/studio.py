@@ -12,14 +12,13 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from comms.api.auth import Principal, current_principal, require
+from comms.api.auth import Principal, require, require_page
 from comms.app import App, build_composer
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import check_templates, static_problems
@@ -58,22 +57,6 @@ pages.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
 pages.filters["short"] = lambda version: (version or "")[:12]
 
 
-def staff_page(request: Request) -> Principal:
-    """Like `require("staff")`, but a browser without a session is sent to the sign-in page."""
-    try:
-        principal = current_principal(request)
-    except HTTPException as exc:
-        if exc.status_code != status.HTTP_401_UNAUTHORIZED:
-            raise
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise HTTPException(
-            status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={quote(target)}"}
-        ) from None
-    if "staff" not in principal.roles:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the staff role is required")
-    return principal
-
-
 def staff_form(request: Request, who: Annotated[Principal, Depends(require("staff"))]) -> Principal:
     """Forms post only from our own pages (the session cookie is SameSite=Strict as well)."""
     origin = request.headers.get("origin")
@@ -82,7 +65,7 @@ def staff_form(request: Request, who: Annotated[Principal, Depends(require("staf
     return who
 
 
-Staff = Annotated[Principal, Depends(staff_page)]
+Staff = Annotated[Principal, Depends(require_page("staff"))]
 StaffPost = Annotated[Principal, Depends(staff_form)]
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)

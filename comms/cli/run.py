@@ -20,6 +20,7 @@ from comms.events import AnyEvent, event_json_schema, parse_event
 from comms.models import Language
 from comms.pipeline import Outcome
 from comms.samples import sample_for, sample_paths
+from comms.service.intake import Door, Intake
 from comms.settings import load_settings
 
 cli = typer.Typer()
@@ -34,11 +35,13 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-async def _run(app: App, items: Iterable[tuple[str, str]]) -> list[tuple[str, Outcome]]:
+async def _run(app: App, items: Iterable[tuple[str, str]], door: Door) -> list[tuple[str, Outcome]]:
+    """Every item through the one intake, then run here: no queue, no worker."""
+    intake = Intake(app)
     results = []
     async with app:
         for source, raw in items:
-            results.append((source, await app.pipeline.process_raw(raw, source=source)))
+            results.append((source, await intake.run(raw, source=source, door=door)))
     return results
 
 
@@ -76,7 +79,7 @@ def demo() -> None:
     with embedded_services(settings) as emb:
         app = build_app(emb.settings)
         items = [(p.name, p.read_text(encoding="utf-8")) for p in sample_paths()]
-        results = asyncio.run(_run(app, items))
+        results = asyncio.run(_run(app, items, "demo"))
         code = _report(app, results)
         console.print(f"Ledger: {emb.settings.effective_database_url}")
         console.print(f"Archived PDFs: {emb.settings.archive_dir.resolve()}")
@@ -103,10 +106,10 @@ def process(
 
         with embedded_services(settings) as emb:
             app = build_app(emb.settings)
-            code = _report(app, asyncio.run(_run(app, items)))
+            code = _report(app, asyncio.run(_run(app, items, "file")))
     else:
         app = build_app(settings)
-        code = _report(app, asyncio.run(_run(app, items)))
+        code = _report(app, asyncio.run(_run(app, items, "file")))
     raise typer.Exit(code)
 
 

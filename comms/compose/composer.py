@@ -15,7 +15,7 @@ from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, Undefin
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocumentType
+from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType
 from comms.compose.environment import build_environment, load_fund
 from comms.compose.mentions import missing_mentions
 from comms.compose.pdf import PdfMaker, PdfRenderer, WindowLayout, renderer_version
@@ -197,7 +197,7 @@ class Composer:
         return self._pdf.render(html)
 
     @staticmethod
-    def _doc_type(event: AnyEvent) -> DocumentType:
+    def _doc_type(event: AnyEvent) -> DocType:
         try:
             return CATALOGUE[event.type]
         except KeyError:

@@ -6,13 +6,7 @@ import json
 from datetime import date
 from typing import Any
 
-# Name in `event_dates` → where the event JSON holds it (comms/events.py payloads).
-KEY_DATES: dict[str, tuple[str, ...]] = {
-    "due_date": ("payload", "due_date"),  # contribution notices (domain §4: end of the quarter)
-    "decision_date": ("payload", "decision_date"),  # decisions (charter art. 14)
-    "deadline": ("payload", "deadline"),  # formal notices
-    "new_deadline": ("payload", "new_deadline"),  # payment reminders
-}
+from comms.doctypes import DOC_TYPES
 
 
 def key_dates(snapshot_json: str) -> dict[str, date]:
@@ -21,8 +15,11 @@ def key_dates(snapshot_json: str) -> dict[str, date]:
         event = json.loads(snapshot_json)
     except ValueError:
         return {}
+    doc_type = DOC_TYPES.get(str(event.get("type"))) if isinstance(event, dict) else None
+    if doc_type is None:
+        return {}
     found: dict[str, date] = {}
-    for name, path in KEY_DATES.items():
+    for name, path in doc_type.key_dates.items():  # name in `event_dates` → path in the JSON
         value: Any = event
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None

@@ -22,6 +22,11 @@ class UnknownEvent(CommsError, LookupError):
     """A state change names an event the ledger never accepted: fix the caller, do not retry."""
 
 
+class IllegalTransition(CommsError, ValueError):
+    """The state does not follow from the latest one (models.TRANSITIONS): a stale fact or a
+    caller's bug; nothing is recorded."""
+
+
 class SnapshotMismatch(CommsError):
     """A stored snapshot no longer matches its content hash: the row was altered, tell staff."""
 

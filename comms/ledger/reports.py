@@ -12,17 +12,12 @@ from sqlalchemy.engine import Connection
 from comms.ledger.filters import evidence_value_hash
 from comms.ledger.records import from_row, optional
 from comms.ledger.schema import entries, entry_evidence, event_dates, events
-from comms.models import ChannelName, Status
+from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Status
 
-SENT = (
-    Status.DISPATCHED.value,
-    Status.DELIVERED.value,
-    Status.PUBLISHED_NO_ID.value,
-    Status.READ.value,
-)
-REACHED = (Status.DELIVERED.value, Status.READ.value)
-NO_DIGITAL_USER_KEY = "no_digital_user"  # evidence of an eBox receipt (comms/pipeline.py)
-TRACKED = ("dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed")
+SENT = tuple(s.value for s in Status if s.handed_over)
+REACHED = tuple(s.value for s in Status if s.reached)
+# what a channel did with a communication, as reports count it
+TRACKED = tuple(s.value for s in Status if s.ever_handed_over or s is Status.FAILED)
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ def communication_summaries(
 ) -> Iterator[CommunicationSummary]:
     c = entries.c
     ndu_seqs = sa.select(entry_evidence.c.seq).where(
-        entry_evidence.c.key == NO_DIGITAL_USER_KEY,
+        entry_evidence.c.key == EVIDENCE_NO_DIGITAL_USER,
         entry_evidence.c.value_sha256 == evidence_value_hash("true"),
     )
     ever = [

@@ -30,6 +30,7 @@ from comms.ledger.records import (
     DocumentView,
     Entry,
     EventInfo,
+    IllegalTransition,
     Rejection,
     SnapshotMismatch,
     Tombstone,
@@ -63,6 +64,19 @@ _KNOWN_CONTENT = sa.select(events.c.content_sha256).where(
     events.c.event_id == sa.bindparam("event_id")
 )
 _INSERT_EVENT = sa.insert(events)
+# The state a new row follows (models.TRANSITIONS): the communication's latest, or the event's own.
+_LATEST_OF_COMMUNICATION = (
+    sa.select(entries.c.status)
+    .where(entries.c.communication_id == sa.bindparam("communication_id"))
+    .order_by(entries.c.seq.desc())
+    .limit(1)
+)
+_LATEST_OF_EVENT = (
+    sa.select(entries.c.status)
+    .where(entries.c.event_id == sa.bindparam("event_id"), entries.c.communication_id.is_(None))
+    .order_by(entries.c.seq.desc())
+    .limit(1)
+)
 
 
 def _utcnow() -> datetime:
@@ -301,7 +315,11 @@ class Ledger:
         template_version: str | None = None,
         renderer_version: str | None = None,
     ) -> Entry:
-        """Appends one state change of an accepted event; the event's facts are copied onto it."""
+        """Appends one state change of an accepted event; the event's facts are copied onto it.
+
+        The change must follow from the latest state of its communication (or, for event-level
+        rows, of the event) by `models.TRANSITIONS`, checked under the chain's lock.
+        """
         status = Status(status)
         if status in (Status.ACCEPTED, Status.REJECTED):
             raise ValueError(f"{status.value} is recorded by accept_event/reject, not record")
@@ -309,9 +327,24 @@ class Ledger:
             event = conn.execute(facts.CHAINED_FACTS, {"event_id": event_id}).one_or_none()
             if event is None:
                 raise UnknownEvent(f"event {event_id} was never accepted")
+            scope = status.event_level
+            if scope is not None and scope != (communication_id is None):
+                where = "an event" if scope else "a communication"
+                raise IllegalTransition(f"{status.value} is a state of {where}")
+            head = lock_head(conn)
+            if communication_id is None:
+                before = conn.execute(_LATEST_OF_EVENT, {"event_id": event_id}).scalar()
+            else:
+                before = conn.execute(
+                    _LATEST_OF_COMMUNICATION, {"communication_id": communication_id}
+                ).scalar()
+            previous = Status(before) if before is not None else None
+            if not status.may_follow(previous):
+                was = previous.value if previous else "nothing"
+                raise IllegalTransition(f"{status.value} does not follow {was}")
             return append(
                 conn,
-                lock_head(conn),
+                head,
                 at=self._now(),
                 event_id=event_id,
                 status=status,

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from comms.doctypes import types_with_date
 from comms.ledger import Ledger
 from comms.ledger.reports import CommunicationSummary, DatedEvent
 from comms.ledger.retention import LEGAL_TIME_ZONE
 from comms.models import ChannelName, Status
 
-NOTICE_TYPES = ("contribution_notice", "company_contribution_notice")  # have a due date
-DECISION_TYPES = ("decision",)
+NOTICE_TYPES = types_with_date("due_date")  # timeliness against the due date
+DECISION_TYPES = types_with_date("decision_date")  # days from decision to sending
 ALL_MONTHS = "all"  # the month label of a total row
 
 # Rates: (measure, channel, the states that count as "handed over", the state or flag counted).
@@ -24,16 +25,6 @@ MEASURE_LABELS = {
     RETURN: "Post return rate",
     NO_DIGITAL_USER: "eBox NO_DIGITAL_USER rate",
 }
-_HANDED_OVER = frozenset(
-    {
-        Status.DISPATCHED,
-        Status.DELIVERED,
-        Status.PUBLISHED_NO_ID,
-        Status.READ,
-        Status.BOUNCED,
-        Status.RETURNED,
-    }
-)
 _MEASURES: tuple[tuple[str, ChannelName], ...] = (
     (BOUNCE, ChannelName.EMAIL),
     (RETURN, ChannelName.POST),
@@ -163,7 +154,7 @@ class Tally:
         month = month_of(s.started_at)
         channel = s.channel.value if s.channel else ""
         self._counts[(month, s.doc_type or "", channel, s.outcome.value)] += 1
-        if not s.reached & _HANDED_OVER:
+        if not any(st.ever_handed_over for st in s.reached):
             return
         self._months.add(month)
         hits = {

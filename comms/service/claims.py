@@ -11,8 +11,19 @@ Measured in docs/performance.md ("Claiming jobs").
 
 from __future__ import annotations
 
+import inspect
+
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
+
+
+def sifting_supported() -> bool:
+    """`Worker.start_jobs(job_ids)` is arq's own, not public: the override holds only while arq
+    still has it with that shape (pyproject pins the versions it was measured on)."""
+    start_jobs = getattr(Worker, "start_jobs", None)
+    if start_jobs is None or not inspect.iscoroutinefunction(start_jobs):
+        return False
+    return list(inspect.signature(start_jobs).parameters) == ["self", "job_ids"]
 
 
 class SiftingWorker(Worker):

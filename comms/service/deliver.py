@@ -2,8 +2,9 @@
 
 Safe to run twice, at any point, on any machine (arq is at-least-once): the event comes from the
 ledger's snapshot, the pipeline resumes from the ledger's rows, and the per-event lock keeps two
-runs of one event apart. A transient failure becomes `Retry` with exponential backoff until the
-time budget is spent, then the channel counts as failed and the routing's next channel is tried.
+runs of one event apart. It is the worker's `Runner`: a transient failure becomes arq's `Retry`
+with the policy's backoff until the time budget is spent, then the channel counts as failed and
+the routing's next channel is tried.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from arq.worker import Retry
 from redis.exceptions import RedisError
 
 from comms.app import App
-from comms.events import parse_event
+from comms.events import AnyEvent, parse_event
 from comms.ledger import OUTAGES, Entry, SnapshotMismatch, UnknownSealKey
+from comms.ledger.standing import needs_work
 from comms.logging import get_logger
-from comms.models import ChannelName, Status
+from comms.models import Status
 from comms.observability import (
     CRASHES,
     DELIVERIES,
@@ -30,8 +32,8 @@ from comms.observability import (
     type_label,
 )
 from comms.pipeline import DeliveryResult, Outcome
+from comms.runner import RetryPolicy, Runner
 from comms.service.guard import Guard
-from comms.service.waiting import needs_work
 from comms.settings import Settings
 
 log = get_logger(__name__)
@@ -61,7 +63,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Deliverer:
+class Deliverer(Runner):
     """`await deliverer(event_id, job_try)`: one run of one event; returns the pipeline's verdict."""
 
     def __init__(
@@ -72,6 +74,9 @@ class Deliverer:
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        super().__init__(app.pipeline, RetryPolicy.from_settings(settings))
+        # the same backoff from a shorter start, never later than a channel failure's first retry
+        self.outage_policy = RetryPolicy(OUTAGE_RETRY_BASE_S, settings.retry_base_s)
         self.app = app
         self.guard = guard
         self.settings = settings
@@ -100,8 +105,8 @@ class Deliverer:
         except INFRASTRUCTURE as exc:
             orderly = True  # the database or Redis is away: not this event's fault
             log.warning("event run interrupted", event_id=event_id, error=type(exc).__name__)
-            outage = isinstance(exc, OUTAGES)
-            raise Retry(defer=self._backoff(job_try, outage=outage)) from None
+            policy = self.outage_policy if isinstance(exc, OUTAGES) else self.policy
+            raise Retry(defer=policy.delay_s(job_try)) from None
         except Exception as exc:
             CRASHES.inc()
             log.error(
@@ -111,7 +116,7 @@ class Deliverer:
                 where=_where(exc),
                 job_try=job_try,
             )
-            raise Retry(defer=self._backoff(job_try)) from None
+            raise Retry(defer=self.policy.delay_s(job_try)) from None
         finally:
             await self.guard.unlock(event_id, token)
             if orderly:
@@ -127,24 +132,19 @@ class Deliverer:
         if snapshot is None:
             log.warning("no snapshot for this event (unknown or purged)", event_id=event_id)
             return "unknown"
-        event = parse_event(snapshot)
-        outcome = await self.app.pipeline.process(event, accepted=True)
-        # Each round that gives up on a channel lets the pipeline try the next one.
-        for _ in ChannelName:
-            if outcome.verdict != "pending":
-                break
-            await self._defer_or_give_up(event_id, outcome)
-            outcome = await self.app.pipeline.process(event, accepted=True)
+        event: AnyEvent = parse_event(snapshot)
+        outcome = await self.run(event, accepted=True)
         self._count(outcome)
         return outcome.verdict
 
-    async def _defer_or_give_up(self, event_id: str, outcome: Outcome) -> None:
-        """Raises `Retry` within the budget; past it, records the channel as failed."""
-        pending = outcome.deliveries[-1]
+    async def wait(
+        self, event_id: str, pending: DeliveryResult, attempt: int, outcome: Outcome
+    ) -> bool:
+        """Raises `Retry` within the budget; past it, records the channel as failed: run again."""
         trail = await self._trail(event_id, pending.communication_id)
         waited_s = (self._clock() - trail[0].at).total_seconds() if trail else 0.0
-        if waited_s < self.settings.retry_budget_s:
-            delay_s = self._delay(len(trail) or 1, outcome.retry_after_s)
+        if waited_s < self.policy.budget_s:
+            delay_s = self.policy.delay_s(len(trail) or 1, pending.retry_after_s)
             await self._record(
                 event_id,
                 pending,
@@ -158,6 +158,7 @@ class Deliverer:
             raise Retry(defer=delay_s)
         reason = f"transient failures for {waited_s:.0f} s, budget spent: {pending.reason}"
         await self._record(event_id, pending, Status.FAILED, reason, {}, outcome.document_sha256)
+        return True
 
     async def _trail(self, event_id: str, communication_id: str) -> list[Entry]:
         """The trailing run of `routed` rows of one communication: when its attempts began."""
@@ -169,17 +170,6 @@ class Deliverer:
                 break
             trail.insert(0, entry)
         return trail
-
-    def _delay(self, attempt: int, hint_s: float | None) -> float:
-        s = self.settings
-        delay = max(s.retry_base_s * 2 ** (attempt - 1), hint_s or 0.0)
-        return float(min(s.retry_max_delay_s, delay))
-
-    def _backoff(self, job_try: int, *, outage: bool = False) -> float:
-        s = self.settings
-        if outage:
-            return float(min(s.retry_base_s, OUTAGE_RETRY_BASE_S * 2 ** max(job_try - 1, 0)))
-        return float(min(s.retry_max_delay_s, s.retry_base_s * 2 ** max(job_try - 1, 0)))
 
     async def _record(
         self,

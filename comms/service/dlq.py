@@ -16,12 +16,11 @@ from typing import Literal
 from redis.exceptions import RedisError
 
 from comms.ledger import Entry, Ledger
+from comms.ledger.standing import is_dead_letter, latest_per_communication
 from comms.models import Status
 from comms.queue import Queue
 from comms.service.guard import Guard
-from comms.service.waiting import DeadLetter, dead_letters, is_dead_letter
-
-RETRYABLE = frozenset({Status.FAILED, Status.SUPERSEDED})  # bounced/returned need a new address
+from comms.service.waiting import DeadLetter, dead_letters
 
 RetryAnswer = Literal["queued", "recorded", "not_dead", "unknown"]
 
@@ -55,11 +54,8 @@ class DeadLetterOffice:
             return RetryResult(event_id, "unknown")
         if not is_dead_letter(history[-1]):
             return RetryResult(event_id, "not_dead")
-        latest: dict[str, Entry] = {}
-        for entry in history:
-            if entry.communication_id is not None:
-                latest[entry.communication_id] = entry
-        again = [e for e in latest.values() if e.status in RETRYABLE]
+        latest = latest_per_communication(history)
+        again = [e for e in latest.values() if e.status.retryable]
         for entry in again:
             await asyncio.to_thread(
                 self.ledger.record,

@@ -1,35 +1,33 @@
-"""One validation for the three doors (HTTP, Python, files): keep bad input, record, then queue.
+"""The one way in (HTTP, Python, files, the demo): validate, keep bad input, record, then queue or run.
 
 The order is the rule of DESIGN.md ("Who holds the truth"): the event is written to the ledger as
 accepted before anyone is told so, and only then put on a queue. Redis refusing the job does not
-change the answer: the event is safe in the ledger and the sweeper queues it later.
+change the answer: the event is safe in the ledger and the sweeper queues it later. Without a
+queue (`comms process`, `comms demo`) the same validation is followed by a run in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from comms.app import App, build_app
+from comms.app import App
 from comms.errors import FieldError, InvalidEvent
 from comms.events import AnyEvent, parse_event, sealable_text
+from comms.ledger.standing import needs_work
 from comms.logging import get_logger
 from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
-from comms.pipeline import Accept, Job
-from comms.queue import Queue
-from comms.service.waiting import needs_work
-from comms.settings import Settings
+from comms.pipeline import Outcome
 
 log = get_logger(__name__)
 
 Answer = Literal["accepted", "duplicate", "rejected", "conflict"]
-Door = Literal["http", "python", "file"]
+Door = Literal["http", "python", "file", "demo"]
 Raw = AnyEvent | Mapping[str, Any] | str | bytes
 
 
@@ -45,30 +43,42 @@ class Admission:
     queued: bool = False  # a job was put on a queue now (False: one was live, done, or Redis away)
 
 
-class Intake:
-    """Validates, records and queues; one per process, shared by every request."""
+class JobQueue(Protocol):
+    """Where admitted events wait for a worker (comms.queue.Queue)."""
 
-    def __init__(self, app: App, queue: Queue) -> None:
+    async def put(self, event_id: str, doc_type: str) -> bool: ...
+
+
+class Intake:
+    """Validates, records and queues (or runs); one per process, shared by every request."""
+
+    def __init__(self, app: App, queue: JobQueue | None = None) -> None:
         self.app = app
         self.queue = queue
-        self._accept = Accept(app.pipeline.services)
-
-    @classmethod
-    @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Intake]:
-        """For callers without an app of their own (`comms.queue.enqueue`)."""
-        queue = Queue.from_settings(settings)
-        try:
-            yield cls(build_app(settings), queue)
-        finally:
-            await queue.close()
 
     async def take(self, raw: Raw, *, source: str, door: Door) -> Admission:
         """Validates `raw` (a model, dict or JSON) and admits it; bad input is kept as rejected."""
+        event = await self._validated(raw, source=source, door=door)
+        if isinstance(event, Admission):
+            return event
+        return await self.admit(event, door=door, source=source)
+
+    async def run(self, raw: Raw, *, source: str, door: Door) -> Outcome:
+        """The same validation, then the event runs here, start to end (no queue, no worker)."""
+        event = await self._validated(raw, source=source, door=door)
+        if isinstance(event, Admission):
+            return Outcome(
+                "rejected", event.event_id, event.doc_type, event.reason, errors=event.errors
+            )
+        outcome = await self.app.runner.run(event, source=source)
+        EVENTS_RECEIVED.labels(door, type_label(event.type), outcome.verdict).inc()
+        return outcome
+
+    async def _validated(self, raw: Raw, *, source: str, door: Door) -> AnyEvent | Admission:
         if isinstance(raw, BaseModel):
             raw = raw.model_dump(mode="json")
         try:
-            event = parse_event(raw if isinstance(raw, str | bytes) else dict(raw))
+            return parse_event(raw if isinstance(raw, str | bytes) else dict(raw))
         except InvalidEvent as exc:
             await asyncio.to_thread(
                 self.app.ledger.reject,
@@ -82,18 +92,16 @@ class Intake:
             return Admission(
                 "rejected", exc.event_id, exc.doc_type, tuple(exc.errors), reason="invalid event"
             )
-        return await self.admit(event, door=door, source=source)
 
     async def admit(self, event: AnyEvent, *, door: Door, source: str | None = None) -> Admission:
         """Records a valid event as accepted (once) and queues it unless it needs nothing more."""
-        job = Job(event, source=source)
-        await self._accept.process(job)  # the pipeline's own accept step: one definition of it
-        if job.stop is not None and job.stop.verdict == "conflict":
+        stop, repeat = await self.app.pipeline.accept(event, source=source)  # the pipeline's step
+        if stop is not None and stop.verdict == "conflict":
             EVENTS_RECEIVED.labels(door, type_label(event.type), "conflict").inc()
-            return Admission("conflict", event.event_id, event.type, reason=job.stop.reason)
-        answer: Answer = "duplicate" if job.repeat else "accepted"
+            return Admission("conflict", event.event_id, event.type, reason=stop.reason)
+        answer: Answer = "duplicate" if repeat else "accepted"
         queued = False
-        if not job.repeat or await self._still_waiting(event.event_id):
+        if not repeat or await self._still_waiting(event.event_id):
             queued = await self._queue(event)
         EVENTS_RECEIVED.labels(door, type_label(event.type), answer).inc()
         return Admission(answer, event.event_id, event.type, queued=queued)
@@ -103,6 +111,8 @@ class Intake:
         return bool(history) and needs_work(history[-1])
 
     async def _queue(self, event: AnyEvent) -> bool:
+        if self.queue is None:
+            return False
         try:
             return await self.queue.put(event.event_id, event.type)
         except (RedisError, OSError) as exc:

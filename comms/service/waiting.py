@@ -2,7 +2,7 @@
 
 `Ledger.stuck()` answers a compliance question (anything not final, such as an email that was
 dispatched and may still bounce); the sweeper needs a narrower one: events whose latest row says a
-worker has more to do. Those read-only queries live here, beside the rule they apply.
+worker has more to do (`comms.ledger.standing.needs_work`, here as SQL).
 """
 
 from __future__ import annotations
@@ -13,24 +13,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from comms.ledger import Entry
 from comms.ledger.schema import entries
 from comms.models import Status
-
-# Latest row of an event in one of these: a worker stopped (or was stopped) half way.
-WAITING = frozenset({Status.ACCEPTED, Status.RENDERED, Status.ROUTED, Status.SUPERSEDED})
-
-
-def needs_work(latest: Entry) -> bool:
-    """A worker has more to do for this event; `FAILED` on one channel means a fallback is due."""
-    if latest.status in WAITING:
-        return True
-    return latest.status is Status.FAILED and latest.communication_id is not None
-
-
-def is_dead_letter(latest: Entry) -> bool:
-    """An event-level `failed` row: no channel left, or quarantined; an operator decides."""
-    return latest.status is Status.FAILED and latest.communication_id is None
 
 
 @dataclass(frozen=True)
@@ -74,7 +58,7 @@ def waiting_events(
             e.c.seq > after_seq,
             e.c.at < before,
             e.c.doc_type.is_not(None),
-            sa.or_(e.c.status.in_([s.value for s in WAITING]), channel_failed),
+            sa.or_(e.c.status.in_([s.value for s in Status if s.waiting]), channel_failed),
         )
         .order_by(e.c.seq)
         .limit(limit)

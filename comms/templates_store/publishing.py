@@ -25,7 +25,7 @@ ComposerFactory = Callable[[Path], Composer]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Filed:
     """A request filed (or nothing to do), with the check that allowed it."""
 
     publication: Publication | None
@@ -63,7 +63,7 @@ def publish(
     check: Checker,
     doc_types: Iterable[str] | None = None,
     note: str | None = None,
-) -> Outcome:
+) -> Filed:
     """Checks a frozen copy; stores and requests only the (type, language) pairs that changed."""
     types = list(CATALOGUE) if doc_types is None else list(doc_types)
     unknown = [t for t in types if t not in CATALOGUE]
@@ -86,11 +86,11 @@ def publish(
             assert stored == version
             items.append(Item(doc_type, language, version, previous))
         if not items:
-            return Outcome(None, report)
+            return Filed(None, report)
         summary = (
             f"comms templates check passed: {report.letters_made} letters rendered from the samples"
         )
-        return Outcome(
+        return Filed(
             store.publications.request(by=by, items=items, check_summary=summary, note=note), report
         )
     finally:

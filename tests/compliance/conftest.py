@@ -100,7 +100,6 @@ def build_world_app(settings: Settings, clock: Callable[[], datetime] | None = N
 async def send_everything(app: App) -> None:
     """Every sample, plus a company that never reads its eBox (so paper follows)."""
     async with app:
-        app.pipeline.services.transient_backoff_s = 0.01
         for _, raw in sorted(all_samples().items()):
             outcome = await app.pipeline.process(parse_event(raw), issued_on=ISSUED)
             assert outcome.verdict == "sent", outcome

@@ -14,7 +14,8 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from comms.compose import CATALOGUE, Composer
-from comms.events import AnyEvent, CompanyRecipient, Decision, parse_event
+from comms.doctypes.decision import Decision
+from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.identifiers import format_iban
 from comms.payment import epc_payload, format_structured_communication
 from comms.samples import all_samples

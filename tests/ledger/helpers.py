@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from comms.ledger import AcceptResult, Ledger
 from comms.ledger.chain import row_hash
 from comms.ledger.schema import chain_head, entries
-from comms.models import Language
+from comms.models import ChannelName, Language, Status
 
 SECRET = "test-hmac-secret"
 PERSON = "85073003328"  # valid national numbers (mod 97), domain §1
@@ -99,3 +99,16 @@ def rewrite_history_from(engine: sa.Engine, seq: int) -> None:
                 .values(reason=row["reason"], prev_hash=row["prev_hash"], row_hash=row["row_hash"])
             )
         conn.execute(sa.update(chain_head).values(row_hash=prev))
+
+
+def routed(
+    ledger: Ledger, event_id: str, communication_id: str, channel: ChannelName | None = None
+) -> None:
+    """The routing row every communication starts with (models.TRANSITIONS)."""
+    ledger.record(
+        event_id=event_id,
+        status=Status.ROUTED,
+        communication_id=communication_id,
+        channel=channel,
+        reason="first choice",
+    )

@@ -75,12 +75,12 @@ def test_accept_refuses_inconsistent_input(ledger: Ledger) -> None:
 def test_history_is_in_append_order(ledger: Ledger) -> None:
     """One event through the pipeline: every step is a new row, oldest first."""
     accept(ledger, "evt-2026-0005")
-    steps = [Status.ROUTED, Status.RENDERED, Status.DISPATCHED, Status.DELIVERED, Status.READ]
+    steps = [Status.RENDERED, Status.ROUTED, Status.DISPATCHED, Status.DELIVERED, Status.READ]
     for status in steps:
         ledger.record(
             event_id="evt-2026-0005",
             status=status,
-            communication_id="com-5-ebox",
+            communication_id=None if status is Status.RENDERED else "com-5-ebox",
             channel=ChannelName.EBOX,
             document_sha256="a" * 64,
             template_version="t1",
@@ -100,11 +100,11 @@ def test_record_accepts_plain_strings_from_callers(ledger: Ledger) -> None:
     accept(ledger, "evt-2026-0006", language="fr")  # type: ignore[arg-type]
     entry = ledger.record(
         event_id="evt-2026-0006",
-        status="dispatched",  # type: ignore[arg-type]
+        status="routed",  # type: ignore[arg-type]
         communication_id="c6",
         channel="post",
     )
-    assert entry.status is Status.DISPATCHED
+    assert entry.status is Status.ROUTED
     assert entry.channel is ChannelName.POST
     assert entry.language is Language.FR
 
@@ -117,7 +117,12 @@ def test_record_needs_an_accepted_event(ledger: Ledger) -> None:
     with pytest.raises(ValueError, match="accept_event"):
         ledger.record(event_id="evt-2026-0007", status=Status.ACCEPTED)
     with pytest.raises(TypeError):
-        ledger.record(event_id="evt-2026-0007", status=Status.ROUTED, evidence={"n": 1})  # type: ignore[dict-item]
+        ledger.record(
+            event_id="evt-2026-0007",
+            status=Status.ROUTED,
+            communication_id="c7",
+            evidence={"n": 1},  # type: ignore[dict-item]
+        )
     assert len(ledger.history("evt-2026-0007")) == 1
 
 

@@ -16,12 +16,12 @@ def _fill(ledger: Ledger, events: int = 3) -> int:
     """A few events with a few steps each, interleaved like a busy worker pool."""
     for n in range(events):
         accept(ledger, f"evt-chain-{n:04d}")
-    for status in (Status.ROUTED, Status.RENDERED, Status.DISPATCHED):
+    for status in (Status.RENDERED, Status.ROUTED, Status.DISPATCHED):
         for n in range(events):
             ledger.record(
                 event_id=f"evt-chain-{n:04d}",
                 status=status,
-                communication_id=f"com-{n}",
+                communication_id=None if status is Status.RENDERED else f"com-{n}",
                 channel=ChannelName.EMAIL,
                 reason="consent given",
                 evidence={"smtp_reply": "250 2.0.0 queued"},

@@ -23,7 +23,7 @@ def _letters(ledger: Ledger, prefix: str, count: int = 3) -> None:
         accept(ledger, f"{prefix}-{n:04d}")
         ledger.record(
             event_id=f"{prefix}-{n:04d}",
-            status=Status.DISPATCHED,
+            status=Status.ROUTED,
             communication_id=f"{prefix}-com-{n}",
             channel=ChannelName.EMAIL,
             reason="consent given",

@@ -26,7 +26,7 @@ def _use_every_path(ledger: Ledger) -> None:
     )
     ledger.record(
         event_id="evt-priv-0001",
-        status=Status.DISPATCHED,
+        status=Status.ROUTED,
         communication_id="com-priv-1",
         channel=ChannelName.EBOX,
         evidence={"ebox_message_id": "m-1"},

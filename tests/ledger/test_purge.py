@@ -15,7 +15,7 @@ from comms.ledger import Ledger, RetentionPolicy
 from comms.ledger.audit import audit_archive
 from comms.ledger.documents import DocumentNotFound, DocumentPurged, open_document
 from comms.models import ChannelName, Status
-from tests.ledger.helpers import Clock, accept
+from tests.ledger.helpers import Clock, accept, routed
 
 POLICY = RetentionPolicy(
     years_by_type={"decision": 10, "contribution_notice": 7}, default_years=10, rejected_years=1
@@ -35,6 +35,7 @@ def render(ledger: Ledger, archive: Archive, event_id: str, pdf: bytes) -> tuple
         renderer_version="r1",
         evidence={"wrappings_sha256": wrappings, "pages": "1"},
     )
+    routed(ledger, event_id, f"c-{event_id}", ChannelName.POST)
     ledger.record(
         event_id=event_id,
         status=Status.DISPATCHED,

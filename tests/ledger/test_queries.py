@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from comms.ledger import Ledger, SnapshotMismatch
 from comms.models import ChannelName, Status
-from tests.ledger.helpers import COMPANY, OTHER_PERSON, PERSON, Clock, accept, snapshot_of
+from tests.ledger.helpers import COMPANY, OTHER_PERSON, PERSON, Clock, accept, routed, snapshot_of
 
 
 def test_latest_and_statuses_per_communication(ledger: Ledger) -> None:
@@ -15,7 +15,7 @@ def test_latest_and_statuses_per_communication(ledger: Ledger) -> None:
     accept(ledger, "evt-q-0001")
     ledger.record(
         event_id="evt-q-0001",
-        status=Status.DISPATCHED,
+        status=Status.ROUTED,
         communication_id="c-ebox",
         channel=ChannelName.EBOX,
     )
@@ -31,6 +31,7 @@ def test_latest_and_statuses_per_communication(ledger: Ledger) -> None:
         communication_id="c-ebox",
         channel=ChannelName.EBOX,
     )
+    routed(ledger, "evt-q-0001", "c-post", ChannelName.POST)
     ledger.record(
         event_id="evt-q-0001",
         status=Status.DISPATCHED,
@@ -52,6 +53,7 @@ def test_latest_and_statuses_per_communication(ledger: Ledger) -> None:
 def test_find_by_evidence_returns_the_latest_match(ledger: Ledger) -> None:
     """An eBox status callback names only its message id; we find the communication from it."""
     accept(ledger, "evt-q-0002")
+    routed(ledger, "evt-q-0002", "c-2", ChannelName.EBOX)
     ledger.record(
         event_id="evt-q-0002",
         status=Status.DISPATCHED,
@@ -89,7 +91,7 @@ def test_search_by_person_dossier_and_filters(ledger: Ledger, clock: Clock) -> N
     )
     ledger.record(
         event_id="evt-q-0004",
-        status=Status.DISPATCHED,
+        status=Status.ROUTED,
         communication_id="c-4",
         channel=ChannelName.EMAIL,
     )
@@ -120,8 +122,10 @@ def test_stuck_lists_events_left_in_a_non_final_state(ledger: Ledger, clock: Clo
     """The sweeper asks what has not moved for an hour and is not done."""
     accept(ledger, "evt-q-0006")  # accepted, never rendered
     accept(ledger, "evt-q-0007")
+    routed(ledger, "evt-q-0007", "c-7")
     ledger.record(event_id="evt-q-0007", status=Status.DELIVERED, communication_id="c-7")
     accept(ledger, "evt-q-0008")
+    routed(ledger, "evt-q-0008", "c-8")
     ledger.record(event_id="evt-q-0008", status=Status.DISPATCHED, communication_id="c-8")
     clock.advance(2 * 3600)
     accept(ledger, "evt-q-0009")  # recent: not stuck yet

@@ -29,7 +29,7 @@ def _story(ledger: Ledger, clock: Clock) -> None:
     ):
         ledger.record(
             event_id=event_id,
-            status=Status.DISPATCHED,
+            status=Status.ROUTED,
             communication_id=f"c-{event_id}",
             channel=channel,
             reason='first choice; ünïcödé, "quotes", commas, and\na newline',
@@ -41,7 +41,7 @@ def _story(ledger: Ledger, clock: Clock) -> None:
     clock.advance(3600)
     ledger.record(
         event_id="evt-exp-0001",
-        status=Status.DISPATCHED,
+        status=Status.ROUTED,
         communication_id="c-post",
         channel=ChannelName.POST,
         reason="",  # stored as NULL: one spelling of nothing
@@ -58,7 +58,7 @@ def test_filters_combine_and_count(ledger: Ledger, clock: Clock) -> None:
     tracked = by(Filters(evidence_key="tracking_number", evidence_value="RR1BE"))
     assert [e.communication_id for e in tracked] == ["c-post"]
     assert by(Filters(evidence_key="tracking_number", evidence_value="RR2BE")) == []
-    both = Filters(channel=ChannelName.EMAIL, status=Status.DISPATCHED, dossier="D-2")
+    both = Filters(channel=ChannelName.EMAIL, status=Status.ROUTED, dossier="D-2")
     assert [e.event_id for e in by(both)] == ["evt-exp-0002"]
     late = Filters(since=datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     assert [e.seq for e in by(late)] == [5]

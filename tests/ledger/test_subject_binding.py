@@ -17,7 +17,7 @@ from comms.ledger.subject import export_subject
 from comms.models import ChannelName, Status
 from comms.settings import load_settings
 from tests.cli.test_commands import comms
-from tests.ledger.helpers import OTHER_PERSON, PERSON, accept
+from tests.ledger.helpers import OTHER_PERSON, PERSON, accept, routed
 
 PDF = b"%PDF-1.7 the letter of the first person"
 
@@ -26,6 +26,7 @@ def _sent(ledger: Ledger, archive: Archive, event_id: str, subject_id: str) -> s
     accept(ledger, event_id, subject_id=subject_id)
     sha = archive.put(PDF + event_id.encode())
     ledger.record(event_id=event_id, status=Status.RENDERED, document_sha256=sha)
+    routed(ledger, event_id, f"{event_id}-email", ChannelName.EMAIL)
     ledger.record(
         event_id=event_id,
         status=Status.DISPATCHED,
@@ -99,7 +100,7 @@ def test_a_repointed_event_is_never_handed_to_the_other_person(
     _sent(ledger, archive, "evt-theirs-0001", OTHER_PERSON)
     _repoint(ledger, "evt-mine-0001", OTHER_PERSON)
     # Rows appended after the UPDATE still carry the chained subject, not the altered one.
-    later = ledger.record(event_id="evt-mine-0001", status=Status.DELIVERED)
+    later = ledger.record(event_id="evt-mine-0001", status=Status.FAILED, reason="dead letter")
     assert later.subject_hmac == ledger.subject_hmac(PERSON)
 
     out = tmp_path / "their-request"

@@ -25,7 +25,7 @@ def append_many(url: str, worker: int, appends: int, event_id: str, barrier: Any
             else:
                 ledger.record(
                     event_id=event_id,
-                    status=Status.DISPATCHED,
+                    status=Status.ROUTED,
                     communication_id=f"com-{worker}-{i}",
                     channel=ChannelName.EBOX,
                     evidence={"worker": str(worker), "i": str(i)},

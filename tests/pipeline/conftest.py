@@ -36,7 +36,6 @@ def make_rig(emb: Embedded, templates: Path | None = None) -> Rig:
         else emb.settings.model_copy(update={"templates_dir": templates})
     )
     app = build_app(settings)
-    app.pipeline.services.transient_backoff_s = 0.01
     return Rig(app, emb)
 
 

@@ -18,6 +18,7 @@ from comms.app import App
 from comms.events import parse_event
 from comms.models import ChannelName, Status
 from comms.samples import all_samples, load_sample
+from comms.service.intake import Intake
 from tests.fakes import Recording, recording_app
 from tests.pipeline.conftest import Rig
 from tests.readback import pdf_text
@@ -42,7 +43,7 @@ async def run(app: App, name: str, **changes):
         for part in path:
             target = target[part]
         target[last] = value
-    return await app.pipeline.process(parse_event(raw), issued_on=ISSUED)
+    return await app.runner.run(parse_event(raw), issued_on=ISSUED)
 
 
 async def test_every_sample_goes_where_the_policy_says_and_is_recorded(rig: Rig) -> None:
@@ -120,7 +121,7 @@ async def test_bad_input_is_kept_with_field_errors_and_no_personal_values(
 ) -> None:
     raw = load_sample("decision-nl")
     raw["payload"]["reasons_in_fact"] = []
-    outcome = await recorded.app.pipeline.process_raw(json.dumps(raw), source="test:1")
+    outcome = await Intake(recorded.app).run(json.dumps(raw), source="test:1", door="file")
     assert outcome.verdict == "rejected"
     assert [e.field for e in outcome.errors] == ["payload.reasons_in_fact"]
     kept = recorded.app.ledger.rejections()

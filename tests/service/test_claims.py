@@ -12,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker, func
 
-from comms.service.claims import SiftingWorker
+from comms.service.claims import SiftingWorker, sifting_supported
 
 QUEUE = "comms:test:claims"
 JOBS = 24
@@ -77,3 +77,17 @@ async def test_a_job_running_elsewhere_or_here_is_not_offered_to_the_claim(redis
     finally:
         await sifter.close()
         await pool.aclose()
+
+
+def test_the_override_is_used_only_while_arq_keeps_start_jobs_as_it_was(
+    monkeypatch: Any,
+) -> None:
+    """arq's start_jobs is not public: a release that changes it turns the sifting off."""
+    assert sifting_supported()  # the pinned arq
+
+    async def start_jobs(self: Worker, job_ids: list[bytes], limit: int) -> None: ...
+
+    monkeypatch.setattr(Worker, "start_jobs", start_jobs)
+    assert not sifting_supported()
+    monkeypatch.delattr(Worker, "start_jobs")
+    assert not sifting_supported()

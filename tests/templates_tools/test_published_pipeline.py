@@ -10,6 +10,7 @@ from comms.compose.check import check_templates
 from comms.embedded import Embedded
 from comms.models import Language, Status
 from comms.samples import load_sample
+from comms.service.intake import Intake
 from comms.templates_store import TemplateStore
 from comms.templates_store.publishing import publish
 from tests.compose.conftest import LAYOUT
@@ -43,7 +44,7 @@ async def test_the_ledger_names_the_approved_version_not_the_working_copy(
     edit(templates_copy / "nl" / "decision" / "letter.html", "Onze beslissing", "NIET GOEDGEKEURD")
     app = build_app(settings)
     async with app:
-        outcome = await app.pipeline.process_raw(load_sample("decision-nl"), source="test")
+        outcome = await Intake(app).run(load_sample("decision-nl"), source="test", door="file")
     assert outcome.verdict == "sent", outcome
     rendered = [
         e for e in app.ledger.history(outcome.event_id or "") if e.status is Status.RENDERED
@@ -59,7 +60,9 @@ async def test_with_nothing_approved_the_letter_is_refused_and_recorded(
     )
     app = build_app(settings)
     async with app:
-        outcome = await app.pipeline.process_raw(load_sample("tax-certificate-fr"), source="test")
+        outcome = await Intake(app).run(
+            load_sample("tax-certificate-fr"), source="test", door="file"
+        )
     assert outcome.verdict == "refused"
     assert "no approved version of the fr tax_certificate templates" in (outcome.reason or "")
     [refused] = [

@@ -86,6 +86,5 @@ def embedded(settings: Settings) -> Iterator[Embedded]:
 @pytest.fixture
 async def rig(embedded: Embedded) -> AsyncIterator[Rig]:
     app = build_app(embedded.settings)
-    app.pipeline.services.transient_backoff_s = 0.01
     async with app:
         yield Rig(app, embedded)

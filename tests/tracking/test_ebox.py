@@ -190,7 +190,6 @@ async def test_published_no_id_without_its_paper_copy_gets_it_from_the_poll(rig:
             raise TransientError("outbox share not mounted")
 
         post.send = down  # type: ignore[method-assign]
-        restarted.pipeline.services.transient_backoff_s = 0.01
         first = await restarted.pipeline.process(
             parse_event(load_sample("decision-fr")), issued_on=ISSUED
         )

@@ -148,13 +148,9 @@ async def test_a_returned_letter_follows_the_returned_chain_when_the_policy_has_
     """An operator's policy: reminders on paper first, by email when the paper comes back."""
     policy = tmp_path / "routing.toml"
     policy.write_text(
-        (REPO_ROOT / "comms" / "routing.toml")
-        .read_text(encoding="utf-8")
-        .replace(
-            '[types.payment_reminder]\norder = ["ebox", "email", "post"]\n',
-            '[types.payment_reminder]\norder = ["post", "email"]\n'
-            '[types.payment_reminder.fallback]\nreturned = ["email"]\n',
-        ),
+        (REPO_ROOT / "comms" / "routing.toml").read_text(encoding="utf-8")
+        + '[types.payment_reminder]\norder = ["post", "email"]\n'
+        '[types.payment_reminder.fallback]\nreturned = ["email"]\n',
         encoding="utf-8",
     )
     app = build_app(embedded.settings.model_copy(update={"routing_policy": policy}))

@@ -53,8 +53,12 @@ def history(app: App, event_id: str, producer: str) -> None:
         Status.DELIVERED,
         Status.READ,
     ):
+        own = status is not Status.RENDERED  # the document is the event's, not the channel's
         app.ledger.record(
-            event_id=event_id, status=status, communication_id=cid, channel=ChannelName.EBOX
+            event_id=event_id,
+            status=status,
+            communication_id=cid if own else None,
+            channel=ChannelName.EBOX if own else None,
         )
 
 

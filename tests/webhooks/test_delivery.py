@@ -32,11 +32,12 @@ def letter_rows_after_acceptance(ledger: Ledger, event_id: str) -> None:
         (Status.DISPATCHED, {"registered": "false"}),
         (Status.DELIVERED, {"posted_on": "2026-12-04"}),
     ):
+        own = status is not Status.RENDERED  # the document is the event's, not the channel's
         ledger.record(
             event_id=event_id,
             status=status,
-            communication_id=cid,
-            channel=ChannelName.POST,
+            communication_id=cid if own else None,
+            channel=ChannelName.POST if own else None,
             evidence=evidence,
         )
 

@@ -1,0 +1,65 @@
+"""Rekeninguittreksel / extrait de compte: the movements and the balance at a date (charter §4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from comms.doctypes.base import DocType, Payable
+from comms.doctypes.parts import Envelope, Money, Payment, Quarter, SignedMoney, Strict, Year
+
+
+class Movement(Strict):
+    """One line of an account statement; debits raise the balance, credits lower it."""
+
+    booked_on: date
+    kind: Literal["contribution", "regularisation", "surcharge", "costs", "payment", "refund"]
+    year: Year
+    quarter: Quarter | None = None
+    debit: Money = Decimal("0.00")
+    credit: Money = Decimal("0.00")
+
+
+class AccountStatement(Strict):
+    """Rekeninguittreksel / extrait de compte: the movements and the balance at a date (charter §4)."""
+
+    statement_date: date
+    opening_balance: SignedMoney
+    movements: Annotated[list[Movement], Field(max_length=500)]
+    balance: SignedMoney
+    pay_by: date | None = None
+    payment: Payment | None = None
+
+    @model_validator(mode="after")
+    def _balance(self) -> AccountStatement:
+        moved = sum((m.debit - m.credit for m in self.movements), Decimal("0"))
+        if self.opening_balance + moved != self.balance:
+            raise ValueError("balance must equal the opening balance plus debits minus credits")
+        if self.balance > 0 and (self.payment is None or self.pay_by is None):
+            raise ValueError("a statement with an amount due needs pay_by and payment details")
+        return self
+
+
+class AccountStatementEvent(Envelope):
+    type: Literal["account_statement"]
+    payload: AccountStatement
+
+
+def _payable(event: Envelope) -> Payable | None:
+    p = event.payload
+    assert isinstance(p, AccountStatement)
+    if p.balance <= 0 or p.payment is None or p.pay_by is None:
+        return None
+    return Payable(p.balance, p.pay_by, p.payment)
+
+
+DOC_TYPE = DocType(
+    "account_statement",
+    AccountStatementEvent,
+    retention_years=7,
+    routing={"order": ["ebox", "email", "post"]},
+    payable=_payable,
+)

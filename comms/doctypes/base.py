@@ -1,0 +1,56 @@
+"""What a document type is: the one record every other part of comms derives its rules from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from comms.doctypes.parts import Envelope, Payment
+
+PAYMENT_MENTIONS = ("payment-amount", "payment-due", "payment-iban", "payment-ogm", "payment-qr")
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What a payment block and its QR code need, whatever the document type calls the fields."""
+
+    amount: Decimal
+    due_date: date
+    payment: Payment
+
+
+def _not_payable(_event: Envelope) -> Payable | None:
+    return None
+
+
+def _no_extra_mentions(_event: Envelope) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class DocType:
+    """One kind of letter and the rules that hold for every one of them (DESIGN.md, "Adding a
+    document type"): the event union, the catalogue, settings defaults, reports, retention and the
+    routing check are derived from these records."""
+
+    name: str  # the event's `type`, the template folder, the ledger's doc_type
+    event: type[Envelope]  # the event model: the envelope, `type: Literal[name]`, the payload
+    mentions: tuple[str, ...] = ()  # mandatory mentions (`data-mention` markers in the letter)
+    registered: bool = False  # by law, paper goes as registered mail (routing.toml must agree)
+    urgent: bool = False  # on the urgent queue: a legal period starts with it
+    retention_years: int = 10  # from 1 January after the event; the default of settings
+    # name in the ledger's event_dates → its path in the event JSON; reports compare sending
+    # times with `due_date` (notices) and `decision_date` (decisions)
+    key_dates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the type's default routing, in the keys of a routing.toml `[types.<name>]` table (without
+    # `registered`); the file's own table for the type is laid over it
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    payable: Callable[[Envelope], Payable | None] = _not_payable
+    extra_mentions: Callable[[Envelope], tuple[str, ...]] = _no_extra_mentions
+
+    def required_mentions(self, event: Envelope) -> tuple[str, ...]:
+        payment = PAYMENT_MENTIONS if self.payable(event) is not None else ()
+        return self.mentions + payment + self.extra_mentions(event)
