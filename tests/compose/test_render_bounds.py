@@ -70,7 +70,7 @@ async def test_a_runaway_letter_is_recorded_as_refused_and_nothing_is_sent(
     append_to_body(templates_copy, "nl", "tax_certificate", TEN_MB_IN_A_LOOP)
     rig = make_rig(embedded, templates_copy)
     async with rig.app:
-        outcome = await run(rig, "tax-certificate-nl")
+        outcome = await run(rig.app, "tax-certificate-nl")
     assert outcome.verdict == "refused"
     assert "more than 1,000,000 characters" in (outcome.reason or "")
     history = rig.app.ledger.history("sample-tax-certificate-nl")
