@@ -81,6 +81,7 @@ def test_a_weak_secret_stops_a_command_in_one_line_without_its_value(tmp_path: P
     assert strong.returncode == 0, strong.stderr
 
 
+@pytest.mark.timeout(900)  # a Redis test database may take minutes to free up on a shared host
 @pytest.mark.parametrize("command", [("serve", "--port", "0"), ("worker", "--burst")])
 def test_a_missing_ebox_key_is_reported_in_one_line(
     tmp_path: Path,
