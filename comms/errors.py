@@ -59,6 +59,10 @@ class SettingsProblem(CommsError):
     """
 
 
+class RemoteContent(RenderRefused):
+    """The email would make the member's mail client fetch something from the web: never send."""
+
+
 class DuplicateEvent(CommsError):
     """The same event id arrived with different content: refuse it as a conflict."""
 

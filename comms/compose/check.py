@@ -4,6 +4,7 @@
 - every variable used exists in the event model, and both languages use the same (checks/fields.py);
 - decisions hold their reasons and appeal mentions, payable notices the payment block
   (checks/required.py);
+- emails load nothing from the web: no remote images, styles or fonts (checks/remote.py);
 - every sample event renders in both languages into valid HTML and a PDF (checks/rendering.py).
 """
 
@@ -20,6 +21,7 @@ from jinja2 import Environment
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.checks.fields import field_problems
 from comms.compose.checks.problems import Kind, Problem, sort_problems
+from comms.compose.checks.remote import remote_problems
 from comms.compose.checks.rendering import Renderer, render_problems
 from comms.compose.checks.required import mention_problems
 from comms.compose.checks.structure import structure_problems
@@ -71,6 +73,7 @@ def static_problems(
     problems = structure_problems(root, envs, types)
     problems += field_problems(root, envs, types)
     problems += mention_problems(root, envs, types, chosen_samples.values())
+    problems += remote_problems(root, types)
     return sort_problems(problems)
 
 
@@ -93,6 +96,6 @@ def check_templates(
         # A line the reading checks already explain needs no second, vaguer report.
         explained = {
             (p.file, p.line) for p in problems if p.line and p.kind in (Kind.VARIABLE, Kind.SYNTAX)
-        }
+        } | {(p.file, None) for p in problems if p.kind is Kind.REMOTE}
         problems = sort_problems(problems + [p for p in found if (p.file, p.line) not in explained])
     return CheckReport(problems=problems, letters_made=made)

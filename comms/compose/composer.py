@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -13,14 +15,20 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType
-from comms.compose.environment import build_environment, load_fund
+from comms.compose.environment import (
+    MAX_TEXT_CHARS,
+    BoundedEnvironment,
+    TooLarge,
+    build_environment,
+    load_fund,
+)
 from comms.compose.mentions import missing_mentions
 from comms.compose.pdf import PdfMaker, PdfRenderer, WindowLayout, renderer_version
+from comms.compose.remote import remote_resources
 from comms.compose.versions import template_files, template_version
-from comms.errors import MissingMention, MissingTemplate, RenderRefused
+from comms.errors import MissingMention, MissingTemplate, RemoteContent, RenderRefused
 from comms.events import AnyEvent
 from comms.models import Document, Language, Message
 from comms.payment import epc_qr
@@ -32,6 +40,10 @@ ADDRESS_TEMPLATE = "_common/address.txt"  # the window's lines, for the print ma
 # (image-rendering: pixelated, so /Interpolate false as PDF/A wants). A bitmap costs WeasyPrint
 # far less than an SVG path of every module (docs/performance.md).
 QR_PIXELS_PER_MODULE = 1
+# All texts of one letter (letter, email, subjects, address): real ones take 20-60 ms here, so
+# a template still producing after this is looping on purpose or by mistake. Checked as output
+# comes; a loop that prints nothing is stopped by the render process's COMMS_RENDER_TIMEOUT_S.
+TEXTS_MAX_S = 10.0
 
 
 def today_in_brussels() -> date:
@@ -64,11 +76,11 @@ class Composer:
         """`pdf`: WeasyPrint unless given (tests of orchestration give a cheap one)."""
         self.templates_dir = templates_dir.resolve()
         self._pdf = pdf or PdfRenderer(self.templates_dir / "shared", layout)
-        self._envs: dict[Language, ImmutableSandboxedEnvironment] = {}
+        self._envs: dict[Language, BoundedEnvironment] = {}
         self._versions: dict[tuple[Any, ...], str] = {}
         self._lock = threading.Lock()
 
-    def _env(self, language: Language) -> ImmutableSandboxedEnvironment:
+    def _env(self, language: Language) -> BoundedEnvironment:
         with self._lock:
             if language not in self._envs:
                 self._envs[language] = build_environment(self.templates_dir, language)
@@ -143,15 +155,23 @@ class Composer:
         self._check_files(language, doc_type.name)
         env = self._env(language)
         context = self.context(event, issued_on or today_in_brussels())
+        deadline = time.monotonic() + TEXTS_MAX_S
         texts = {
-            name: self._render(env, f"{doc_type.name}/{name}", context) for name in TEMPLATE_FILES
+            name: self._render(env, f"{doc_type.name}/{name}", context, deadline)
+            for name in TEMPLATE_FILES
         }
-        address = self._render(env, ADDRESS_TEMPLATE, context)
+        address = self._render(env, ADDRESS_TEMPLATE, context, deadline)
         missing = missing_mentions(texts["letter.html"], doc_type.required_mentions(event))
         if missing:
             raise MissingMention(
                 "required mention(s) missing or empty: " + ", ".join(missing),
                 template=f"{language.value}/{doc_type.name}/letter.html",
+            )
+        remote = remote_resources(texts["email.html"])
+        if remote:
+            raise RemoteContent(
+                f"the member's mail client would fetch {remote[0].origin} when the email is opened",
+                template=f"{language.value}/{doc_type.name}/email.html",
             )
         ebox_subject = _one_line(texts["ebox_subject.txt"])
         if not ebox_subject or len(ebox_subject) > EBOX_SUBJECT_MAX_CHARS:
@@ -204,10 +224,20 @@ class Composer:
             raise RenderRefused(f"unknown document type {event.type!r}") from None
 
     @staticmethod
-    def _render(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
-        """Jinja's failures become refusals that name the file and line, never the member's data."""
+    def _render(
+        env: BoundedEnvironment, name: str, context: dict[str, Any], deadline: float
+    ) -> str:
+        """Jinja's failures become refusals that name the file and line, never the member's data.
+
+        The output is taken as it comes, so a template that runs away (a loop printing megabytes,
+        a loop that never ends) is refused with the reason instead of filling memory or hanging.
+        """
         try:
-            return env.get_template(name).render(context)
+            return _bounded(env.get_template(name).generate(context), name, deadline)
+        except TooLarge as exc:
+            raise RenderRefused(
+                f"the template would make {exc}; no letter needs that", template=name
+            ) from None
         except TemplateNotFound as exc:
             raise MissingTemplate(f"template not found: {exc.name}", template=name) from None
         except TemplateSyntaxError as exc:
@@ -224,8 +254,32 @@ class Composer:
             ) from None
         except TemplateError as exc:
             raise RenderRefused(f"template error: {exc.message}", template=name) from None
+        except RenderRefused:
+            raise
         except Exception as exc:  # a filter or an expression failed: refuse, never crash the batch
             # Only the exception's type: its message may quote a member's value.
             raise RenderRefused(
                 f"the template failed while rendering ({type(exc).__name__})", template=name
             ) from None
+
+
+def _bounded(chunks: Iterator[str], name: str, deadline: float) -> str:
+    """The template's output joined, refused past MAX_TEXT_CHARS or the letter's deadline."""
+    taken: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_TEXT_CHARS:
+            raise RenderRefused(
+                f"the template made more than {MAX_TEXT_CHARS:,} characters of text; "
+                "a letter is never that long (a loop or a repeated value running away?)",
+                template=name,
+            )
+        if time.monotonic() > deadline:
+            raise RenderRefused(
+                f"the templates took more than {TEXTS_MAX_S:g} s to fill in "
+                "(a letter takes well under a second): a loop running away?",
+                template=name,
+            )
+        taken.append(chunk)
+    return "".join(taken)

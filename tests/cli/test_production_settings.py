@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import secrets
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from comms.settings import load_settings
-from tests.cli.test_commands import comms
+from tests.commands import comms_process
+from tests.service.conftest import redis_db, redis_url  # noqa: F401 - fixtures
 
 SEAL_KEYS = f"2027a:{base64.b64encode(bytes(range(32))).decode()}"
 WEAK = "Brussel-1000-weak"  # what someone types: short, and guessable
@@ -69,34 +71,37 @@ def test_secrets_of_32_random_bytes_are_taken(tmp_path: Path, secret: str) -> No
 
 
 def test_a_weak_secret_stops_a_command_in_one_line_without_its_value(tmp_path: Path) -> None:
-    done = comms(tmp_path, "ledger", "verify", env=_production(tmp_path, COMMS_HMAC_SECRET=WEAK))
+    weak = _production(tmp_path, COMMS_HMAC_SECRET=WEAK)
+    done = comms_process(tmp_path, "ledger", "verify", env=weak)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "COMMS_HMAC_SECRET is too weak for production" in done.stderr
     assert HOW in done.stderr and WEAK not in done.stdout + done.stderr
-    strong = comms(tmp_path, "ledger", "verify", env=_production(tmp_path))
+    strong = comms_process(tmp_path, "ledger", "verify", env=_production(tmp_path))
     assert strong.returncode == 0, strong.stderr
 
 
+@pytest.mark.timeout(900)  # a Redis test database may take minutes to free up on a shared host
 @pytest.mark.parametrize("command", [("serve", "--port", "0"), ("worker", "--burst")])
 def test_a_missing_ebox_key_is_reported_in_one_line(
-    tmp_path: Path, command: tuple[str, ...]
+    tmp_path: Path,
+    command: tuple[str, ...],
+    redis_url: str,  # noqa: F811 - our own Redis database: the worker checks Redis first
 ) -> None:
-    unset = comms(tmp_path, *command, env=_production(tmp_path))
+    def comms(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return comms_process(tmp_path, *args, env=env | {"COMMS_REDIS_URL": redis_url})
+
+    unset = comms(*command, env=_production(tmp_path))
     assert unset.returncode == 1
     assert unset.stderr.strip() == "COMMS_EBOX_PRIVATE_KEY_PATH must be set in production"
     gone = tmp_path / "keys" / "ebox.pem"
-    absent = comms(
-        tmp_path, *command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone))
-    )
+    absent = comms(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
     assert absent.returncode == 1
     assert absent.stderr.strip() == (
         "COMMS_EBOX_PRIVATE_KEY_PATH: the file cannot be read (No such file or directory)"
     )
     gone.parent.mkdir()
     gone.write_text("not a key")
-    garbled = comms(
-        tmp_path, *command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone))
-    )
+    garbled = comms(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
     assert garbled.returncode == 1
     assert garbled.stderr.strip().startswith("COMMS_EBOX_PRIVATE_KEY_PATH: not a PEM private key")

@@ -16,6 +16,7 @@ class Kind(str, Enum):
     MENTION = "mention"  # a legally required passage is missing
     RENDER = "render"  # the letter could not be made with a sample event
     HTML = "html"  # the HTML made from the template is broken
+    REMOTE = "remote"  # an email loads an image, style or font from the web (a tracking pixel)
 
 
 @dataclass(frozen=True, order=True)

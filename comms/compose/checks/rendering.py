@@ -15,10 +15,11 @@ from tinyhtml5.parser import HTMLParser  # type: ignore[import-untyped]
 
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.checks.problems import Kind, Problem
+from comms.compose.checks.remote import REMOTE_TODO
 from comms.compose.checks.structure import LANGUAGE_NAMES
 from comms.compose.composer import Composer, Rendered
 from comms.compose.environment import build_environment
-from comms.errors import InvalidEvent, MissingMention, RenderRefused
+from comms.errors import InvalidEvent, MissingMention, RemoteContent, RenderRefused
 from comms.events import AnyEvent, parse_event
 from comms.models import Language
 
@@ -164,6 +165,10 @@ class Renderer:
                 "A required passage is missing or empty for this kind of event: check the "
                 "{% if %} around it, and that its data-mention mark is on an element with text.",
                 Kind.MENTION,
+            )
+        if isinstance(exc, RemoteContent):
+            return Finding(
+                exc.template or f"{folder}/email.html", None, exc.reason, REMOTE_TODO, Kind.REMOTE
             )
         where, line = self._locate(event, exc.template)
         return Finding(
