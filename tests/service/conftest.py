@@ -48,6 +48,13 @@ REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 120.0
 
 
+# Tests that start worker processes run one at a time within a group; two groups, so that the
+# two xdist processes of `./dev test` share them (about the same time each) instead of one
+# process running them all after the other while the other process idles at the end.
+WORKERS_A = pytest.mark.xdist_group("service-workers-a")
+WORKERS_B = pytest.mark.xdist_group("service-workers-b")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "heavy: real worker processes over a batch; slow but part of CI"
