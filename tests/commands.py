@@ -20,6 +20,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from comms.cli import cli
+from comms.cli.console import console, err
 
 PROCESS_TIMEOUT_S = 240
 COMMS_ARGV = [sys.executable, "-m", "comms.cli"]  # the installed script, without relying on PATH
@@ -47,6 +48,10 @@ def comms(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> Ran
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("COMMS_")}
 
     def invoke() -> Ran:
+        # The consoles fixed their width when first imported (xdist sets COLUMNS=80 then): a
+        # process would read COLUMNS as it starts, so set what this call says.
+        for printer in (console, err):
+            printer.width = int(given["COLUMNS"])
         with contextlib.chdir(folder):
             result = CliRunner().invoke(
                 cli, list(args), env={**unset, **given}, catch_exceptions=False
