@@ -35,7 +35,7 @@ from comms.settings import Settings, load_settings
 
 REDIS_HOST = "127.0.0.1:6379"
 CLAIMS_DB = 8  # holds `comms:test:db:<n>` claims, nothing else
-TEST_DBS = (10, 11, 12, 13, 14, 5, 6, 7)  # 9: bench/pipeline.py; 15: bench/arq_noop.py
+TEST_DBS = (10, 11, 12, 13, 14, 5, 6, 7, 1, 2, 3, 4)  # 0: the default; 9, 15: benches
 CLAIM_TTL_S = 1800  # a crashed run's claim lapses; each test renews it
 CLAIM_WAIT_S = 300.0
 PRODUCER_TOKEN = "producer-token"
