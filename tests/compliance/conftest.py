@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from comms.api.auth import token_digest
 from comms.app import App, build_channels, build_composer
 from comms.archive import Archive
+from comms.compose.pdf import PdfMaker
 from comms.embedded import embedded_services
 from comms.events import parse_event
 from comms.ledger import Ledger
@@ -82,7 +83,11 @@ def database(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
         yield url
 
 
-def build_world_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> App:
+def build_world_app(
+    settings: Settings,
+    clock: Callable[[], datetime] | None = None,
+    pdf: PdfMaker | None = None,
+) -> App:
     """The composition root's parts, with the ledger's clock set when a test needs the past."""
     secret = settings.hmac_secret.get_secret_value()
     ledger = Ledger(settings.effective_database_url, secret, **({"clock": clock} if clock else {}))
@@ -91,9 +96,10 @@ def build_world_app(settings: Settings, clock: Callable[[], datetime] | None = N
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
-        composer=build_composer(settings),
+        composer=build_composer(settings, pdf=pdf),
         router=Router.from_file(settings.routing_policy),
         channels=build_channels(settings),
+        pdf=pdf,
     )
 
 
@@ -137,11 +143,13 @@ def make_world(
     folder: Path,
     url: str,
     clock: Callable[[], datetime] | None = None,
+    pdf: PdfMaker | None = None,
 ) -> World:
+    """`pdf`: WeasyPrint unless given; the shared `world` keeps real PDFs, tests open them."""
     base = load_settings(environment="test", data_dir=folder / "var", database_url=url)
     with embedded_services(base, no_digital_users=(NO_DIGITAL_USER,)) as emb:
         settings = emb.settings.model_copy(update={"api_users": USERS})
-        app = build_world_app(settings, clock)
+        app = build_world_app(settings, clock, pdf)
         # In a thread of its own: a browser test may hold this thread's event loop already.
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, send_everything(app)).result()

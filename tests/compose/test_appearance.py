@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pypdfium2
 import pytest
@@ -13,8 +12,8 @@ from comms.compose import CATALOGUE, Composer
 from comms.events import AnyEvent, parse_event
 from comms.payment import epc_qr
 from comms.samples import all_samples
+from tests.compose.conftest import ISSUED, SampleLetters
 
-ISSUED = date(2027, 1, 4)
 SAMPLES = sorted(all_samples().items())
 SCALE = 3.0  # 216 dpi: a changed digit shows as dozens of pixels (see the last test)
 TOLERANCE = 64  # grey levels, of 255, beyond the neighbourhood's own range
@@ -71,9 +70,11 @@ def before_issue_7(composer: Composer, event: AnyEvent) -> bytes:
 
 
 @pytest.mark.parametrize("name", [n for n, _ in SAMPLES])
-def test_every_page_looks_as_before(composer: Composer, name: str) -> None:
-    event = parse_event(dict(all_samples()[name]))
-    after = composer.compose(event, issued_on=ISSUED).document.pdf
+def test_every_page_looks_as_before(
+    composer: Composer, sample_letters: SampleLetters, name: str
+) -> None:
+    event, message = sample_letters[name]
+    after = message.document.pdf
     assert max(difference(before_issue_7(composer, event), after)) <= MAX_PIXELS_OFF
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 from decimal import Decimal
 
 import pikepdf
@@ -13,15 +12,15 @@ import zxingcpp
 from babel.dates import format_date
 from babel.numbers import format_currency
 
-from comms.compose import CATALOGUE, Composer
+from comms.compose import CATALOGUE
 from comms.doctypes.decision import Decision
 from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.identifiers import format_iban
 from comms.payment import epc_payload, format_structured_communication
 from comms.samples import all_samples
+from tests.compose.conftest import ISSUED, SampleLetters
 from tests.readback import pdf_text
 
-ISSUED = date(2027, 1, 4)
 SAMPLES = sorted(all_samples().items())
 
 
@@ -40,11 +39,10 @@ def normal(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(composer: Composer) -> dict[str, tuple[AnyEvent, bytes, str]]:
+def rendered(sample_letters: SampleLetters) -> dict[str, tuple[AnyEvent, bytes, str]]:
     out = {}
-    for name, raw in SAMPLES:
-        event = parse_event(raw)
-        message = composer.compose(event, issued_on=ISSUED)
+    for name, _ in SAMPLES:
+        event, message = sample_letters[name]
         out[name] = (event, message.document.pdf, normal(pdf_text(message.document.pdf)))
     return out
 

@@ -35,7 +35,7 @@ from comms.settings import Settings, load_settings
 
 REDIS_HOST = "127.0.0.1:6379"
 CLAIMS_DB = 8  # holds `comms:test:db:<n>` claims, nothing else
-TEST_DBS = (10, 11, 12, 13, 14, 5, 6, 7)  # 9: bench/pipeline.py; 15: bench/arq_noop.py
+TEST_DBS = (10, 11, 12, 13, 14, 5, 6, 7, 1, 2, 3, 4)  # 0: the default; 9, 15: benches
 CLAIM_TTL_S = 1800  # a crashed run's claim lapses; each test renews it
 CLAIM_WAIT_S = 300.0
 PRODUCER_TOKEN = "producer-token"
@@ -46,6 +46,13 @@ SENT = ("dispatched", "delivered", "read")
 PERSONAL = ("An Peeters", "85073003328", "an.peeters@example.org", "Kerkstraat", "Luc Dubois")
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 120.0
+
+
+# Tests that start worker processes run one at a time within a group; two groups, so that the
+# two xdist processes of `./dev test` share them (about the same time each) instead of one
+# process running them all after the other while the other process idles at the end.
+WORKERS_A = pytest.mark.xdist_group("service-workers-a")
+WORKERS_B = pytest.mark.xdist_group("service-workers-b")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -30,6 +30,7 @@ from comms.service.deliver import Deliverer
 from comms.service.guard import Guard
 from comms.service.intake import Intake
 from comms.settings import Settings, load_settings
+from tests.commands import comms
 from tests.pgserver import PgServer, own_pg_url, pg_server  # noqa: F401 - fixtures
 from tests.service.conftest import Stack, api_users, event, wait_for
 
@@ -198,7 +199,7 @@ def test_comms_enqueue_stops_cleanly_when_the_database_goes_and_a_rerun_is_safe(
     assert "The database became unavailable at line" in errors
     assert "Re-running the same file is safe" in errors
 
-    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    rerun = comms(tmp_path, "enqueue", str(path), env=env)  # the same command, in this process
     assert rerun.returncode == 0, rerun.stderr
     assert f"Accepted {count - accepted}, duplicates {accepted}," in rerun.stdout
     assert _accepted(ledger) == count

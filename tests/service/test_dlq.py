@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from channels.base import Channel
 from comms.app import build_app, build_channels
 from comms.models import ChannelName, Status
@@ -14,9 +12,9 @@ from comms.service.intake import Intake
 from comms.service.jobs import BULK_QUEUE
 from tests.commands import Ran, comms_process
 from tests.commands import comms as run
-from tests.service.conftest import REPO, Stack, event
+from tests.service.conftest import REPO, WORKERS_B, Stack, event
 
-pytestmark = [pytest.mark.xdist_group("service-workers")]
+pytestmark = [WORKERS_B]
 
 EVENT_ID = "dead-letter-0001"
 

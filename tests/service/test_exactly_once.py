@@ -8,12 +8,12 @@ import time
 import pytest
 
 from comms.queue import Queue
-from tests.service.conftest import Stack, event, wait_for
+from tests.service.conftest import WORKERS_A, Stack, event, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
 pytestmark = [
     pytest.mark.heavy,
-    pytest.mark.xdist_group("service-workers"),
+    WORKERS_A,
     pytest.mark.timeout(600),
 ]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.service.conftest import PERSONAL, Stack, event, free_port, wait_for
+from tests.service.conftest import PERSONAL, WORKERS_B, Stack, event, free_port, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
 pytestmark = [
     pytest.mark.heavy,
-    pytest.mark.xdist_group("service-workers"),
+    WORKERS_B,
     pytest.mark.timeout(600),
 ]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.commands import comms
-from tests.service.conftest import REPO, Stack, event, wait_for
+from tests.service.conftest import REPO, WORKERS_B, Stack, event, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
 pytestmark = [
     pytest.mark.heavy,
-    pytest.mark.xdist_group("service-workers"),
+    WORKERS_B,
     pytest.mark.timeout(600),
 ]
 

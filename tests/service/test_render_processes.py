@@ -10,11 +10,11 @@ import pytest
 from pypdf import PdfReader
 
 from comms.archive import Archive
-from tests.service.conftest import Stack, event, wait_for
+from tests.service.conftest import WORKERS_A, Stack, event, wait_for
 
 pytestmark = [
     pytest.mark.heavy,
-    pytest.mark.xdist_group("service-workers"),
+    WORKERS_A,
     pytest.mark.timeout(600),
 ]
 

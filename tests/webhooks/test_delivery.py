@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook
-from typer.testing import CliRunner
 
-from comms.cli import cli
 from comms.ledger import Ledger
 from comms.models import ChannelName, Status, producer_source
 from comms.webhooks import WebhookStore
 from comms.webhooks.dispatcher import Dispatcher
+from tests.commands import comms
 from tests.ledger.helpers import SECRET
 from tests.webhooks.conftest import FAST, Receiver, accept_from, run_until
 
@@ -86,6 +86,7 @@ async def test_a_receiver_failing_for_good_ends_in_dead_letters_an_operator_repl
     receiver: Receiver,
     db_url: str,
     monkeypatch: object,
+    tmp_path: Path,
 ) -> None:
     endpoint, _ = store.register("upstream", receiver.url, ["accepted"])
     receiver.status = 500
@@ -96,11 +97,11 @@ async def test_a_receiver_failing_for_good_ends_in_dead_letters_an_operator_repl
 
     receiver.status = 200
     env = {"COMMS_DATABASE_URL": db_url, "COMMS_HMAC_SECRET": SECRET}
-    listed = CliRunner().invoke(cli, ["webhooks", "dead"], env=env)
-    assert listed.exit_code == 0 and dead.id in listed.output
-    replayed = CliRunner().invoke(cli, ["webhooks", "replay", "--endpoint", endpoint.id], env=env)
-    assert replayed.exit_code == 0, replayed.output
-    assert "1 message(s) queued again" in replayed.output
+    listed = comms(tmp_path, "webhooks", "dead", env=env)
+    assert listed.returncode == 0 and dead.id in listed.stdout
+    replayed = comms(tmp_path, "webhooks", "replay", "--endpoint", endpoint.id, env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "1 message(s) queued again" in replayed.stdout
     await run_until(dispatcher, lambda: len(receiver.got) == 1)
     assert receiver.got[0].headers["webhook-id"] == dead.id
 
