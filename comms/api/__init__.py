@@ -6,6 +6,7 @@ Each area has its own router module; `create_api` mounts them on one FastAPI app
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from comms.api import (
     auth,
@@ -18,7 +19,7 @@ from comms.api import (
     studio,
     webhooks,
 )
-from comms.api.guard import StorableText
+from comms.api.guard import StorableText, without_input
 from comms.app import App
 
 
@@ -32,6 +33,7 @@ def create_api(app: App) -> FastAPI:
     api.state.comms = app
     outages.install(api)  # 503 + Retry-After while the database is away (finding 9)
     api.add_middleware(StorableText)
+    api.add_exception_handler(RequestValidationError, without_input)
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(webhooks.router)  # before events: `/events/changes` is not an event id

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRouter
 
 from comms.api.auth import Principal, require
-from comms.api.compliance_query import filters_from, view_filters_from
+from comms.api.compliance_query import FILTER_PARAMS, filters_from, view_filters_from
 from comms.app import App
 from comms.archive import ArchiveCorrupted
 from comms.ledger.documents import (
@@ -33,6 +33,20 @@ MAX_OFFSET = 1_000_000_000  # rows; beyond any log, and inside a 64-bit OFFSET
 API_PURPOSE = "api"  # what a view through this API records as its route
 
 router = APIRouter(prefix="/deliveries", tags=["compliance"])
+
+
+def _query(*names: str) -> dict[str, Any]:
+    """Filters read from the query string by name, declared so the OpenAPI document lists them."""
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+            for n in names
+        ]
+    }
+
+
+FILTERS = _query(*FILTER_PARAMS)
+VIEW_FILTERS = _query("document", "event_id", "viewer", "since", "until")
 
 
 def _app(request: Request) -> App:
@@ -56,7 +70,7 @@ def event_json(info: EventInfo) -> dict[str, Any]:
     return json_record(info)
 
 
-@router.get("")
+@router.get("", openapi_extra=FILTERS)
 def deliveries(
     request: Request,
     who: Compliance,
@@ -79,7 +93,7 @@ def deliveries(
     )
 
 
-@router.get("/export")
+@router.get("/export", openapi_extra=FILTERS)
 def export(
     request: Request,
     who: Compliance,
@@ -101,7 +115,7 @@ def export(
     )
 
 
-@router.get("/views")
+@router.get("/views", openapi_extra=VIEW_FILTERS)
 def views(
     request: Request,
     who: Compliance,

@@ -31,7 +31,6 @@ from comms.reporting import TABLES, Period, build_report, csv_text, render_fragm
 PAGES = Path(__file__).resolve().parent / "pages" / "compliance"
 PAGE_SIZE = 50  # rows per result page
 PAGE_PURPOSE = "compliance page"  # what a view through these pages records as its route
-ROLE = "compliance"
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -59,7 +58,7 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(LEGAL_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-Officer = Annotated[Principal, Depends(require_page(ROLE))]
+Officer = Annotated[Principal, Depends(require_page("compliance"))]
 # A page number past any log is refused (a 20-digit one overflows the database's OFFSET).
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 router = APIRouter(prefix="/compliance", tags=["compliance pages"], include_in_schema=False)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comms.events import is_storable_text
@@ -139,3 +142,20 @@ async def _answer(send: Send, code: int, field: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def without_input(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a bad parameter, without the `input` it quotes (it may be personal)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if str(p) in PUBLIC_LOCATIONS),
+            "message": str(err.get("msg", "invalid")),
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+# What a FastAPI error location may name: where the parameter was, and our own parameter names.
+PUBLIC_LOCATIONS = PUBLIC_NAMES | {"query", "path", "header", "cookie", "body"}

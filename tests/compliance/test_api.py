@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -127,9 +128,9 @@ def test_pages_send_strangers_to_sign_in_and_refuse_other_roles(client: TestClie
     first = client.get("/compliance/events/sample-decision-nl", follow_redirects=False)
     assert first.status_code == 303
     assert first.headers["location"] == "/login?next=/compliance/events/sample-decision-nl"
-    client.cookies.set("comms_session", PRODUCER_TOKEN)
+    client.post("/login", data={"token": PRODUCER_TOKEN})
     assert client.get("/compliance").status_code == 403
-    client.cookies.set("comms_session", OFFICER_TOKEN)
+    client.post("/login", data={"token": OFFICER_TOKEN})
     page = client.get("/compliance", params={"doc_type": "decision"})
     assert page.status_code == 200 and "<script" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
@@ -139,8 +140,12 @@ def test_pages_send_strangers_to_sign_in_and_refuse_other_roles(client: TestClie
 
 
 def test_a_bad_number_in_the_form_is_refused_without_echo(client: TestClient) -> None:
-    client.cookies.set("comms_session", OFFICER_TOKEN)
-    answer = client.post("/compliance/search", data={"subject": "84022711080"})
+    signed_in = client.post("/login", data={"token": OFFICER_TOKEN, "next": "/compliance"})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.text)
+    assert csrf is not None
+    answer = client.post(
+        "/compliance/search", data={"subject": "84022711080", "csrf_token": csrf.group(1)}
+    )
     assert answer.status_code == 422 and "not a valid national" in answer.text
     assert "84022711080" not in answer.text
     client.cookies.clear()

@@ -147,3 +147,29 @@ def test_the_report_and_verify_pages_work_without_javascript(server: str, page: 
     assert "NO_DIGITAL_USER" in page.inner_text("#rates")
     page.goto(f"{server}/compliance/verify")
     assert page.inner_text("#verdict").startswith("Intact")
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(
+    server: str, browser: Browser
+) -> None:
+    """Alice signs out; someone who copied her cookie before that finds the sign-in form."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/login?next=/compliance")
+    page.fill("input[name=token]", OFFICER_TOKEN)
+    page.click("button[type=submit]")
+    assert page.url == f"{server}/compliance"
+    copied = context.cookies()
+    assert [c["name"] for c in copied] == ["comms_session"]
+    assert copied[0]["value"] != OFFICER_TOKEN and copied[0]["httpOnly"]
+
+    page.click("header button:text-is('Sign out')")  # the form carries its CSRF token
+    assert "/login" in page.url
+    context.close()
+
+    thief = browser.new_context(java_script_enabled=False)
+    thief.add_cookies(copied)
+    stolen = thief.new_page()
+    stolen.goto(f"{server}/compliance")
+    assert "/login" in stolen.url
+    thief.close()

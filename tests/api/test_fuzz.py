@@ -1,0 +1,34 @@
+"""The whole HTTP API under generated requests (schemathesis, from its OpenAPI document).
+
+On SQLite and PostgreSQL: no answer >= 500, and no personal value of a request (names, numbers,
+made-up field names, malformed ids) in any answer, log line, chained row or rejection's errors.
+`bench/soak_api.py` runs the same soak longer; here FUZZ_EXAMPLES bounds it for CI.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bench.soak_api import SOAK_TOKEN, Soak
+from comms.api.auth import token_digest
+from comms.app import App
+from comms.settings import ApiUser
+
+FUZZ_EXAMPLES = int(os.environ.get("COMMS_FUZZ_EXAMPLES", "40"))  # per operation and kind
+EVERY_OPERATION = 9  # the OpenAPI document's operations today; more is fine, fewer is a loss
+
+
+def test_no_server_error_and_no_personal_value_repeated(comms_app: App) -> None:
+    user = ApiUser(
+        name="soak",
+        roles=["producer", "compliance", "staff", "operator"],
+        token_sha256=token_digest(SOAK_TOKEN),
+    )
+    comms_app.settings.api_users.append(user)
+    soak = Soak(comms_app)
+    assert len(soak.operations()) >= EVERY_OPERATION
+    soak.run(FUZZ_EXAMPLES)
+    assert soak.counts["requests"] > FUZZ_EXAMPLES * EVERY_OPERATION
+    assert soak.counts["answers >= 500"] == 0, soak.problems
+    assert soak.counts["personal values repeated"] == 0, soak.problems
+    assert soak.counts["2xx"] > 0 and soak.counts["4xx"] > 0, soak.counts
