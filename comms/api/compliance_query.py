@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from fastapi import HTTPException, status
 
 from comms.ledger import Filters, Ledger, ViewFilters
-from comms.ledger.filters import parse_evidence, parse_moment
-from comms.models import ChannelName, Status
+from comms.ledger.filters import FilterProblem, parse_moment
 
 SUBJECT_HEADER = "X-Comms-Subject"  # a clear number travels in a header: URLs end up in logs
 FILTER_PARAMS = (
@@ -37,40 +35,18 @@ def filters_from(
     """Filters from query parameters (empty ones ignored) and, optionally, a clear number."""
     if "subject" in params:  # refused, not ignored: the caller must learn it leaked into a URL
         raise _bad("subject", f"never in a URL: send the {SUBJECT_HEADER} header or subject_hmac")
-    values = {k: v.strip() for k, v in params.items() if k in FILTER_PARAMS and v.strip()}
-    out: dict[str, Any] = {}
-    for name in ("dossier", "event_id", "communication_id", "doc_type"):
-        if name in values:
-            out[name] = values[name]
+    hashed = None
     if subject:
         try:
-            out["subject_hmac"] = ledger.subject_hmac(subject)
+            hashed = ledger.subject_hmac(subject)
         except ValueError:
             raise _bad("subject", "not a valid national or enterprise number") from None
-    elif "subject_hmac" in values:
-        out["subject_hmac"] = values["subject_hmac"].lower()
     try:
-        if "channel" in values:
-            out["channel"] = ChannelName(values["channel"])
-        if "status" in values:
-            out["status"] = Status(values["status"])
-    except ValueError:
-        raise _bad("channel/status", "unknown value") from None
-    for name in ("since", "until"):
-        if name in values:
-            try:
-                out[name] = parse_moment(values[name])
-            except ValueError as exc:
-                raise _bad(name, str(exc)) from None
-    if "evidence" in values:
-        try:
-            out["evidence_key"], out["evidence_value"] = parse_evidence(values["evidence"])
-        except ValueError as exc:
-            raise _bad("evidence", str(exc)) from None
-    try:
-        return Filters(**out)
-    except ValueError as exc:
-        raise _bad("filters", str(exc)) from None
+        return Filters.from_text(
+            {k: v for k, v in params.items() if k in FILTER_PARAMS}, subject_hmac=hashed
+        )
+    except FilterProblem as exc:
+        raise _bad(exc.field, exc.problem) from None
 
 
 def query_of(filters: Filters) -> dict[str, str]:

@@ -26,7 +26,7 @@ from comms.ledger import Filters, Ledger, RetentionPolicy, VerifyResult, ViewFil
 from comms.ledger.audit import audit_archive
 from comms.ledger.checkpoints import Checkpoint
 from comms.ledger.export import FORMATS, Format
-from comms.ledger.filters import parse_evidence, parse_moment
+from comms.ledger.filters import parse_moment
 from comms.ledger.subject import export_subject
 from comms.models import ChannelName, Status
 from comms.settings import SEAL_KEY_BYTES, Settings, load_settings, parse_seal_keys
@@ -89,20 +89,19 @@ class FilterOptions:
     def parse(self, ledger: Ledger) -> Filters:
         """Checked and the subject hashed; a bad option ends the command naming it, not its value."""
         try:
-            key, value = parse_evidence(self.evidence) if self.evidence else (None, None)
-            return Filters(
-                subject_hmac=ledger.subject_hmac(self.subject) if self.subject else None,
-                dossier=self.dossier,
-                event_id=self.event,
-                communication_id=self.communication,
-                doc_type=self.doc_type,
-                channel=self.channel,
-                status=self.status,
-                since=parse_moment(self.since) if self.since else None,
-                until=parse_moment(self.until) if self.until else None,
-                evidence_key=key,
-                evidence_value=value,
-            )
+            hashed = ledger.subject_hmac(self.subject) if self.subject else None
+            text = {
+                "dossier": self.dossier,
+                "event_id": self.event,
+                "communication_id": self.communication,
+                "doc_type": self.doc_type,
+                "channel": self.channel.value if self.channel else None,
+                "status": self.status.value if self.status else None,
+                "since": self.since,
+                "until": self.until,
+                "evidence": self.evidence,
+            }
+            return Filters.from_text(text, subject_hmac=hashed)
         except ValueError as exc:  # the messages name the field, never the value
             raise _fail(str(exc)) from None
 

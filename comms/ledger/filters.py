@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any
@@ -16,6 +17,15 @@ from comms.models import ChannelName, Status
 def evidence_value_hash(value: str) -> str:
     """What `entry_evidence` keeps of a value: fixed length, so any value fits the index."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class FilterProblem(ValueError):
+    """A filter given as text is wrong: `field` names it; the message never quotes the value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,45 @@ class Filters:
         for moment in (self.since, self.until):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError("since and until must carry a time zone")
+
+    @classmethod
+    def from_text(
+        cls, values: Mapping[str, str | None], *, subject_hmac: str | None = None
+    ) -> Filters:
+        """Filters from text as the CLI and the API take them (`channel`, `status`, ISO or
+        Brussels `since`/`until`, `evidence` as key=value); empty ones ignored. A bad value raises
+        FilterProblem naming the field, never the value."""
+        given = {k: v.strip() for k, v in values.items() if v is not None and v.strip()}
+
+        def parsed(name: str, parse: Any, problem: str | None = None) -> Any:
+            if name not in given:
+                return None
+            try:
+                return parse(given[name])
+            except ValueError as exc:  # an enum's own message would quote the value
+                raise FilterProblem(name, problem or str(exc)) from None
+
+        key, value = parsed("evidence", parse_evidence) or (None, None)
+        channel = parsed("channel", ChannelName, "unknown value")
+        status = parsed("status", Status, "unknown value")
+        since, until = parsed("since", parse_moment), parsed("until", parse_moment)
+        try:
+            return cls(
+                subject_hmac=subject_hmac
+                or (given["subject_hmac"].lower() if "subject_hmac" in given else None),
+                dossier=given.get("dossier"),
+                event_id=given.get("event_id"),
+                communication_id=given.get("communication_id"),
+                doc_type=given.get("doc_type"),
+                channel=channel,
+                status=status,
+                since=since,
+                until=until,
+                evidence_key=key,
+                evidence_value=value,
+            )
+        except ValueError as exc:
+            raise FilterProblem("filters", str(exc)) from None
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))

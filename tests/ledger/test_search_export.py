@@ -10,6 +10,7 @@ import pytest
 from comms.ledger import Filters, Ledger
 from comms.ledger.chain import verify_rows
 from comms.ledger.export import pieces, read, read_entries
+from comms.ledger.filters import FilterProblem
 from comms.ledger.queries import iter_rows
 from comms.ledger.schema import chain_head
 from comms.models import ChannelName, Status
@@ -120,3 +121,25 @@ def test_streamed_pieces_equal_the_file(ledger: Ledger, clock: Clock) -> None:
         with ledger.engine.connect() as conn:
             small = list(pieces(iter_rows(conn, Filters()), fmt, size=2))  # type: ignore[arg-type]
         assert len(small) == 3 and "".join(small) == whole.getvalue()
+
+
+def test_the_cli_and_the_api_read_filters_from_text_alike() -> None:
+    """One parser for both doors: a bad value is named by its field, never quoted."""
+    read = Filters.from_text(
+        {
+            "channel": "post",
+            "status": "dispatched",
+            "evidence": "tracking_number=RR1BE",
+            "dossier": " ",
+        }
+    )
+    assert read == Filters(
+        channel=ChannelName.POST,
+        status=Status.DISPATCHED,
+        evidence_key="tracking_number",
+        evidence_value="RR1BE",
+    )
+    for field, text in (("channel", "fax-85073003328"), ("since", "yesterday 85073003328")):
+        with pytest.raises(FilterProblem) as refused:
+            Filters.from_text({field: text})
+        assert refused.value.field == field and "85073003328" not in str(refused.value)
