@@ -19,7 +19,7 @@ from comms.errors import InvalidEvent, RenderRefused
 from comms.events import AnyEvent, event_json_schema, parse_event
 from comms.models import Language
 from comms.pipeline import Outcome
-from comms.samples import sample_for, sample_paths
+from comms.samples import all_samples, sample_for
 from comms.service.intake import Door, Intake
 from comms.settings import load_settings
 
@@ -78,7 +78,7 @@ def demo() -> None:
     settings = load_settings()
     with embedded_services(settings) as emb:
         app = build_app(emb.settings)
-        items = [(p.name, p.read_text(encoding="utf-8")) for p in sample_paths()]
+        items = [(f"{name}.json", json.dumps(raw)) for name, raw in all_samples().items()]
         results = asyncio.run(_run(app, items, "demo"))
         code = _report(app, results)
         console.print(f"Ledger: {emb.settings.effective_database_url}")
