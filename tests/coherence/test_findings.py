@@ -80,10 +80,14 @@ def test_the_letter_is_dated_by_the_event_then_the_batch_never_the_wall_clock(
     composer: Composer,
 ) -> None:
     raw = sample("tax-certificate-nl")
-    text = plain(pdf_text(composer.compose(parse_event(raw), issued_on=date(2027, 2, 1)).document.pdf))
+    text = plain(
+        pdf_text(composer.compose(parse_event(raw), issued_on=date(2027, 2, 1)).document.pdf)
+    )
     assert "4 januari 2027" in text and "1 februari 2027" not in text
     del raw["issue_date"]
-    text = plain(pdf_text(composer.compose(parse_event(raw), issued_on=date(2027, 2, 1)).document.pdf))
+    text = plain(
+        pdf_text(composer.compose(parse_event(raw), issued_on=date(2027, 2, 1)).document.pdf)
+    )
     assert "1 februari 2027" in text
 
 
@@ -117,8 +121,18 @@ def test_a_quarter_that_is_not_a_fourth_of_the_year_is_refused() -> None:
 
 
 def test_the_notice_prints_every_step_from_income_to_amount(composer: Composer) -> None:
-    text = plain(pdf_text(composer.compose(parse_event(sample("contribution-notice-nl"))).document.pdf))
-    for printed in ("€ 58.000,00", "20,5 %", "€ 11.890,00", "€ 2.972,50", "3,95 %", "€ 117,41", "€ 3.089,91"):
+    text = plain(
+        pdf_text(composer.compose(parse_event(sample("contribution-notice-nl"))).document.pdf)
+    )
+    for printed in (
+        "€ 58.000,00",
+        "20,5 %",
+        "€ 11.890,00",
+        "€ 2.972,50",
+        "3,95 %",
+        "€ 117,41",
+        "€ 3.089,91",
+    ):
         assert printed in text, printed
 
 
@@ -218,8 +232,14 @@ def test_the_refusal_is_a_decision_the_fund_takes_with_its_own_file_reference(la
     basis = " ".join(refusal["payload"]["legal_basis"]).lower()
     assert "38" in basis and "11" in basis  # KB nr. 38, art. 11, § 3 (reduction of provisional)
     assert "vrijstelling" not in basis and "dispense" not in basis  # the RSVZ decides those
-    assert refusal["payload"]["appeal"]["handling_service"] != recovery["payload"]["appeal"]["handling_service"]
-    assert refusal["payload"]["appeal"]["file_reference"] != recovery["payload"]["appeal"]["file_reference"]
+    assert (
+        refusal["payload"]["appeal"]["handling_service"]
+        != recovery["payload"]["appeal"]["handling_service"]
+    )
+    assert (
+        refusal["payload"]["appeal"]["file_reference"]
+        != recovery["payload"]["appeal"]["file_reference"]
+    )
 
 
 @pytest.mark.parametrize("lang", ["nl", "fr"])
@@ -235,7 +255,9 @@ def test_one_members_letters_agree_on_what_is_paid(lang: str, day: date) -> None
     paid = {(certificate["year"], p["quarter"]) for p in certificate["paid"]}
     assert paid and not paid & set(open_debts)
     statement = story[f"account-statement-{lang}"]["payload"]
-    charged = {(m["year"], m["quarter"]) for m in statement["movements"] if m["kind"] == "contribution"}
+    charged = {
+        (m["year"], m["quarter"]) for m in statement["movements"] if m["kind"] == "contribution"
+    }
     settled = {(m["year"], m["quarter"]) for m in statement["movements"] if m["kind"] == "payment"}
     assert charged - settled == set(open_debts)
     assert len(set(open_debts.values())) == len(open_debts)  # one reference per debt
