@@ -21,7 +21,7 @@ from tests.readback import pdf_text
 def test_demo_sends_every_sample_says_where_and_leaves_an_intact_log(tmp_path: Path) -> None:
     result = comms_process(tmp_path, "demo")
     assert result.returncode == 0, result.stderr
-    assert "sent 16" in result.stdout
+    assert "sent 18" in result.stdout
     for channel in ("email", "ebox", "post"):
         assert channel in result.stdout
     var = tmp_path / "var"
