@@ -29,7 +29,7 @@ def test_demo_sends_every_sample_says_where_and_leaves_an_intact_log(tmp_path: P
     assert len(list((var / "outbox" / "email" / "new").iterdir())) >= 1
     assert (var / "outbox" / "post" / "manifest.jsonl").read_text().count("\n") >= 3
     again = comms(tmp_path, "demo")  # the same data, in this process
-    assert again.returncode == 0 and "duplicate 16" in again.stdout
+    assert again.returncode == 0 and "duplicate 18" in again.stdout
     verified = comms(tmp_path, "ledger", "verify")  # what the demo left is an intact log
     assert verified.returncode == 0 and "intact" in verified.stdout
 
