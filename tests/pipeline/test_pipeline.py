@@ -72,7 +72,9 @@ async def test_every_sample_goes_where_the_policy_says_and_is_recorded(rig: Rig)
     received = [m for m in maildir_messages(rig) if "Vervaldagbericht" in m["Subject"]]
     assert len(received) == 1
     pdf = next(p for p in received[0].iter_attachments()).get_content()
-    reference = load_sample("contribution-notice-nl")["payload"]["payment"]["structured_communication"]
+    reference = load_sample("contribution-notice-nl")["payload"]["payment"][
+        "structured_communication"
+    ]
     assert format_structured_communication(reference) in pdf_text(pdf)
 
     # The eBox simulator got the French decision, in French only, as one PDF.
