@@ -63,6 +63,16 @@ class RemoteContent(RenderRefused):
     """The email would make the member's mail client fetch something from the web: never send."""
 
 
+class IncoherentLetter(RenderRefused):
+    """The letter's dates, sums or references contradict each other (docs/letters.md): the rule
+    and the field are named, never the value; upstream corrects the event."""
+
+    def __init__(self, broken: list[tuple[str, str]]) -> None:
+        self.broken = broken
+        reasons = "; ".join(f"{rule} ({field})" for rule, field in broken)
+        super().__init__(f"incoherent letter: {reasons}")
+
+
 class DuplicateEvent(CommsError):
     """The same event id arrived with different content: refuse it as a conflict."""
 

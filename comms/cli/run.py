@@ -19,7 +19,7 @@ from comms.errors import InvalidEvent, RenderRefused
 from comms.events import AnyEvent, event_json_schema, parse_event
 from comms.models import Language
 from comms.pipeline import Outcome
-from comms.samples import sample_for, sample_paths
+from comms.samples import all_samples, sample_for
 from comms.service.intake import Door, Intake
 from comms.settings import load_settings
 
@@ -78,7 +78,7 @@ def demo() -> None:
     settings = load_settings()
     with embedded_services(settings) as emb:
         app = build_app(emb.settings)
-        items = [(p.name, p.read_text(encoding="utf-8")) for p in sample_paths()]
+        items = [(f"{name}.json", json.dumps(raw)) for name, raw in all_samples().items()]
         results = asyncio.run(_run(app, items, "demo"))
         code = _report(app, results)
         console.print(f"Ledger: {emb.settings.effective_database_url}")
@@ -132,17 +132,22 @@ def preview(
         ),
     ] = None,
     issued_on: Annotated[
-        str | None, typer.Option(help="Letter date, YYYY-MM-DD (default: today).")
+        str | None,
+        typer.Option(
+            help="Letter date, YYYY-MM-DD: the sample's day, or an event's date when it has no "
+            "issue_date (default: today)."
+        ),
     ] = None,
 ) -> None:
     """Render one letter (PDF) or its email (HTML/text) without sending or recording anything."""
     settings = load_settings()
+    day = date.fromisoformat(issued_on) if issued_on else None
     raw: dict[str, Any]
     if event is not None:
         raw = json.loads(event.read_text(encoding="utf-8"))
     else:
         try:
-            raw = sample_for(doc_type, (lang or Language.NL).value)
+            raw = sample_for(doc_type, (lang or Language.NL).value, today=day)
         except KeyError:
             err.print(f"No sample for {doc_type!r}. Known types: see `comms schema`.")
             raise typer.Exit(1) from None
@@ -161,7 +166,6 @@ def preview(
         )
         raise typer.Exit(1)
     composer = build_composer(settings)
-    day = date.fromisoformat(issued_on) if issued_on else None
     try:
         if out.suffix == ".pdf":
             out.write_bytes(composer.compose(parsed, issued_on=day).document.pdf)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType
+from comms import coherence
+from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType, Payable
 from comms.compose.environment import (
     MAX_TEXT_CHARS,
     BoundedEnvironment,
@@ -48,6 +49,33 @@ TEXTS_MAX_S = 10.0
 
 def today_in_brussels() -> date:
     return datetime.now(BRUSSELS).date()
+
+
+def _payment_block(payable: Payable) -> dict[str, Any]:
+    """What one payment block prints, with its own EPC QR code (EPC069-12)."""
+    payment = payable.payment
+    qr = epc_qr(
+        beneficiary=payment.beneficiary,
+        iban=payment.iban,
+        bic=payment.bic,
+        amount=payable.amount,
+        reference=payment.structured_communication,
+    )
+    return {
+        "amount": payable.amount,
+        "due_date": payable.due_date,
+        "beneficiary": payment.beneficiary,
+        "iban": payment.iban,
+        "bic": payment.bic,
+        "structured_communication": payment.structured_communication,
+        "qr": qr.png_data_uri(scale=QR_PIXELS_PER_MODULE, border=0),
+        "debt": None if payable.debt is None else payable.debt.model_dump(mode="python"),
+    }
+
+
+def letter_date(event: AnyEvent, batch_date: date | None) -> date:
+    """The issue date the event gives, else the batch's, else today in Brussels (issue 16)."""
+    return event.issue_date or batch_date or today_in_brussels()
 
 
 def _one_line(text: str) -> str:
@@ -113,17 +141,7 @@ class Composer:
         """What templates see (docs/templates.md): plain data, no model methods."""
         doc_type = CATALOGUE[event.type]
         language = event.recipient.language
-        payable = doc_type.payable(event)
-        qr_uri = None
-        if payable is not None:
-            qr = epc_qr(
-                beneficiary=payable.payment.beneficiary,
-                iban=payable.payment.iban,
-                bic=payable.payment.bic,
-                amount=payable.amount,
-                reference=payable.payment.structured_communication,
-            )
-            qr_uri = qr.png_data_uri(scale=QR_PIXELS_PER_MODULE, border=0)
+        payments = [_payment_block(p) for p in doc_type.payables(event)]
         dumped = event.model_dump(mode="python")
         return {
             "event": {k: dumped[k] for k in ("event_id", "type", "dossier", "occurred_at")},
@@ -135,26 +153,22 @@ class Composer:
                 "registered": doc_type.registered,
                 "language": language.value,
             },
-            "payable": None
-            if payable is None
-            else {
-                "amount": payable.amount,
-                "due_date": payable.due_date,
-                "beneficiary": payable.payment.beneficiary,
-                "iban": payable.payment.iban,
-                "bic": payable.payment.bic,
-                "structured_communication": payable.payment.structured_communication,
-            },
-            "payment_qr": qr_uri,
+            # One block per debt unless one reference covers them all (domain §2); `payable` is
+            # the letter's one payment when it has exactly one, for the texts that name it.
+            "payments": payments,
+            "payable": payments[0] if len(payments) == 1 else None,
         }
 
     def render_texts(self, event: AnyEvent, *, issued_on: date | None = None) -> Rendered:
-        """Renders every template of the event's type in its language and checks the mentions."""
+        """Checks the letter holds together, renders every template of its type in its language
+        and checks the mentions."""
         doc_type = self._doc_type(event)
         language = event.recipient.language
+        day = letter_date(event, issued_on)
+        coherence.check(event, day)
         self._check_files(language, doc_type.name)
         env = self._env(language)
-        context = self.context(event, issued_on or today_in_brussels())
+        context = self.context(event, day)
         deadline = time.monotonic() + TEXTS_MAX_S
         texts = {
             name: self._render(env, f"{doc_type.name}/{name}", context, deadline)

@@ -14,6 +14,7 @@ from comms.doctypes import (
     decision,
     formal_notice,
     payment_reminder,
+    regularisation_notice,
     tax_certificate,
 )
 from comms.doctypes.base import PAYMENT_MENTIONS, DocType, Payable
@@ -22,6 +23,7 @@ DOC_TYPES: dict[str, DocType] = {
     m.DOC_TYPE.name: m.DOC_TYPE
     for m in (
         contribution_notice,
+        regularisation_notice,
         payment_reminder,
         formal_notice,
         decision,

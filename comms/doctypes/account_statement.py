@@ -24,7 +24,11 @@ class Movement(Strict):
 
 
 class AccountStatement(Strict):
-    """Rekeninguittreksel / extrait de compte: the movements and the balance at a date (charter §4)."""
+    """Rekeninguittreksel / extrait de compte: the movements and the balance at a date (charter §4).
+
+    A balance due carries a payment block only with a reference covering the whole balance;
+    without one, each debt is paid with its own reference from its own letter (domain §2).
+    """
 
     statement_date: date
     opening_balance: SignedMoney
@@ -38,8 +42,8 @@ class AccountStatement(Strict):
         moved = sum((m.debit - m.credit for m in self.movements), Decimal("0"))
         if self.opening_balance + moved != self.balance:
             raise ValueError("balance must equal the opening balance plus debits minus credits")
-        if self.balance > 0 and (self.payment is None or self.pay_by is None):
-            raise ValueError("a statement with an amount due needs pay_by and payment details")
+        if (self.payment is None) != (self.pay_by is None):
+            raise ValueError("pay_by and payment come together")
         return self
 
 
@@ -48,12 +52,12 @@ class AccountStatementEvent(Envelope):
     payload: AccountStatement
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, AccountStatement)
     if p.balance <= 0 or p.payment is None or p.pay_by is None:
-        return None
-    return Payable(p.balance, p.pay_by, p.payment)
+        return ()
+    return (Payable(p.balance, p.pay_by, p.payment),)
 
 
 DOC_TYPE = DocType(
@@ -61,5 +65,5 @@ DOC_TYPE = DocType(
     AccountStatementEvent,
     retention_years=7,
     routing={"order": ["ebox", "email", "post"]},
-    payable=_payable,
+    payables=_payables,
 )

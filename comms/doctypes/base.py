@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from comms.doctypes.parts import Envelope, Payment
+from comms.doctypes.parts import Arrears, Envelope, OpenItem, Payment
 
 PAYMENT_MENTIONS = ("payment-amount", "payment-due", "payment-iban", "payment-ogm", "payment-qr")
 
@@ -20,10 +20,30 @@ class Payable:
     amount: Decimal
     due_date: date
     payment: Payment
+    debt: OpenItem | None = None  # the one debt of several this block pays (domain §2)
 
 
-def _not_payable(_event: Envelope) -> Payable | None:
-    return None
+def per_debt(p: Arrears, deadline: date) -> tuple[Payable, ...]:
+    """One block for the total when one reference covers it, else one block per debt (domain §2)."""
+    account = p.payment.model_dump(exclude={"structured_communication"})
+    covering = p.payment.structured_communication
+    if covering is not None:
+        return (
+            Payable(p.total_due, deadline, Payment(**account, structured_communication=covering)),
+        )
+    return tuple(
+        Payable(
+            item.amount + item.surcharges,
+            deadline,
+            Payment(**account, structured_communication=item.structured_communication),
+            debt=item if len(p.open_items) > 1 else None,
+        )
+        for item in p.open_items
+    )
+
+
+def _not_payable(_event: Envelope) -> tuple[Payable, ...]:
+    return ()
 
 
 def _no_extra_mentions(_event: Envelope) -> tuple[str, ...]:
@@ -48,9 +68,15 @@ class DocType:
     # the type's default routing, in the keys of a routing.toml `[types.<name>]` table (without
     # `registered`); the file's own table for the type is laid over it
     routing: Mapping[str, Any] = field(default_factory=dict)
-    payable: Callable[[Envelope], Payable | None] = _not_payable
+    # the payment blocks: one, or one per debt when no reference covers them all (domain §2)
+    payables: Callable[[Envelope], tuple[Payable, ...]] = _not_payable
     extra_mentions: Callable[[Envelope], tuple[str, ...]] = _no_extra_mentions
 
+    def payable(self, event: Envelope) -> Payable | None:
+        """The letter's one payment, or None when it has none or one block per debt."""
+        found = self.payables(event)
+        return found[0] if len(found) == 1 else None
+
     def required_mentions(self, event: Envelope) -> tuple[str, ...]:
-        payment = PAYMENT_MENTIONS if self.payable(event) is not None else ()
+        payment = PAYMENT_MENTIONS if self.payables(event) else ()
         return self.mentions + payment + self.extra_mentions(event)

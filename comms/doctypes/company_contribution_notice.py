@@ -44,10 +44,10 @@ class CompanyContributionNoticeEvent(Envelope):
         return self
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, CompanyContributionNotice)
-    return Payable(p.amount, p.due_date, p.payment)
+    return (Payable(p.amount, p.due_date, p.payment),)
 
 
 DOC_TYPE = DocType(
@@ -56,5 +56,5 @@ DOC_TYPE = DocType(
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},
     routing={"order": ["ebox", "email", "post"]},
-    payable=_payable,
+    payables=_payables,
 )

@@ -1,10 +1,10 @@
-"""Vervaldagbericht / avis d'échéance: a quarterly provisional contribution or a regularisation."""
+"""Vervaldagbericht / avis d'échéance: a quarterly provisional contribution."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -17,23 +17,21 @@ from comms.doctypes.parts import (
     Quarter,
     Strict,
     Year,
+    YearlyCalculation,
 )
 
 
-class CalculationBasis(Strict):
-    """How the contribution was computed, so the member can check it (charter §3)."""
+class CalculationBasis(YearlyCalculation):
+    """How a quarter's provisional contribution was computed, so the member can check it."""
 
-    reference_income: Money
-    income_year: Year
-    rate_percent: Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
-    contribution: Money
+    contribution: Money = Field(description="The quarter's contribution: the yearly one ÷ 4.")
     management_costs: Money = Decimal("0.00")
 
 
 class ContributionNotice(Strict):
-    """Vervaldagbericht / avis d'échéance for a quarterly provisional contribution or a regularisation."""
+    """Vervaldagbericht / avis d'échéance for a quarterly provisional contribution."""
 
-    kind: Literal["provisional", "regularisation"]
+    kind: Literal["provisional"] = "provisional"
     year: Year
     quarter: Quarter
     amount: AmountDue
@@ -53,10 +51,10 @@ class ContributionNoticeEvent(Envelope):
     payload: ContributionNotice
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, ContributionNotice)
-    return Payable(p.amount, p.due_date, p.payment)
+    return (Payable(p.amount, p.due_date, p.payment),)
 
 
 DOC_TYPE = DocType(
@@ -65,5 +63,5 @@ DOC_TYPE = DocType(
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the quarter
     routing={"order": ["ebox", "email", "post"]},
-    payable=_payable,
+    payables=_payables,
 )

@@ -113,6 +113,9 @@ class Decision(Strict):
     reasons_in_fact: Annotated[list[Text], Field(min_length=1, max_length=20)]
     reasons_in_law: Annotated[list[Text], Field(min_length=1, max_length=20)]
     legal_basis: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    request_received_on: date | None = Field(
+        None, description="When the member's request reached the fund, if the decision answers one."
+    )
     recovery: Recovery | None = None
     appeal: Appeal
 
@@ -134,11 +137,11 @@ class DecisionEvent(Envelope):
     payload: Decision
 
 
-def _repayment(event: Envelope) -> Payable | None:
+def _repayment(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, Decision)
     r = p.recovery
-    return None if r is None else Payable(r.total, r.due_date, r.payment)
+    return () if r is None else (Payable(r.total, r.due_date, r.payment),)
 
 
 def _recovery(event: Envelope) -> tuple[str, ...]:
@@ -163,6 +166,6 @@ DOC_TYPE = DocType(
         # Without its message id, the reading of a decision can never be proven: paper.
         "fallback": {"published_no_id": ["post"]},
     },
-    payable=_repayment,
+    payables=_repayment,
     extra_mentions=_recovery,
 )

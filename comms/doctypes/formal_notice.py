@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, Payable, per_debt
 from comms.doctypes.parts import Arrears, Envelope
 
 # Art. 46 of the royal decree of 19 December 1967 and the charter's personal contact before
@@ -25,10 +25,10 @@ class FormalNoticeEvent(Envelope):
     payload: FormalNotice
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, FormalNotice)
-    return Payable(p.total_due, p.deadline, p.payment)
+    return per_debt(p, p.deadline)
 
 
 DOC_TYPE = DocType(
@@ -43,5 +43,5 @@ DOC_TYPE = DocType(
     # the legal domicile even after returned mail: refusing or not collecting it does not stop it
     # from being served.
     routing={"order": ["post"], "email_attach_document": False, "post_to_flagged_address": True},
-    payable=_payable,
+    payables=_payables,
 )

@@ -149,13 +149,28 @@ class CompanyRecipient(_RecipientBase):
 Recipient = Annotated[PersonRecipient | CompanyRecipient, Field(discriminator="kind")]
 
 
-class Payment(Strict):
-    """Where and how to pay: the fund's account and the debt's one structured communication."""
+class Account(Strict):
+    """The fund's account a member pays into."""
 
     beneficiary: Name
     iban: Iban
     bic: Bic
+
+
+class Payment(Account):
+    """Where and how to pay: the fund's account and the debt's one structured communication."""
+
     structured_communication: StructuredCommunication
+
+
+class CoveringPayment(Account):
+    """The account for a letter of several debts, each with its own reference (domain §2).
+
+    `structured_communication` is given only when upstream has one reference covering them all;
+    without it the letter prints one payment block per debt.
+    """
+
+    structured_communication: StructuredCommunication | None = None
 
 
 class Contact(Strict):
@@ -166,15 +181,62 @@ class Contact(Strict):
     email: EmailStr | None = None
 
 
+Rate = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+
+
+class Surcharge(Strict):
+    """One surcharge on one debt: the rate applied on a date to the unpaid amount (domain §4)."""
+
+    on: date
+    rate_percent: Rate
+    amount: Money
+
+
 class OpenItem(Strict):
-    """One unpaid debt: its period, original amount and the surcharges added since."""
+    """One unpaid debt: its period, original amount, its own reference and the surcharges since."""
 
     kind: Literal["provisional", "regularisation", "company_contribution"]
     year: Year
     quarter: Quarter | None = None
     original_due_date: date
     amount: Money
+    structured_communication: StructuredCommunication = Field(
+        description="This debt's own reference, the one its notice carried (domain §2)."
+    )
+    surcharge_lines: Annotated[list[Surcharge], Field(max_length=200)] = []
     surcharges: Money = Decimal("0.00")
+
+    @model_validator(mode="after")
+    def _surcharges_add_up(self) -> OpenItem:
+        if sum((s.amount for s in self.surcharge_lines), Decimal("0")) != self.surcharges:
+            raise ValueError("surcharges must equal the sum of the surcharge lines")
+        return self
+
+
+class Bracket(Strict):
+    """One band of the yearly contribution: its rate on the part of the income inside the band."""
+
+    income_from: Money
+    income_to: Money | None = Field(None, description="None: the band has no upper ceiling.")
+    rate_percent: Rate
+    amount: Money
+
+
+class YearlyCalculation(Strict):
+    """The yearly contribution from an income, band by band, and the fund's costs (domain §4).
+
+    Upstream computes with the year's ceilings, minimum and maximum; comms checks that every
+    printed line follows from the lines above it (docs/letters.md).
+    """
+
+    reference_income: Money = Field(description="Indexed when it is an earlier year's income.")
+    income_year: Year
+    brackets: Annotated[list[Bracket], Field(min_length=1, max_length=5)]
+    yearly_contribution: Money
+    adjusted_to: Literal["minimum", "maximum"] | None = Field(
+        None, description="The category's yearly minimum or maximum replaced the bands' sum."
+    )
+    management_costs_percent: Rate = Decimal("0")
 
 
 class Arrears(Strict):
@@ -183,7 +245,7 @@ class Arrears(Strict):
     open_items: Annotated[list[OpenItem], Field(min_length=1, max_length=200)]
     surcharges_total: Money
     total_due: AmountDue
-    payment: Payment
+    payment: CoveringPayment
     contact: Contact
 
     @model_validator(mode="after")
@@ -210,5 +272,9 @@ class Envelope(Strict):
     occurred_at: AwareDatetime
     dossier: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9./-]{1,40}$")]
     recipient: Recipient
+    issue_date: date | None = Field(
+        None,
+        description="The letter's date; when absent, the batch's issue date or today (Brussels).",
+    )
     type: str
     payload: Strict

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, Payable, per_debt
 from comms.doctypes.parts import Arrears, Envelope
 
 REMINDER_MENTIONS = ("payment-help",)  # charter: advice on payment plans and exemption
@@ -22,10 +22,10 @@ class PaymentReminderEvent(Envelope):
     payload: PaymentReminder
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, PaymentReminder)
-    return Payable(p.total_due, p.new_deadline, p.payment)
+    return per_debt(p, p.new_deadline)
 
 
 DOC_TYPE = DocType(
@@ -35,5 +35,5 @@ DOC_TYPE = DocType(
     retention_years=7,
     key_dates={"new_deadline": ("payload", "new_deadline")},
     routing={"order": ["ebox", "email", "post"]},
-    payable=_payable,
+    payables=_payables,
 )

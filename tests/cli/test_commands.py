@@ -21,7 +21,7 @@ from tests.readback import pdf_text
 def test_demo_sends_every_sample_says_where_and_leaves_an_intact_log(tmp_path: Path) -> None:
     result = comms_process(tmp_path, "demo")
     assert result.returncode == 0, result.stderr
-    assert "sent 16" in result.stdout
+    assert "sent 18" in result.stdout
     for channel in ("email", "ebox", "post"):
         assert channel in result.stdout
     var = tmp_path / "var"
@@ -29,7 +29,7 @@ def test_demo_sends_every_sample_says_where_and_leaves_an_intact_log(tmp_path: P
     assert len(list((var / "outbox" / "email" / "new").iterdir())) >= 1
     assert (var / "outbox" / "post" / "manifest.jsonl").read_text().count("\n") >= 3
     again = comms(tmp_path, "demo")  # the same data, in this process
-    assert again.returncode == 0 and "duplicate 16" in again.stdout
+    assert again.returncode == 0 and "duplicate 18" in again.stdout
     verified = comms(tmp_path, "ledger", "verify")  # what the demo left is an intact log
     assert verified.returncode == 0 and "intact" in verified.stdout
 

@@ -106,10 +106,10 @@ def build_world_app(
 async def send_everything(app: App) -> None:
     """Every sample, plus a company that never reads its eBox (so paper follows)."""
     async with app:
-        for _, raw in sorted(all_samples().items()):
+        for _, raw in sorted(all_samples(ISSUED).items()):  # the story of ISSUED
             outcome = await app.pipeline.process(parse_event(raw), issued_on=ISSUED)
             assert outcome.verdict == "sent", outcome
-        raw = load_sample("company-contribution-notice-fr")
+        raw = load_sample("company-contribution-notice-fr", ISSUED)
         raw["event_id"] = "sample-company-contribution-ndu"
         raw["recipient"]["ebox"] = {"has_ebox": True}
         outcome = await app.pipeline.process(parse_event(raw), issued_on=ISSUED)

@@ -87,7 +87,9 @@ def test_subject_access_export(world: World, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     ledger = world.app.ledger
     mine = {e.event_id for e in ledger.events_of(ledger.subject_hmac(PERSON))}
-    assert {e["event_id"] for e in manifest["events"]} == mine and len(mine) == 7
+    assert {e["event_id"] for e in manifest["events"]} == mine and len(
+        mine
+    ) == 8  # her story: eight letters
     theirs = {e.event_id for e in ledger.events_of(ledger.subject_hmac(OTHER_PERSON))}
     assert not theirs & mine
     for item in manifest["events"]:
@@ -163,12 +165,12 @@ def test_purge_keeps_verify_green(old_world: World) -> None:
     archive = old_world.settings.archive_dir
     assert list(archive.rglob("*.pdf"))
     dry = comms(old_world, "ledger", "purge", "--before", "2026-11-30", "--dry-run")
-    assert dry.returncode == 0 and "Would purge: 17 event snapshots" in dry.stdout
+    assert dry.returncode == 0 and "Would purge: 19 event snapshots" in dry.stdout
     assert list(archive.rglob("*.pdf"))
 
     result = comms(old_world, "ledger", "purge", "--before", datetime.now(UTC).date().isoformat())
     assert result.returncode == 0, result.stderr
-    assert "Purged: 17 event snapshots" in result.stdout
+    assert "Purged: 19 event snapshots" in result.stdout
     assert "Ledger intact after purge" in result.stdout
     assert not list(archive.rglob("*.pdf")) and not list(archive.rglob("*.json"))
     verify = comms(old_world, "ledger", "verify", "--archive")

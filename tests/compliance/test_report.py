@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from comms.reporting import Period, build_report, csv_text, render_page
 from comms.reporting.charts import stacked_bars
-from tests.compliance.conftest import World
+from tests.compliance.conftest import ISSUED, World
 
 
 def test_counts_rates_and_timeliness(world: World) -> None:
@@ -35,7 +35,7 @@ def test_counts_rates_and_timeliness(world: World) -> None:
     decided = {d.event_id: d for d in report.decisions}
     assert len(decided) == 4
     nl = decided["sample-decision-nl"]
-    assert nl.decision_date == date(2027, 1, 4) and nl.channel == "post" and nl.sent_on
+    assert nl.decision_date == ISSUED - timedelta(days=2) and nl.channel == "post" and nl.sent_on
     assert decided["sample-decision-fr"].delivered_on is not None  # eBox says delivered
 
 

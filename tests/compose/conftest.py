@@ -25,7 +25,7 @@ class SampleLetters:
 
     def __getitem__(self, name: str) -> tuple[AnyEvent, Message]:
         if name not in self._made:
-            event = parse_event(dict(all_samples()[name]))
+            event = parse_event(dict(all_samples(ISSUED)[name]))
             self._made[name] = (event, self._composer.compose(event, issued_on=ISSUED))
         return self._made[name]
 

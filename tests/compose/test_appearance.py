@@ -14,7 +14,7 @@ from comms.payment import epc_qr
 from comms.samples import all_samples
 from tests.compose.conftest import ISSUED, SampleLetters
 
-SAMPLES = sorted(all_samples().items())
+SAMPLES = sorted(all_samples(ISSUED).items())
 SCALE = 3.0  # 216 dpi: a changed digit shows as dozens of pixels (see the last test)
 TOLERANCE = 64  # grey levels, of 255, beyond the neighbourhood's own range
 MAX_PIXELS_OFF = 10  # per page; the QR code's module corners give up to 3, a changed digit 30+
@@ -23,7 +23,7 @@ BEFORE_CSS = (
     "<style>"
     ".sender { display: flex !important; justify-content: space-between; align-items: flex-start; }"
     ".sender .fund, .sender .refs { float: none !important; }"
-    ".payment .qr img { image-rendering: auto !important; }"
+    '.payment .qr img[src^="data:image/svg"] { image-rendering: auto !important; }'
     "</style></head>"
 )
 PNG_URI = re.compile(r'src="data:image/png;base64,[^"]*"')
@@ -56,6 +56,9 @@ def difference(before: bytes, after: bytes) -> list[int]:
 def before_issue_7(composer: Composer, event: AnyEvent) -> bytes:
     """The same letter with the flex letterhead and the QR code as an SVG path, as it was."""
     html = composer.render_texts(event, issued_on=ISSUED).letter_html
+    # The QR code as an SVG, as before, in letters with one payment block; letters with one
+    # block per debt keep their bitmaps (at some page offsets a bitmap and a vector differ by
+    # more than anti-aliasing), so for them only the letterhead is compared.
     payable = CATALOGUE[event.type].payable(event)
     if payable is not None:
         qr = epc_qr(
@@ -79,8 +82,8 @@ def test_every_page_looks_as_before(
 
 
 def test_the_comparison_sees_a_changed_digit(composer: Composer) -> None:
-    event = parse_event(dict(all_samples()["contribution-notice-nl"]))
+    event = parse_event(dict(all_samples(ISSUED)["contribution-notice-nl"]))
     html = composer.render_texts(event, issued_on=ISSUED).letter_html
-    assert "1.234,56" in html
-    changed = composer.pdf_from_html(html.replace("1.234,56", "1.234,58"))[0]
+    assert "3.089,91" in html
+    changed = composer.pdf_from_html(html.replace("3.089,91", "3.089,98"))[0]
     assert max(difference(composer.pdf_from_html(html)[0], changed)) > 2 * MAX_PIXELS_OFF

@@ -26,7 +26,7 @@ DATE = {"nl": "4 januari 2027", "fr": "4 janvier 2027"}
 
 
 def letter(composer: Composer, name: str) -> tuple[str, str, bytes]:
-    event = parse_event(dict(all_samples()[name]))
+    event = parse_event(dict(all_samples(ISSUED)[name]))
     message = composer.compose(event, issued_on=ISSUED)
     return event.recipient.language.value, event.recipient.name, message.document.pdf
 

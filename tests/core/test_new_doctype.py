@@ -51,10 +51,10 @@ class PaymentPlanEvent(Envelope):
     payload: PaymentPlan
 
 
-def _payable(event: Envelope) -> Payable | None:
+def _payables(event: Envelope) -> tuple[Payable, ...]:
     p = event.payload
     assert isinstance(p, PaymentPlan)
-    return Payable(p.instalment_amount, p.first_due_date, p.payment)
+    return (Payable(p.instalment_amount, p.first_due_date, p.payment),)
 
 
 DOC_TYPE = DocType(
@@ -63,7 +63,7 @@ DOC_TYPE = DocType(
     retention_years=5,
     key_dates={"due_date": ("payload", "first_due_date")},
     routing={"order": ["email", "post"]},
-    payable=_payable,
+    payables=_payables,
 )
 '''
 
@@ -100,7 +100,7 @@ def _templates(root: Path) -> None:
 
 
 def _copy_with_new_type(root: Path) -> None:
-    for folder in ("comms", "channels", "templates", "samples"):
+    for folder in ("comms", "channels", "templates"):
         shutil.copytree(
             REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -17,6 +17,7 @@ from channels.post import PostChannel
 from comms.app import App
 from comms.events import parse_event
 from comms.models import ChannelName, Status
+from comms.payment import format_structured_communication
 from comms.samples import all_samples, load_sample
 from comms.service.intake import Intake
 from tests.fakes import Recording, recording_app
@@ -71,7 +72,10 @@ async def test_every_sample_goes_where_the_policy_says_and_is_recorded(rig: Rig)
     received = [m for m in maildir_messages(rig) if "Vervaldagbericht" in m["Subject"]]
     assert len(received) == 1
     pdf = next(p for p in received[0].iter_attachments()).get_content()
-    assert "+++202/7011/01070+++" in pdf_text(pdf)
+    reference = load_sample("contribution-notice-nl")["payload"]["payment"][
+        "structured_communication"
+    ]
+    assert format_structured_communication(reference) in pdf_text(pdf)
 
     # The eBox simulator got the French decision, in French only, as one PDF.
     published = rig.emb.ebox.messages()

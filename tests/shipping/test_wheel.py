@@ -84,5 +84,5 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
         timeout=300,
     )
     assert demo.returncode == 0, demo.stderr[-3000:]
-    assert "sent 16" in demo.stdout
+    assert "sent 18" in demo.stdout
     assert len(list((run / "var" / "archive").rglob("*.pdf"))) >= 16

@@ -78,7 +78,7 @@ def test_publishing_checks_stores_and_waits_for_a_second_person(
     outcome = ask(store, templates_copy, note="first version", render=pdf)
     p = outcome.publication
     assert p is not None and p.state is State.PENDING and p.requested_by == "An"
-    assert len(p.items) == 14  # seven types, two languages
+    assert len(p.items) == 16  # eight types, two languages
     assert f"passed: {outcome.report.letters_made} letters" in p.check_summary
     assert outcome.report.letters_made == 2 * len(all_samples()) and p.note == "first version"
     assert pdf.made == outcome.report.letters_made  # every sample was made into a PDF
@@ -120,7 +120,7 @@ def test_only_what_changed_is_asked_and_nothing_when_nothing_changed(
     )
     p = ask(published, templates_copy).publication
     assert p is not None
-    assert {i.language for i in p.items} == {Language.FR} and len(p.items) == 7  # shared piece
+    assert {i.language for i in p.items} == {Language.FR} and len(p.items) == 8  # shared piece
 
 
 def test_a_working_copy_that_fails_the_check_is_not_stored_or_asked(

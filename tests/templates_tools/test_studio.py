@@ -73,7 +73,7 @@ def test_a_type_shows_dutch_and_french_side_by_side(client: TestClient) -> None:
     page = client.get("/studio/decision", headers=AN).text
     nl, fr = side(page, "nl"), side(page, "fr")
     assert "Beslissing: " in nl and "Décision : " in fr  # each column its own language
-    assert "Vrijstelling" in nl and "Dispense" in fr  # and its own sample's text
+    assert "Vermindering" in nl and "Réduction" in fr  # and its own sample's text
     for column in (nl, fr):
         assert column.count('src="data:image/png;base64,') == 2  # two pages of PDF
         assert re.search(r'<iframe [^>]*sandbox srcdoc="[^"]*&lt;p&gt;', column)

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from comms.events import EVENT_TYPES, Payment
+from comms.doctypes.parts import Account, OpenItem
+from comms.events import EVENT_TYPES
 
 ShapeKind = Literal["any", "leaf", "record", "list", "macros", "macro"]
 
@@ -148,6 +149,8 @@ PAYABLE_FIELDS: dict[str, Any] = {
     "iban": str,
     "bic": str,
     "structured_communication": str,
+    "qr": str,
+    "debt": OpenItem | None,
 }
 
 
@@ -164,7 +167,7 @@ NOTHING = Shape(path="", kind="leaf", leaf=(type(None),))
 def context_shapes(doc_type: str, fund: Mapping[str, Any]) -> dict[str, Shape]:
     """Every name a template of this type may use, with its shape.
 
-    `payable` and `payment_qr` are always empty for a type without a payment (a tax certificate).
+    `payments` is always empty and `payable` None for a type without a payment (a tax certificate).
     """
     envelope = EVENT_TYPES[doc_type]
     payable = has_payment(doc_type)
@@ -177,14 +180,16 @@ def context_shapes(doc_type: str, fund: Mapping[str, Any]) -> dict[str, Shape]:
         "payable": _record("payable", "the payment block", PAYABLE_FIELDS)
         if payable
         else _with_path(NOTHING, "payable"),
-        "payment_qr": Shape(path="payment_qr", kind="leaf", leaf=(str,))
-        if payable
-        else _with_path(NOTHING, "payment_qr"),
+        "payments": Shape(
+            path="payments",
+            kind="list",
+            item=_record("payments[]", "a payment block", PAYABLE_FIELDS) if payable else NOTHING,
+        ),
     }
 
 
 def has_payment(doc_type: str) -> bool:
-    """A payload that holds a `Payment` may be payable: its letter must carry the payment block.
+    """A payload that holds an `Account` (a `Payment`) may be payable: its letter must carry the payment block.
 
     The payment is the notice's own field (`data.payment`) or a nested one (a recovery decision's
     `data.recovery.payment`).
@@ -193,7 +198,7 @@ def has_payment(doc_type: str) -> bool:
     seen: set[type[BaseModel]] = set()
     while pending:
         model = pending.pop()
-        if model is Payment:
+        if issubclass(model, Account):
             return True
         if model not in seen:
             seen.add(model)
