@@ -44,6 +44,9 @@ PUBLIC_NAMES = frozenset(
         "note",
         "event",
         "csrf_token",
+        "url",  # POST /webhooks
+        "types",
+        "after",  # GET /events/changes
     }
 )
 FORM = "application/x-www-form-urlencoded"

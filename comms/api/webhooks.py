@@ -15,17 +15,12 @@ from fastapi.routing import APIRouter
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from comms.api.auth import Principal, require
-from comms.webhooks import CHANGE_TYPES, Change, Endpoint, OutboxMessage, WebhookStore
+from comms.webhooks import Change, ChangeType, Endpoint, OutboxMessage, WebhookStore
 from comms.webhooks.addresses import ForbiddenTarget, pin
 from comms.webhooks.store import TooManyEndpoints, UnknownChangeType
 
 router = APIRouter(tags=["webhooks"])
 Producer = Annotated[Principal, Depends(require("producer"))]
-ChangeType = Literal[
-    "accepted", "rejected", "refused", "sent", "delivered", "read", "bounced", "returned",
-    "failed", "fallback",
-]  # fmt: skip
-assert set(ChangeType.__args__) == set(CHANGE_TYPES)  # type: ignore[attr-defined]
 
 
 class ChangeOut(BaseModel):
@@ -126,7 +121,7 @@ async def register(request: Request, who: Producer, body: WebhookIn) -> WebhookC
                 store_of(request).register,
                 who.name,
                 url,
-                list(body.types),
+                [t.value for t in body.types],
                 most=settings.webhook_endpoints_per_producer,
             )
         )

@@ -152,3 +152,20 @@ def producer_of(entry: Entry, history: Sequence[Entry]) -> str | None:
         return entry.evidence.get("source")
     accepted = next((e for e in history if e.status is Status.ACCEPTED), None)
     return accepted.evidence.get("source") if accepted is not None else None
+
+
+def rows_of_producer(source: str) -> sa.ColumnElement[bool]:
+    """`producer_of` in SQL: the producer's own rejections, and every other row of the events
+    whose chained acceptance names it as their `source`."""
+    by_source = (
+        sa.select(entry_evidence.c.seq)
+        .where(entry_evidence.c.key == "source")
+        .where(entry_evidence.c.value_sha256 == evidence_value_hash(source))
+    )
+    accepted = sa.select(entries.c.event_id).where(
+        entries.c.status == Status.ACCEPTED.value, entries.c.seq.in_(by_source)
+    )
+    return sa.or_(
+        sa.and_(entries.c.status == Status.REJECTED.value, entries.c.seq.in_(by_source)),
+        sa.and_(entries.c.status != Status.REJECTED.value, entries.c.event_id.in_(accepted)),
+    )

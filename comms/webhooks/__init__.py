@@ -5,7 +5,15 @@ endpoint that wants them; a dispatcher posts them, retries them for over a day, 
 dead letters an operator replays (docs/webhooks.md).
 """
 
-from comms.webhooks.changes import CHANGE_TYPES, Change, change_of
+from comms.webhooks.changes import CHANGE_TYPES, Change, ChangeType, change_of
 from comms.webhooks.store import Endpoint, OutboxMessage, WebhookStore
 
-__all__ = ["CHANGE_TYPES", "Change", "Endpoint", "OutboxMessage", "WebhookStore", "change_of"]
+__all__ = [
+    "CHANGE_TYPES",
+    "Change",
+    "ChangeType",
+    "Endpoint",
+    "OutboxMessage",
+    "WebhookStore",
+    "change_of",
+]

@@ -21,18 +21,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from comms.ledger import Entry
 from comms.ledger.engine import WRITE_OPTION
-from comms.ledger.filters import evidence_value_hash
 from comms.ledger.privacy import Sealer
-from comms.ledger.queries import check_page, entry_from_row, producer_of
+from comms.ledger.queries import check_page, entry_from_row, producer_of, rows_of_producer
 from comms.ledger.schema import (
     chain_head,
     entries,
-    entry_evidence,
     webhook_cursor,
     webhook_endpoints,
     webhook_messages,
 )
-from comms.models import PRODUCER_SOURCE_PREFIX, Status, producer_source
+from comms.models import PRODUCER_SOURCE_PREFIX, producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks.changes import (
     CHANGE_TYPES,
@@ -188,7 +186,7 @@ class WebhookStore:
             sa.select(entries)
             .where(entries.c.seq > after)
             .where(entries.c.status.in_([s.value for s in REPORTED_STATUSES]))
-            .where(_of_producer(producer_source(producer)))
+            .where(rows_of_producer(producer_source(producer)))
             .order_by(entries.c.seq)
             .limit(limit)
         )
@@ -259,7 +257,9 @@ class WebhookStore:
     ) -> list[dict[str, Any]]:
         kind = change_of(entry)
         targets = [
-            ep for ep in endpoints if kind and kind.type in ep.types and entry.seq > ep.from_seq
+            ep
+            for ep in endpoints
+            if kind and kind.type.value in ep.types and entry.seq > ep.from_seq
         ]
         if not targets:
             return []
@@ -280,7 +280,7 @@ class WebhookStore:
                 "endpoint_id": ep.id,
                 "seq": entry.seq,
                 "event_id": entry.event_id,
-                "type": change.type,
+                "type": change.type.value,
                 "payload": body,
                 "state": PENDING,
                 "attempts": 0,
@@ -465,23 +465,6 @@ class WebhookStore:
                 )
             )
         return int(done.rowcount)
-
-
-def _of_producer(source: str) -> sa.ColumnElement[bool]:
-    """Rows this producer may see (comms.ledger.queries.producer_of, in SQL): its own rejections,
-    and every other row of the events whose chained acceptance names it."""
-    by_source = (
-        sa.select(entry_evidence.c.seq)
-        .where(entry_evidence.c.key == "source")
-        .where(entry_evidence.c.value_sha256 == evidence_value_hash(source))
-    )
-    accepted = sa.select(entries.c.event_id).where(
-        entries.c.status == Status.ACCEPTED.value, entries.c.seq.in_(by_source)
-    )
-    return sa.or_(
-        sa.and_(entries.c.status == Status.REJECTED.value, entries.c.seq.in_(by_source)),
-        sa.and_(entries.c.status != Status.REJECTED.value, entries.c.event_id.in_(accepted)),
-    )
 
 
 def _histories(conn: Connection, rows: Sequence[Entry]) -> dict[str, list[Entry]]:

@@ -48,7 +48,7 @@ class Receiver:
     """An HTTP server that records what it is sent; it can answer 500, be slow, or be stopped."""
 
     status: int = 204
-    delay_s: float = 0.0
+    gate: threading.Event | None = None  # held: the receiver does not answer until it is set
     got: list[Received] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -63,8 +63,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if receiver.delay_s:
-                    time.sleep(receiver.delay_s)
+                if receiver.gate is not None:
+                    receiver.gate.wait(60)
                 if 200 <= receiver.status < 300:
                     receiver.got.append(Received(dict(self.headers.items()), body))
                 self.send_response(receiver.status)
