@@ -28,8 +28,8 @@ PDF_VARIANT = "pdf/a-3a"
 UNTAGGED_VARIANT = "pdf/a-3b"  # the letters as they were before issue 16, for benches and tests
 PAGE_MARGIN_TOP_MM = 15.0
 PAGE_MARGIN_SIDE_MM = 20.0
-PAGE_MARGIN_BOTTOM_MM = 28.0  # room for the footer with the fund's contact details and page X of Y
-WINDOW_GAP_MM = 6.0  # space between the address window and the first line of text
+PAGE_MARGIN_BOTTOM_MM = 28.0  # the footer: the fund, privacy and complaints, page X of Y; ≥ 5 mm left below it for the printer
+WINDOW_GAP_MM = 4.0  # space between the address window and the first line of text
 MM_PER_CSS_PX = 25.4 / 96  # WeasyPrint lays boxes out in CSS pixels, 96 to the inch
 # zlib's own default. pydyf (WeasyPrint's PDF writer) deflates every stream at 9, which costs 5 % of
 # a letter's time for files 0.5 % smaller (docs/performance.md).
