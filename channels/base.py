@@ -67,6 +67,8 @@ class Outgoing:
     registered: bool = False
     attach_document: bool = True  # email: attach the PDF, or send a notification only
     headers: Mapping[str, str] = field(default_factory=dict)
+    sender_name: str | None = None  # email: the From name for this message, else the channel's
+    reply_to: str | None = None  # email: where a reply goes (Reply-To)
 
 
 @dataclass(frozen=True)

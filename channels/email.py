@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Headers the channel owns: a caller-supplied value would break threading, MIME or the retry check.
 _RESERVED_HEADERS = frozenset(
-    {"from", "to", "cc", "bcc", "date", "message-id", "subject", "mime-version"}
+    {"from", "reply-to", "to", "cc", "bcc", "date", "message-id", "subject", "mime-version"}
     | {"content-type", "content-transfer-encoding", "content-language"}
 )
 # RFC 5322 §3.6.4 id-left as dot-atom-text, restricted to what a communication id can contain.
@@ -95,6 +95,7 @@ class EmailChannel(BaseChannel):
         if starttls and implicit_tls:
             raise ValueError("starttls and implicit_tls are mutually exclusive")
         self._sender = sender
+        self._from_address = parseaddr(sender)[1]
         # The envelope sender receives bounces; it is a separate knob for the DSN parser to come.
         self._envelope_sender = envelope_sender or parseaddr(sender)[1]
         if not self._envelope_sender:
@@ -116,6 +117,13 @@ class EmailChannel(BaseChannel):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def _from(self, name: str | None) -> str | Address:
+        """The configured sender, under the message's own name when it brings one (the fund as the
+        recipient's language names it); the address, which the domain's SPF and DKIM vouch for, stays."""
+        if not name:
+            return self._sender
+        return Address(display_name=name, addr_spec=self._from_address)
 
     def message_id(self, communication_id: str) -> str:
         """The same on every retry, so a duplicate is recognisable in the recipient's mailbox."""
@@ -139,7 +147,9 @@ class EmailChannel(BaseChannel):
         msg = EmailMessage(policy=policy)
         try:
             msg["Subject"] = outgoing.subject
-            msg["From"] = self._sender
+            msg["From"] = self._from(outgoing.sender_name)
+            if outgoing.reply_to:
+                msg["Reply-To"] = outgoing.reply_to
             msg["To"] = Address(display_name=outgoing.to.label, addr_spec=address)
             msg["Date"] = format_datetime(datetime.now(UTC))
             msg["Message-ID"] = self.message_id(outgoing.communication_id)

@@ -189,3 +189,6 @@ class Message:
     document: Document
     page_count: int
     address_lines: tuple[str, ...] = ()
+    # The fund as the member's language names it, and where a reply goes (templates/<lang>/fund.toml).
+    sender_name: str = ""
+    reply_to: str = ""

@@ -210,6 +210,8 @@ class Services:
             document=document,
             page_count=w["page_count"],
             address_lines=tuple(w["address_lines"]),
+            sender_name=w.get("sender_name", ""),  # absent from wrappings frozen before issue 16
+            reply_to=w.get("reply_to", ""),
         )
 
     async def record_delivery(
@@ -356,6 +358,8 @@ class ArchiveStep:
             "ebox_subject": message.ebox_subject,
             "page_count": message.page_count,
             "address_lines": list(message.address_lines),
+            "sender_name": message.sender_name,
+            "reply_to": message.reply_to,
             "filename": doc.filename,
             "template_version": doc.template_version,
             "renderer_version": doc.renderer_version,
@@ -712,4 +716,6 @@ def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) ->
         ),
         registered=route.registered,
         attach_document=route.attach_document,
+        sender_name=message.sender_name or None,
+        reply_to=message.reply_to or None,
     )

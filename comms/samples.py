@@ -520,6 +520,7 @@ def _company_notice(company: dict[str, Any], today: date) -> dict[str, Any]:
         "enterprise_number": company["enterprise_number"],
         "year": year,
         "tier": "standard",
+        "tier_threshold": Decimal("700000.00"),  # sample data, like the amounts (domain §6)
         "amount": Decimal("347.50"),  # sample data: the amounts are configuration (domain §6)
         "due_date": date(year, 6, 30),
         "payment": {**ACCOUNT, "structured_communication": _ogm(year, 5, number)},

@@ -93,6 +93,8 @@ class Rendered:
     ebox_subject: str
     address_lines: tuple[str, ...]
     template_version: str
+    sender_name: str  # the From name of the email, in the letter's language
+    reply_to: str  # the address a member's reply goes to
 
 
 class Composer:
@@ -152,6 +154,7 @@ class Composer:
                 "date": issued_on,
                 "registered": doc_type.registered,
                 "language": language.value,
+                "reference": doc_type.reference(event),
             },
             # One block per debt unless one reference covers them all (domain §2); `payable` is
             # the letter's one payment when it has exactly one, for the texts that name it.
@@ -187,6 +190,7 @@ class Composer:
                 f"the member's mail client would fetch {remote[0].origin} when the email is opened",
                 template=f"{language.value}/{doc_type.name}/email.html",
             )
+        fund = context["fund"]
         ebox_subject = _one_line(texts["ebox_subject.txt"])
         if not ebox_subject or len(ebox_subject) > EBOX_SUBJECT_MAX_CHARS:
             raise RenderRefused(
@@ -201,6 +205,8 @@ class Composer:
             ebox_subject=ebox_subject,
             address_lines=tuple(line.strip() for line in address.splitlines() if line.strip()),
             template_version=self.version(language, doc_type.name),
+            sender_name=str(fund.get("name", "")),
+            reply_to=str(fund.get("reply_to", "")),
         )
 
     def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
@@ -224,6 +230,8 @@ class Composer:
             document=document,
             page_count=pages,
             address_lines=rendered.address_lines,
+            sender_name=rendered.sender_name,
+            reply_to=rendered.reply_to,
         )
 
     def pdf_from_html(self, html: str) -> tuple[bytes, int]:

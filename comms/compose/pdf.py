@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import zlib
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 from xml.etree.ElementTree import SubElement, fromstring, register_namespace, tostring
 
+import pikepdf
 import pydyf  # type: ignore[import-untyped]
 import weasyprint
 from weasyprint.pdf.metadata import DocumentMetadata
@@ -28,8 +30,8 @@ PDF_VARIANT = "pdf/a-3a"
 UNTAGGED_VARIANT = "pdf/a-3b"  # the letters as they were before issue 16, for benches and tests
 PAGE_MARGIN_TOP_MM = 15.0
 PAGE_MARGIN_SIDE_MM = 20.0
-PAGE_MARGIN_BOTTOM_MM = 28.0  # room for the footer with the fund's contact details and page X of Y
-WINDOW_GAP_MM = 6.0  # space between the address window and the first line of text
+PAGE_MARGIN_BOTTOM_MM = 28.0  # the footer: the fund, privacy and complaints, page X of Y; ≥ 5 mm left below it for the printer
+WINDOW_GAP_MM = 4.0  # space between the address window and the first line of text
 MM_PER_CSS_PX = 25.4 / 96  # WeasyPrint lays boxes out in CSS pixels, 96 to the inch
 # zlib's own default. pydyf (WeasyPrint's PDF writer) deflates every stream at 9, which costs 5 % of
 # a letter's time for files 0.5 % smaller (docs/performance.md).
@@ -155,6 +157,33 @@ def address_overflow(document: weasyprint.Document) -> str | None:
     return None
 
 
+def footer_read_last(pdf: bytes) -> bytes:
+    """The tagged PDF with the last page's footer at the end of its reading order (issue 16 §8).
+
+    WeasyPrint tags what it draws in the page margins but leaves it out of the structure tree
+    (PDF 1.7 cannot mark it as an artifact there), so a screen reader never met the footer, which
+    carries the fund's details, the privacy notice and where to complain. It repeats on every page;
+    the last page's copy is linked once, after the letter. The others stay outside the tree.
+    """
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        root = doc.Root.StructTreeRoot
+        document = root.K[0]
+        linked = {kid.objgen for kid in document.K}
+        nums = root.ParentTree.Nums
+        last_page = len(doc.pages) - 1
+        marked = next(nums[i + 1] for i in range(0, len(nums), 2) if int(nums[i]) == last_page)
+        for element in marked:
+            top = element
+            while top.P.objgen != document.objgen:
+                top = top.P
+            if top.objgen not in linked:
+                linked.add(top.objgen)
+                document.K.append(top)
+        out = io.BytesIO()
+        doc.save(out, fix_metadata_version=False, deterministic_id=True)  # same letter, same bytes
+        return out.getvalue()
+
+
 class AssetFetcher(URLFetcher):  # type: ignore[misc]
     """Serves `data:` URIs and files under the assets folder; anything else stops the letter."""
 
@@ -241,7 +270,7 @@ class PdfRenderer:
                 raise RenderRefused(overflow)
             if self._tagged:
                 document.metadata = AccessibleMetadata(**vars(document.metadata))
-                pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
+                pdf = footer_read_last(document.write_pdf(pdf_variant=PDF_VARIANT))
             else:
                 pdf = document.write_pdf(pdf_variant=UNTAGGED_VARIANT)
         except FatalURLFetchingError as exc:

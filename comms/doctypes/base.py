@@ -50,6 +50,10 @@ def _no_extra_mentions(_event: Envelope) -> tuple[str, ...]:
     return ()
 
 
+def _dossier(event: Envelope) -> str:
+    return event.dossier
+
+
 @dataclass(frozen=True)
 class DocType:
     """One kind of letter and the rules that hold for every one of them (DESIGN.md, "Adding a
@@ -71,6 +75,8 @@ class DocType:
     # the payment blocks: one, or one per debt when no reference covers them all (domain §2)
     payables: Callable[[Envelope], tuple[Payable, ...]] = _not_payable
     extra_mentions: Callable[[Envelope], tuple[str, ...]] = _no_extra_mentions
+    # The one number the member quotes (issue 16 §6): the file, or a decision's file reference.
+    reference: Callable[[Envelope], str] = _dossier
 
     def payable(self, event: Envelope) -> Payable | None:
         """The letter's one payment, or None when it has none or one block per debt."""

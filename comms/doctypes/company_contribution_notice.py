@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from comms.doctypes.base import DocType, Payable
 from comms.doctypes.parts import (
@@ -13,6 +13,7 @@ from comms.doctypes.parts import (
     CompanyRecipient,
     EnterpriseNumber,
     Envelope,
+    Money,
     Payment,
     Strict,
     Year,
@@ -25,6 +26,10 @@ class CompanyContributionNotice(Strict):
     enterprise_number: EnterpriseNumber
     year: Year
     tier: Literal["standard", "higher"]
+    tier_threshold: Money = Field(
+        description="The balance-sheet total (euro) above which the higher tier applies; the "
+        "letter states it so the company can check its tier (issue 16 §6)."
+    )
     amount: AmountDue
     due_date: date
     payment: Payment
@@ -50,9 +55,13 @@ def _payables(event: Envelope) -> tuple[Payable, ...]:
     return (Payable(p.amount, p.due_date, p.payment),)
 
 
+# Law of 26 June 1992, chapter III: the basis and the directors' joint liability (issue 16 §6).
+COMPANY_MENTIONS = ("company-legal-basis", "company-directors-liability")
+
 DOC_TYPE = DocType(
     "company_contribution_notice",
     CompanyContributionNoticeEvent,
+    mentions=COMPANY_MENTIONS,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},
     routing={"order": ["ebox", "email", "post"]},

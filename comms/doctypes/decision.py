@@ -48,6 +48,7 @@ RECOVERY_MENTIONS = (
     "recovery-prescription",
     "recovery-waiver",
     "recovery-instalments",
+    "recovery-appeal-effect",  # issue 16 §6: whether an appeal suspends the recovery
 )
 
 
@@ -150,6 +151,12 @@ def _recovery(event: Envelope) -> tuple[str, ...]:
     return RECOVERY_MENTIONS if p.kind == "recovery" else ()
 
 
+def _file_reference(event: Envelope) -> str:
+    p = event.payload
+    assert isinstance(p, Decision)
+    return p.appeal.file_reference  # charter art. 14, 5°: the reference the appeal quotes
+
+
 DOC_TYPE = DocType(
     "decision",
     DecisionEvent,
@@ -168,4 +175,5 @@ DOC_TYPE = DocType(
     },
     payables=_repayment,
     extra_mentions=_recovery,
+    reference=_file_reference,
 )

@@ -261,3 +261,29 @@ async def test_credentials_the_server_cannot_take_are_transient(
         with pytest.raises(TransientError):
             await channel.send(make_outgoing())
     assert smtp_sink.messages() == []
+
+
+async def test_a_message_may_bring_its_own_from_name_and_reply_address(
+    email: EmailChannel, smtp_sink: SmtpSink, make_outgoing: Callable[..., Outgoing]
+) -> None:
+    """A French letter goes out under the fund's French name; replies reach a person."""
+    outgoing = make_outgoing(
+        sender_name="Caisse d'assurances sociales Exemple asbl", reply_to="info@fonds.example"
+    )
+    await email.send(outgoing)
+    [msg] = smtp_sink.messages()
+    assert msg["From"] == "Caisse d'assurances sociales Exemple asbl <noreply@fonds.example>"
+    assert msg["Reply-To"] == "info@fonds.example"
+    assert msg["Return-Path"] == "<noreply@fonds.example>"  # bounces still come to us
+
+
+async def test_a_from_name_or_reply_address_cannot_smuggle_headers(
+    email: EmailChannel, smtp_sink: SmtpSink, make_outgoing: Callable[..., Outgoing]
+) -> None:
+    for bad in (
+        {"sender_name": "Fonds\r\nBcc: victim@example.com"},
+        {"reply_to": "info@fonds.example\r\nBcc: victim@example.com"},
+    ):
+        with pytest.raises(PermanentError):
+            await email.send(make_outgoing(**bad))
+    assert smtp_sink.messages() == []

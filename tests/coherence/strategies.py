@@ -384,6 +384,7 @@ def company_notices(draw: Any) -> tuple[dict[str, Any], date]:
         "enterprise_number": COMPANY["enterprise_number"],
         "year": year,
         "tier": draw(st.sampled_from(["standard", "higher"])),
+        "tier_threshold": str(draw(amounts)),
         "amount": str(draw(amounts)),
         "due_date": date(year, 6, 30).isoformat(),
         "payment": {**ACCOUNT, "structured_communication": ogm(draw(st.integers(0, 10**10 - 1)))},

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from comms.compose import Composer
+from comms.compose.pdf import PAGE_MARGIN_BOTTOM_MM
 from comms.errors import RenderRefused
 from comms.events import parse_event
 from comms.samples import all_samples
@@ -106,7 +107,7 @@ def test_no_line_breaks_inside_a_number_and_its_unit_or_a_postcode_and_its_town(
         assert f"{postcode}\u00a0{town}" in text
 
 
-BODY_BOTTOM_MM = 297 - 28  # the page's bottom margin holds the footer (comms/compose/pdf.py)
+BODY_BOTTOM_MM = 297 - PAGE_MARGIN_BOTTOM_MM  # the bottom margin holds the footer
 CLOSING = {"nl": "Met vriendelijke groeten,", "fr": "Veuillez agréer, Madame, Monsieur,"}
 PAYMENT_HEADING = {"nl": "Zo betaalt u", "fr": "Comment payer"}
 

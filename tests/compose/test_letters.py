@@ -54,7 +54,7 @@ def test_letter_names_the_recipient_and_is_dated_in_its_locale(rendered, name: s
     assert event.recipient.name in text
     assert event.recipient.address.municipality in text
     assert format_date(ISSUED, "long", locale=f"{lang}_BE") in text
-    assert event.dossier in text
+    assert CATALOGUE[event.type].reference(event) in text  # the one number to quote (issue 16 §6)
     if isinstance(event.recipient, CompanyRecipient):
         assert "0852.093.431" in text or "0474.028.805" in text
     else:

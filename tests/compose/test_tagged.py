@@ -23,6 +23,7 @@ APPEAL_HEADING = {
 GREETING = {"nl": "Geachte mevrouw, geachte heer,", "fr": "Madame, Monsieur,"}
 CLOSING = {"nl": "Met vriendelijke groeten", "fr": "Veuillez agréer"}
 DATE = {"nl": "4 januari 2027", "fr": "4 janvier 2027"}
+OMBUDSMAN = {"nl": "Federale Ombudsman", "fr": "Médiateur fédéral"}  # in the footer
 
 
 def letter(composer: Composer, name: str) -> tuple[str, str, bytes]:
@@ -44,10 +45,11 @@ def test_a_screen_reader_meets_sender_address_references_subject_body_payment_ap
     order = [fund, recipient, DATE[lang], GREETING[lang], PAYMENT_HEADING[lang]]
     if name.startswith("decision"):
         order.append(APPEAL_HEADING[lang])
-    order.append(CLOSING[lang])
+    order += [CLOSING[lang], OMBUDSMAN[lang]]
     positions = [text.find(part) for part in order]
     assert -1 not in positions, dict(zip(order, positions, strict=True))
     assert positions == sorted(positions), dict(zip(order, positions, strict=True))
+    assert text.count(OMBUDSMAN[lang]) == 1, "the footer of every page is read, not once at the end"
 
 
 def test_headings_are_headings_tables_have_header_cells_and_the_qr_code_is_described(

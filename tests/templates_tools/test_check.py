@@ -198,8 +198,8 @@ def test_a_mention_emptied_for_some_events_is_found_by_rendering_the_samples(
     )
     edit(
         templates_copy / "nl" / "decision" / "letter.html",
-        "werd uitbetaald.</p>",
-        "werd uitbetaald.{% endif %}</p>",
+        "opzettelijk onvolledige verklaringen.{% endif %}</p>",
+        "opzettelijk onvolledige verklaringen.{% endif %}{% endif %}</p>",
     )
     report = run_check(templates_copy, doc_types=["decision"])
     [p] = report.problems

@@ -141,7 +141,12 @@ EVENT_FIELDS: dict[str, Any] = {
     "dossier": str,
     "occurred_at": datetime,
 }
-LETTER_FIELDS: dict[str, Any] = {"date": date, "registered": bool, "language": str}
+LETTER_FIELDS: dict[str, Any] = {
+    "date": date,
+    "registered": bool,
+    "language": str,
+    "reference": str,
+}
 PAYABLE_FIELDS: dict[str, Any] = {
     "amount": Decimal,
     "due_date": date,
