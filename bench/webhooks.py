@@ -83,11 +83,12 @@ def letters(ledger: Ledger, prefix: str, first: int, count: int) -> float:
         )
         cid = f"{event_id}:post"
         for status in (Status.ROUTED, Status.RENDERED, Status.DISPATCHED, Status.DELIVERED):
+            own = status is not Status.RENDERED  # the document is the event's, not the channel's
             ledger.record(
                 event_id=event_id,
                 status=status,
-                communication_id=cid,
-                channel=ChannelName.POST,
+                communication_id=cid if own else None,
+                channel=ChannelName.POST if own else None,
                 evidence={"posted_on": "2026-12-04"} if status is Status.DELIVERED else {},
             )
     return time.perf_counter() - started
