@@ -19,14 +19,15 @@ from pathlib import Path
 
 from channels.base import ChannelState, StatusUpdate
 from channels.mailboxes import read_messages
+from channels.redact import ENHANCED_STATUS_RE, enhanced_status
 
 __all__ = ["BounceKind", "BounceReport", "classify", "communication_id_of", "read_messages"]
 
 CHANNEL = "email"
 # RFC 3464 §2.3.3 Action values, worst first: one report may cover several recipients.
 _ACTION_RANK = {"failed": 0, "delayed": 1, "delivered": 2, "relayed": 2, "expanded": 2}
-_STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")  # RFC 3463 class.subject.detail
-_REPLY_RE = re.compile(r"\b([245]\d\d)\b")  # the SMTP reply code in a Diagnostic-Code
+# The SMTP reply code that opens a Diagnostic-Code's text; a number further on may be a street's.
+_REPLY_RE = re.compile(r"\s*([245]\d\d)\b")
 _ANGLE_ID_RE = re.compile(r"<([^<>\s@]+)@([^<>\s@]+)>")
 _ID_LEFT_RE = re.compile(r"^[A-Za-z0-9._-]+$")  # what channels.email puts left of the @
 # A Message-ID quoted in a report's text (legacy bounces): only after its label, so that our own
@@ -143,8 +144,8 @@ def classify(raw: bytes, *, message_id_domain: str) -> BounceReport:
         )
         if not recipients:
             return BounceReport(BounceKind.UNKNOWN, ids, (), "DSN without recipients", digest)
-        kind = {0: BounceKind.FAILED, 1: BounceKind.DELAYED}.get(
-            _rank(recipients[0]), BounceKind.DELIVERED
+        kind = {0: BounceKind.FAILED, 1: BounceKind.DELAYED, 2: BounceKind.DELIVERED}.get(
+            _rank(recipients[0]), BounceKind.UNKNOWN
         )
         return BounceReport(kind, ids, recipients, "RFC 3464 delivery status", digest)
     # A mail system's own message without a DSN part (old Exim, qmail) is for a human, even if it
@@ -170,7 +171,7 @@ def communication_id_of(message_id: str, domain: str) -> str | None:
 
 def status_meaning(status: str) -> str:
     """RFC 3463 in words: permanent/transient, then the detail or at least the subject."""
-    found = _STATUS_RE.search(status)
+    found = ENHANCED_STATUS_RE.search(status)
     if found is None:
         return "unknown status"
     klass, subject, detail = found.groups()
@@ -192,11 +193,14 @@ def _rank(recipient: RecipientStatus) -> int:
 
 
 def _recipient(block: Message) -> RecipientStatus:
+    """Only RFC 3464/3463 words and codes are kept: the rest is the server's free text, which
+    may quote the member, and evidence is chained for good (issue 13)."""
     action = str(block.get("Action", "")).strip().lower().split(" ")[0]
-    status_found = _STATUS_RE.search(str(block.get("Status", "")))
-    status = ".".join(status_found.groups()) if status_found else ""
+    if action not in _ACTION_RANK:
+        action = "unknown"
+    status = enhanced_status(str(block.get("Status", "")))
     diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-    reply = _REPLY_RE.search(diagnostic.partition(";")[2] or diagnostic)
+    reply = _REPLY_RE.match(diagnostic.partition(";")[2] or diagnostic)
     return RecipientStatus(action, status, reply.group(1) if reply else "")
 
 

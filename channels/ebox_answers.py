@@ -131,8 +131,8 @@ def raise_for_refusal(response: httpx.Response) -> None:
         )
     evidence = {"http_status": str(status), "ebox_error_code": code}
     if error is not None:
+        # The error's message is free text that may quote a name or a street: never kept.
         evidence["ebox_error_id"] = scrub(error.id)
-        evidence["ebox_error_message"] = scrub(error.message)
     log.warning("ebox refused message", extra={"http_status": status, "ebox_code": code})
     raise PermanentError(f"eBox refused: {code}", evidence=evidence)
 

@@ -17,7 +17,7 @@ import aiosmtplib
 from aiosmtplib import SMTPStatus
 
 from channels.base import BaseChannel, Outgoing, PermanentError, Receipt, TransientError
-from channels.redact import scrub
+from channels.redact import enhanced_status
 from channels.smtp_pool import SmtpPool
 
 log = logging.getLogger(__name__)
@@ -232,8 +232,9 @@ class EmailChannel(BaseChannel):
             "message_id": self.message_id(cid),
             # aiosmtplib raises on anything but 250 after DATA, so 250 is what the server said.
             "smtp_code": str(int(SMTPStatus.completed)),
-            "smtp_reply": scrub(reply),
         }
+        if status := enhanced_status(reply):
+            evidence["smtp_status"] = status
         log.info("email dispatched", extra={"communication_id": cid})
         return Receipt(self.name, cid, "dispatched", evidence)
 
@@ -245,10 +246,18 @@ def _base64_lines(data: bytes) -> bytes:
 
 
 def _reply_error(communication_id: str, code: int, reply: str) -> TransientError | PermanentError:
-    """RFC 5321 §4.2.1: 4yz is a transient failure, 5yz a permanent one."""
-    text = scrub(reply)
-    log.warning("smtp refused", extra={"smtp_code": code, "communication_id": communication_id})
+    """RFC 5321 §4.2.1: 4yz is a transient failure, 5yz a permanent one. Only the reply code and
+    the enhanced status are kept: the server's text may quote the member (issue 13)."""
+    status = enhanced_status(reply)
+    log.warning(
+        "smtp refused",
+        extra={"smtp_code": code, "smtp_status": status, "communication_id": communication_id},
+    )
+    reason = f"smtp {code} {status}".rstrip()
     if 500 <= code < 600:
-        return PermanentError(f"smtp {code}", evidence={"smtp_code": str(code), "smtp_reply": text})
+        evidence = {"smtp_code": str(code)}
+        if status:
+            evidence["smtp_status"] = status
+        return PermanentError(reason, evidence=evidence)
     # 4yz, and anything unexpected (aiosmtplib's -1 for an unreadable reply): try again later.
-    return TransientError(f"smtp {code}: {text}")
+    return TransientError(reason)

@@ -14,6 +14,17 @@ _EMAIL_RE = re.compile(r"[^\s<>@\"',;:()]+@[^\s<>@\"',;:()]+")
 _IDENTIFIER_RE = re.compile(r"\d(?:[\d.\- ]*\d){9,}")
 
 
+# RFC 3463 class.subject.detail (`5.1.1`): the one part of a server's reply that is ours to keep.
+ENHANCED_STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def enhanced_status(text: str) -> str:
+    """The first RFC 3463 status code in a server's text, or "": the rest is free text that may
+    quote a member's name or street, and evidence is chained for good (issue 13)."""
+    found = ENHANCED_STATUS_RE.search(text)
+    return found.group(0) if found else ""
+
+
 def scrub(text: str) -> str:
     """Replace email addresses and identifier-like digit runs with placeholders."""
     text = _EMAIL_RE.sub("<address>", text)

@@ -187,7 +187,8 @@ class Composer:
         remote = remote_resources(texts["email.html"])
         if remote:
             raise RemoteContent(
-                f"the member's mail client would fetch {remote[0].origin} when the email is opened",
+                f"the member's mail client would fetch {remote[0].kind} from the web "
+                "when the email is opened",
                 template=f"{language.value}/{doc_type.name}/email.html",
             )
         fund = context["fund"]

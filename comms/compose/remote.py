@@ -38,6 +38,7 @@ class RemoteResource:
 
     line: int
     origin: str  # scheme://host/ only: the rest may carry a member's data (a tracking id)
+    kind: str  # which attribute or CSS rule: the only thing a refusal may name (issue 13)
 
 
 def remote_resources(html: str, *, template: bool = False) -> list[RemoteResource]:
@@ -61,13 +62,13 @@ class _Finder(HTMLParser):
             if not value:
                 continue
             if name == "style":
-                self._css(value, line)
+                self._css(value, line, f"a CSS url() in the style attribute of <{tag}>")
                 continue
             if name not in _RESOURCE_ATTRIBUTES or _RESOURCE_ATTRIBUTES[name] not in (None, tag):
                 continue
             urls = [part.split()[0] for part in value.split(",") if part.split()]
             for url in urls if name == "srcset" else [value]:
-                self._url(url, line)
+                self._url(url, line, f"the {name} attribute of <{tag}>")
         self._in_style = tag == "style"
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -80,14 +81,14 @@ class _Finder(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._in_style:
-            self._css(data, self.getpos()[0])
+            self._css(data, self.getpos()[0], "a CSS url() or @import in <style>")
 
-    def _css(self, css: str, line: int) -> None:
+    def _css(self, css: str, line: int, kind: str) -> None:
         for match in _CSS_URL.finditer(css):
             url = match.group("url") if match.group("url") is not None else match.group("imp")
-            self._url(url, line + css.count("\n", 0, match.start()))
+            self._url(url, line + css.count("\n", 0, match.start()), kind)
 
-    def _url(self, url: str, line: int) -> None:
+    def _url(self, url: str, line: int, kind: str) -> None:
         url = url.strip()
         if self._template and any(mark in url for mark in TEMPLATE_MARKS):
             return
@@ -98,4 +99,4 @@ class _Finder(HTMLParser):
             origin = f"{parts.scheme + ':' if parts.scheme else ''}//{parts.netloc}/"
         else:
             origin = "an address without a host (fetched from wherever the mail is read)"
-        self.found.append(RemoteResource(line, origin))
+        self.found.append(RemoteResource(line, origin, kind))

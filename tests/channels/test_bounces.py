@@ -75,6 +75,22 @@ def test_hard_bounce_evidence_keeps_codes_and_no_personal_data() -> None:
     assert "@" not in text and "wouters" not in text.lower()
 
 
+def test_free_text_in_a_dsn_never_reaches_the_evidence() -> None:
+    """A reporting server's words are not codes: an odd Action or a Diagnostic-Code without a
+    reply code must not put a name or a street number into the chained evidence (issue 13)."""
+    odd = (
+        raw("postfix-user-unknown.eml")
+        .replace(b"Action: failed", b"Action: Wouters")
+        .replace(b"smtp; 550 5.1.1", b"smtp; mailbox of Els, Kerkstraat 250")
+    )
+    report = classify(odd, message_id_domain=DOMAIN)
+
+    assert report.recipients[0].action == "unknown"
+    assert report.recipients[0].smtp_code == ""
+    assert report.kind is BounceKind.UNKNOWN  # an action we cannot read is not a delivery
+    assert report.status_updates() == []
+
+
 def test_the_returned_headers_are_enough_and_the_text_is_a_last_resort() -> None:
     """Without the returned-headers part, In-Reply-To or the report text still correlate."""
     stripped = raw("gmail-no-such-user.eml").split(b"Content-Type: text/rfc822-headers")[0]

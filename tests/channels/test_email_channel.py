@@ -46,7 +46,7 @@ async def test_letter_arrives_with_both_parts_and_the_pdf(
     assert receipt.outcome == "dispatched"
     assert receipt.evidence["message_id"] == "<c0ffee0123456789@fonds.example>"
     assert receipt.evidence["smtp_code"] == "250"
-    assert receipt.evidence["smtp_reply"].startswith("OK queued as")
+    assert "smtp_reply" not in receipt.evidence  # the server's free text is never kept
     [msg] = smtp_sink.messages()
     assert msg["Message-ID"] == "<c0ffee0123456789@fonds.example>"
     assert msg["Subject"] == outgoing.subject
@@ -145,11 +145,11 @@ async def test_4xx_at_data_is_transient_and_the_connection_is_reused(
     email: EmailChannel, smtp_sink: SmtpSink, make_outgoing: Callable[..., Outgoing]
 ) -> None:
     """A greylisting server says 451: try again later, on the same pooled connection."""
-    smtp_sink.fail_next("451 4.7.1 Greylisted, try again later")
+    smtp_sink.fail_next("451 4.7.1 Greylisted for Anna Peeters, try again later")
 
     with pytest.raises(TransientError) as caught:
         await email.send(make_outgoing())
-    assert "451" in caught.value.reason
+    assert caught.value.reason == "smtp 451 4.7.1"
     await email.send(make_outgoing())
 
     assert len(smtp_sink.messages()) == 1
@@ -161,16 +161,18 @@ async def test_5xx_at_rcpt_is_permanent_with_scrubbed_evidence(
     make_outgoing: Callable[..., Outgoing],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An unknown mailbox is final: fall back, and keep the reply without the address."""
-    smtp_sink.fail_next("550 5.1.1 <{address}>: Recipient address rejected", stage="rcpt")
+    """An unknown mailbox is final: fall back, and keep only the codes, never the server's text
+    (it may quote the member's name or street: issue 13)."""
+    smtp_sink.fail_next(
+        "550 5.1.1 <{address}>: mailbox of Anna Peeters, Kerkstraat 12 unknown", stage="rcpt"
+    )
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(PermanentError) as caught:
         await email.send(make_outgoing())
 
-    assert caught.value.evidence["smtp_code"] == "550"
-    reply = caught.value.evidence["smtp_reply"]
-    assert reply == "5.1.1 <<address>>: Recipient address rejected"
+    assert caught.value.evidence == {"smtp_code": "550", "smtp_status": "5.1.1"}
+    assert caught.value.reason == "smtp 550 5.1.1"
     assert "anna" not in str(caught.value).lower()
     ours = [r for r in caplog.records if r.name.startswith("channels")]
     assert ours, "the refusal is logged"
@@ -188,7 +190,7 @@ async def test_5xx_at_data_is_permanent(
     with pytest.raises(PermanentError) as caught:
         await email.send(make_outgoing())
 
-    assert caught.value.evidence == {"smtp_code": "552", "smtp_reply": "5.3.4 Message too big"}
+    assert caught.value.evidence == {"smtp_code": "552", "smtp_status": "5.3.4"}
 
 
 async def test_server_down_is_transient(

@@ -26,6 +26,8 @@ def test_a_killed_workers_render_process_logs_json_lines_only(tmp_path: Path) ->
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "rendering", log.read_text()
+        # Killed mid-letter, not before the render process took it up.
+        assert (tmp_path / "var" / "slow-letter-started").exists()
         helpers = descendants(parent.pid)
         assert helpers
         parent.send_signal(signal.SIGKILL)

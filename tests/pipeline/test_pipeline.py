@@ -163,8 +163,7 @@ async def test_a_refused_rendering_is_recorded_and_nothing_is_sent(
 async def test_a_permanent_email_failure_falls_back_to_post(recorded: Recording) -> None:
     # What the email channel raises for "550 5.1.1 <address>: mailbox unknown" (its own tests).
     refused = PermanentError(
-        "recipient refused: 550 5.1.1 <<address>>: mailbox unknown",
-        evidence={"smtp_code": "550", "smtp_reply": "5.1.1 <<address>>: mailbox unknown"},
+        "smtp 550 5.1.1", evidence={"smtp_code": "550", "smtp_status": "5.1.1"}
     )
     recorded.channels[ChannelName.EMAIL].fail_next(refused)
     outcome = await run(recorded.app, "contribution-notice-nl")

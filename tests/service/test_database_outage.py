@@ -91,7 +91,7 @@ async def test_a_blip_after_the_smtp_server_confirmed_sends_the_email_once(
             break
         except Retry:
             email.send = send  # type: ignore[method-assign]
-            wait_for(lambda: _answers(app), 30, "the database to be back")
+            await asyncio.to_thread(wait_for, lambda: _answers(app), 30, "the database to be back")
     assert verdict == "sent"
     [(message_id, copies)] = _message_ids(emb).items()
     assert copies == 1, f"{message_id} reached the SMTP server {copies} times"

