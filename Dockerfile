@@ -39,7 +39,6 @@ COPY pyproject.toml README.md /src/
 COPY comms /src/comms
 COPY channels /src/channels
 COPY templates /src/templates
-COPY samples /src/samples
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation -w /dist /src \
  && /opt/build/bin/pip --python /opt/comms/bin/python install --no-deps --no-index \
       --prefix /opt/code /dist/*.whl
