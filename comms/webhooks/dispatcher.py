@@ -106,17 +106,20 @@ class Dispatcher:
         )
         async with mine, self._slots:
             lease_s = self._tuning.timeout_s * 2 + 30
-            claimed = await asyncio.to_thread(
-                self._store.claim,
-                endpoint.id,
-                limit=self._tuning.in_flight_per_endpoint,
-                lease_s=lease_s,
-            )
-            if not claimed:
-                return
-            secret = await asyncio.to_thread(self._store.secret_of, endpoint.id)
-            signer = Webhook(secret)
-            await asyncio.gather(*(self._send(endpoint, signer, m) for m in claimed))
+            signer: Webhook | None = None
+            # While it has due messages, up to a bound: then the slot goes back to the others.
+            for _ in range(BATCHES_PER_TURN):
+                claimed = await asyncio.to_thread(
+                    self._store.claim,
+                    endpoint.id,
+                    limit=self._tuning.in_flight_per_endpoint,
+                    lease_s=lease_s,
+                )
+                if not claimed:
+                    return
+                if signer is None:
+                    signer = Webhook(await asyncio.to_thread(self._store.secret_of, endpoint.id))
+                await asyncio.gather(*(self._send(endpoint, signer, m) for m in claimed))
 
     async def _send(self, endpoint: Endpoint, signer: Webhook, message: OutboxMessage) -> None:
         now = datetime.now(UTC)
@@ -163,4 +166,5 @@ class Dispatcher:
         return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
 
 
+BATCHES_PER_TURN = 50  # claims one endpoint makes in a row before it lets others have the slot
 PURGE_EVERY_S = 3600.0  # delivered messages past their keep time are removed this often
