@@ -24,6 +24,7 @@ from comms.compose import Composer, WindowLayout
 from comms.compose.pdf import PdfMaker
 from comms.errors import SettingsProblem
 from comms.events import AnyEvent
+from comms.keys import ebox_private_key
 from comms.ledger import Ledger
 from comms.ledger.privacy import Sealer
 from comms.models import ChannelName, Message
@@ -112,28 +113,6 @@ def build_ledger(settings: Settings) -> Ledger:
     ledger = Ledger.from_settings(settings)
     ledger.migrate()
     return ledger
-
-
-def ebox_private_key(settings: Settings) -> bytes:
-    """The fund's certificate key; in development a throwaway key kept under the data folder."""
-    if settings.ebox_private_key_path is not None:
-        try:
-            return settings.ebox_private_key_path.read_bytes()
-        except OSError as exc:
-            raise SettingsProblem(
-                f"COMMS_EBOX_PRIVATE_KEY_PATH: the file cannot be read ({exc.strerror})"
-            ) from None
-    if settings.environment == "production":
-        raise SettingsProblem("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
-    from channels.ebox_simulator import generate_key_pair
-
-    path = settings.data_dir / "ebox-dev-key.pem"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        private_pem, _ = generate_key_pair()
-        path.write_bytes(private_pem)
-        path.chmod(0o600)
-    return path.read_bytes()
 
 
 def build_channels(settings: Settings) -> dict[ChannelName, Channel]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from channels.ebox_simulator import SimulatorServer, public_key_of
 from channels.smtp_sink import SmtpSink
-from comms.app import ebox_private_key
+from comms.keys import ebox_private_key
 from comms.settings import Settings
 
 

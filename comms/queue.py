@@ -1,25 +1,19 @@
-"""The queue door for Python upstreams, and the arq client every door and the sweeper share.
+"""The arq client every door, the worker and the sweeper share; it knows nothing of the app.
 
-    from comms.queue import enqueue
-    admission = await enqueue(event)          # validated, recorded as accepted, then queued
-
-The ledger is written before Redis: an event `enqueue` answered `accepted` for is never lost, even
-if Redis is flushed before a worker took it (the sweeper queues it again). See docs/queue.md.
+The Python door is `comms.service.intake.enqueue`. The ledger is written before Redis: an event a
+door answered `accepted` for is never lost, even if Redis is flushed before a worker took it (the
+sweeper queues it again). See docs/queue.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
 import redis
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 
-from comms.app import build_app
-from comms.service.intake import Admission, Intake
 from comms.service.jobs import (
     BULK_QUEUE,
     DELIVER_TASK,
@@ -31,10 +25,7 @@ from comms.service.jobs import (
     loads,
     queue_for,
 )
-from comms.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from comms.events import AnyEvent
+from comms.settings import Settings
 
 REDIS_CONNECT_TIMEOUT_S = 2.0  # a door answers quickly even when Redis is away
 REDIS_COMMAND_TIMEOUT_S = 10.0
@@ -122,29 +113,3 @@ class Queue:
 
     async def close(self) -> None:
         await self.redis.aclose(close_connection_pool=True)
-
-
-async def enqueue(
-    event: AnyEvent | Mapping[str, Any] | str | bytes,
-    *,
-    settings: Settings | None = None,
-    source: str = "python",
-) -> Admission:
-    """The Python door: the same validation and idempotency as `POST /events` and `comms enqueue`.
-
-    `event` is an event model, a dict or JSON text. Returns an `Admission` (accepted, duplicate,
-    rejected with field errors, or conflict). Opens and closes its own connections: a service
-    that enqueues often should keep an intake open instead (`open_intake`).
-    """
-    async with open_intake(settings or load_settings()) as intake:
-        return await intake.take(event, source=source, door="python")
-
-
-@asynccontextmanager
-async def open_intake(settings: Settings) -> AsyncIterator[Intake]:
-    """An intake over its own app and queue, for callers without an app (`enqueue`, the CLI)."""
-    queue = Queue.from_settings(settings)
-    try:
-        yield Intake(build_app(settings), queue)
-    finally:
-        await queue.close()

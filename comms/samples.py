@@ -19,6 +19,7 @@ from babel.numbers import format_currency
 
 from comms.coherence.arrears import expected_surcharges
 from comms.coherence.base import (
+    MIN_DAYS_TO_PAY,
     add_months,
     cents,
     next_quarter,
@@ -30,7 +31,6 @@ from comms.doctypes.parts import OpenItem
 from comms.payment import structured_communication_from_base
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-MIN_DAYS_TO_PAY = 14  # as the notices' coherence rule: a notice leaves at least this long
 
 # Sample data, not the law: the year's ceilings and rates come from upstream (domain §4).
 BANDS = (

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from channels.ebox_simulator import SimulatorServer, public_key_of
-from comms.app import ebox_private_key
 from comms.cli.console import console
+from comms.keys import ebox_private_key
 from comms.settings import load_settings
 
 cli = typer.Typer()

@@ -19,10 +19,10 @@ from comms.app import build_app, build_ledger
 from comms.cli.console import console, err, print_invalid
 from comms.ledger import OUTAGES
 from comms.logging import configure_logging
-from comms.queue import Queue, open_intake
+from comms.queue import Queue
 from comms.service.dlq import DeadLetterOffice
 from comms.service.guard import Guard
-from comms.service.intake import Admission
+from comms.service.intake import Admission, Intake
 from comms.settings import Settings, load_settings
 
 cli = typer.Typer()
@@ -144,7 +144,7 @@ async def _enqueue(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    async with open_intake(settings) as intake:
+    async with Intake.open(settings) as intake:
         with Progress(*columns, console=err, transient=False) as progress:
             task = progress.add_task(f"Queueing {name}", total=len(lines))
             for number, line in lines:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from comms.coherence.base import percent_of, quarter_ends_between
-from comms.doctypes.parts import Arrears, OpenItem
+from comms.coherence.base import Rule, percent_of, quarter_ends_between
+
+if TYPE_CHECKING:  # the document types import these rules: no import back at run time
+    from comms.doctypes.parts import Arrears, OpenItem
 
 QUARTERLY_RATE = Decimal("3")  # domain §4: 3 % at the end of each quarter unpaid
 YEARLY_RATE = Decimal("7")  # domain §4: once, 1 January, on last year's contributions still unpaid
@@ -62,3 +65,22 @@ def one_reference_per_debt(p: Arrears, _issued_on: date) -> Iterator[str]:
     only = len(p.open_items) == 1
     if (only and covering not in seen) or (not only and covering in seen):
         yield "payload.payment.structured_communication"
+
+
+RULES = (
+    Rule(
+        "debts are overdue",
+        "a reminder or a formal notice lists debts whose due date has passed",
+        overdue,
+    ),
+    Rule(
+        "surcharges by the rules",
+        "domain §4 (3 % each quarter end, 7 % on 1 January) and §6 (companies: 1 % a month)",
+        surcharges_by_the_rules,
+    ),
+    Rule(
+        "one reference per debt",
+        "domain §2 (Febelfin; CODA reconciliation)",
+        one_reference_per_debt,
+    ),
+)

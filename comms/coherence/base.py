@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 CENT = Decimal("0.01")
+MIN_DAYS_TO_PAY = 14  # gap: no legal minimum found; two weeks leaves a transfer time to arrive
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,15 @@ def add_months(day: date, months: int) -> date:
 
 def at_least_days_after(deadline: date | None, issued_on: date, days: int) -> bool:
     return deadline is None or deadline >= issued_on + timedelta(days=days)
+
+
+def time_to_pay(field: str) -> Rule:
+    """The rule that the date to pay by, the payload's `field`, leaves MIN_DAYS_TO_PAY days."""
+
+    def check(payload: Any, issued_on: date) -> Iterator[str]:
+        if not at_least_days_after(getattr(payload, field), issued_on, MIN_DAYS_TO_PAY):
+            yield f"payload.{field}"
+
+    return Rule(
+        "time to pay", f"at least {MIN_DAYS_TO_PAY} days after the letter date (gap)", check
+    )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from comms.coherence.base import cents, percent_of
-from comms.doctypes.parts import YearlyCalculation
+from comms.coherence.base import Rule, cents, percent_of
+
+if TYPE_CHECKING:  # the document types import these rules: no import back at run time
+    from comms.doctypes.parts import YearlyCalculation
 
 
 def bands_follow_each_other(calc: YearlyCalculation, at: str) -> Iterator[str]:
@@ -48,3 +52,15 @@ def yearly_from_bands(calc: YearlyCalculation, at: str) -> Iterator[str]:
 
 def quarter_of_yearly(yearly: Decimal, quarterly: Decimal) -> bool:
     return cents(yearly / 4) == quarterly
+
+
+def _bands(p: Any, _issued_on: date) -> Iterator[str]:
+    """For any payload printing a `calculation` (a YearlyCalculation)."""
+    yield from bands_follow_each_other(p.calculation, "payload.calculation")
+    yield from band_amounts(p.calculation, "payload.calculation")
+    yield from yearly_from_bands(p.calculation, "payload.calculation")
+
+
+BANDS_ADD_UP = Rule(
+    "bands add up", "arithmetic: rate × part of the income in the band, half up to the cent", _bands
+)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from comms import coherence
+from comms.coherence import letter as coherence
 from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType, Payable
 from comms.compose.environment import (
     MAX_TEXT_CHARS,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from comms.coherence.base import Rule, time_to_pay
 from comms.doctypes.base import DocType, Payable
 from comms.doctypes.parts import Envelope, Money, Payment, Quarter, SignedMoney, Strict, Year
 
@@ -60,10 +62,38 @@ def _payables(event: Envelope) -> tuple[Payable, ...]:
     return (Payable(p.balance, p.pay_by, p.payment),)
 
 
+def _statement_not_ahead(p: AccountStatement, issued_on: date) -> Iterator[str]:
+    if p.statement_date > issued_on:
+        yield "payload.statement_date"
+
+
+def _booked_by_statement(p: AccountStatement, _issued_on: date) -> Iterator[str]:
+    for i, m in enumerate(p.movements):
+        if m.booked_on > p.statement_date:
+            yield f"payload.movements.{i}.booked_on"
+
+
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    Rule(
+        "balance not in the future",
+        "a statement reports a balance at a past or present date",
+        _statement_not_ahead,
+    ),
+    Rule(
+        "movements by the statement date",
+        "a movement listed was booked by the statement date",
+        _booked_by_statement,
+    ),
+    time_to_pay("pay_by"),
+)
+
+
 DOC_TYPE = DocType(
     "account_statement",
     AccountStatementEvent,
     retention_years=7,
     routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
+    rules=RULES,
 )

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from comms.coherence.base import Rule
 from comms.doctypes.parts import Arrears, Envelope, OpenItem, Payment
 
 PAYMENT_MENTIONS = ("payment-amount", "payment-due", "payment-iban", "payment-ogm", "payment-qr")
@@ -23,23 +24,31 @@ class Payable:
     debt: OpenItem | None = None  # the one debt of several this block pays (domain §2)
 
 
-def per_debt(p: Arrears, deadline: date) -> tuple[Payable, ...]:
-    """One block for the total when one reference covers it, else one block per debt (domain §2)."""
-    account = p.payment.model_dump(exclude={"structured_communication"})
-    covering = p.payment.structured_communication
-    if covering is not None:
-        return (
-            Payable(p.total_due, deadline, Payment(**account, structured_communication=covering)),
+def per_debt(deadline: str) -> Callable[[Envelope], tuple[Payable, ...]]:
+    """The payment blocks of an arrears letter paid by its payload's date `deadline`: one for the
+    total when one reference covers it, else one per debt (domain §2)."""
+
+    def payables(event: Envelope) -> tuple[Payable, ...]:
+        p = event.payload
+        assert isinstance(p, Arrears)
+        due: date = getattr(p, deadline)
+        account = p.payment.model_dump(exclude={"structured_communication"})
+        covering = p.payment.structured_communication
+        if covering is not None:
+            return (
+                Payable(p.total_due, due, Payment(**account, structured_communication=covering)),
+            )
+        return tuple(
+            Payable(
+                item.amount + item.surcharges,
+                due,
+                Payment(**account, structured_communication=item.structured_communication),
+                debt=item if len(p.open_items) > 1 else None,
+            )
+            for item in p.open_items
         )
-    return tuple(
-        Payable(
-            item.amount + item.surcharges,
-            deadline,
-            Payment(**account, structured_communication=item.structured_communication),
-            debt=item if len(p.open_items) > 1 else None,
-        )
-        for item in p.open_items
-    )
+
+    return payables
 
 
 def _not_payable(_event: Envelope) -> tuple[Payable, ...]:
@@ -57,8 +66,8 @@ def _dossier(event: Envelope) -> str:
 @dataclass(frozen=True)
 class DocType:
     """One kind of letter and the rules that hold for every one of them (DESIGN.md, "Adding a
-    document type"): the event union, the catalogue, settings defaults, reports, retention and the
-    routing check are derived from these records."""
+    document type"): the event union, the catalogue, settings defaults, reports, retention, the
+    routing check and the coherence check are derived from these records."""
 
     name: str  # the event's `type`, the template folder, the ledger's doc_type
     event: type[Envelope]  # the event model: the envelope, `type: Literal[name]`, the payload
@@ -77,6 +86,9 @@ class DocType:
     extra_mentions: Callable[[Envelope], tuple[str, ...]] = _no_extra_mentions
     # The one number the member quotes (issue 16 §6): the file, or a decision's file reference.
     reference: Callable[[Envelope], str] = _dossier
+    # what the letter prints must hold together on its date, checked before it is rendered
+    # (comms.coherence, docs/letters.md); shared sets: comms.coherence.arrears, .calculation
+    rules: tuple[Rule, ...] = ()
 
     def payable(self, event: Envelope) -> Payable | None:
         """The letter's one payment, or None when it has none or one block per debt."""

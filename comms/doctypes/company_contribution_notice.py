@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from comms.coherence.base import Rule, time_to_pay
 from comms.doctypes.base import DocType, Payable
 from comms.doctypes.parts import (
     AmountDue,
@@ -55,6 +57,20 @@ def _payables(event: Envelope) -> tuple[Payable, ...]:
     return (Payable(p.amount, p.due_date, p.payment),)
 
 
+DUE_MONTH, DUE_DAY = 6, 30  # domain §6: due by 30 June
+
+
+def _due_30_june(p: CompanyContributionNotice, _issued_on: date) -> Iterator[str]:
+    if p.due_date != date(p.year, DUE_MONTH, DUE_DAY):
+        yield "payload.due_date"
+
+
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    Rule("due 30 June", "domain §6 (annual contribution of companies)", _due_30_june),
+    time_to_pay("due_date"),
+)
+
 # Law of 26 June 1992, chapter III: the basis and the directors' joint liability (issue 16 §6).
 COMPANY_MENTIONS = ("company-legal-basis", "company-directors-liability")
 
@@ -66,4 +82,5 @@ DOC_TYPE = DocType(
     key_dates={"due_date": ("payload", "due_date")},
     routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
+    rules=RULES,
 )

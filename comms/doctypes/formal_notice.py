@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Literal
 
-from comms.doctypes.base import DocType, Payable, per_debt
+from comms.coherence import arrears
+from comms.coherence.base import Rule, add_months
+from comms.doctypes.base import DocType, per_debt
 from comms.doctypes.parts import Arrears, Envelope
 
 # Art. 46 of the royal decree of 19 December 1967 and the charter's personal contact before
@@ -25,10 +28,23 @@ class FormalNoticeEvent(Envelope):
     payload: FormalNotice
 
 
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, FormalNotice)
-    return per_debt(p, p.deadline)
+CONTEST_MONTHS = 1  # art. 46 RD 19-12-1967: the member may contest within one month (domain §4)
+
+
+def _time_to_contest(p: FormalNotice, issued_on: date) -> Iterator[str]:
+    if p.deadline < add_months(issued_on, CONTEST_MONTHS):
+        yield "payload.deadline"
+
+
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    Rule(
+        "deadline leaves the month to contest",
+        "art. 46 RD 19 December 1967 (domain §4): one month to contest by registered letter",
+        _time_to_contest,
+    ),
+    *arrears.RULES,
+)
 
 
 DOC_TYPE = DocType(
@@ -43,5 +59,6 @@ DOC_TYPE = DocType(
     # the legal domicile even after returned mail: refusing or not collecting it does not stop it
     # from being served.
     routing={"order": ["post"], "email_attach_document": False, "post_to_flagged_address": True},
-    payables=_payables,
+    payables=per_debt("deadline"),
+    rules=RULES,
 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from comms.doctypes.base import DocType, Payable, per_debt
+from comms.coherence import arrears
+from comms.coherence.base import time_to_pay
+from comms.doctypes.base import DocType, per_debt
 from comms.doctypes.parts import Arrears, Envelope
 
 REMINDER_MENTIONS = ("payment-help",)  # charter: advice on payment plans and exemption
@@ -22,10 +24,11 @@ class PaymentReminderEvent(Envelope):
     payload: PaymentReminder
 
 
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, PaymentReminder)
-    return per_debt(p, p.new_deadline)
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    time_to_pay("new_deadline"),
+    *arrears.RULES,
+)
 
 
 DOC_TYPE = DocType(
@@ -35,5 +38,6 @@ DOC_TYPE = DocType(
     retention_years=7,
     key_dates={"new_deadline": ("payload", "new_deadline")},
     routing={"order": ["ebox", "email", "post"]},
-    payables=_payables,
+    payables=per_debt("new_deadline"),
+    rules=RULES,
 )

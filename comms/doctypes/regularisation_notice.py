@@ -3,12 +3,15 @@ paid, the balance either way (domain §4; issue 16, finding 4)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from comms.coherence import calculation
+from comms.coherence.base import Rule, next_quarter, percent_of, quarter_end, quarter_of
 from comms.doctypes.base import DocType, Payable
 from comms.doctypes.parts import (
     Envelope,
@@ -69,6 +72,65 @@ def _payables(event: Envelope) -> tuple[Payable, ...]:
     return (Payable(p.balance, p.due_date, p.payment),)
 
 
+def _income_of_the_year(p: RegularisationNotice, _issued_on: date) -> Iterator[str]:
+    if p.calculation.income_year != p.year:
+        yield "payload.calculation.income_year"
+
+
+def _costs(p: RegularisationNotice, _issued_on: date) -> Iterator[str]:
+    c = p.calculation
+    if percent_of(c.yearly_contribution, c.management_costs_percent) != p.management_costs:
+        yield "payload.management_costs"
+
+
+def _definitive(p: RegularisationNotice, _issued_on: date) -> Iterator[str]:
+    if p.calculation.yearly_contribution + p.management_costs != p.definitive_total:
+        yield "payload.definitive_total"
+
+
+def _balance(p: RegularisationNotice, _issued_on: date) -> Iterator[str]:
+    if p.definitive_total - p.provisional_paid != p.balance:
+        yield "payload.balance"
+
+
+def _due_next_quarter(p: RegularisationNotice, issued_on: date) -> Iterator[str]:
+    if p.due_date is not None:
+        due = quarter_end(*next_quarter(issued_on.year, quarter_of(issued_on)))
+        if p.due_date != due:
+            yield "payload.due_date"
+
+
+def _refund_not_past(p: RegularisationNotice, issued_on: date) -> Iterator[str]:
+    if p.refund is not None and p.refund.on_or_before < issued_on:
+        yield "payload.refund.on_or_before"
+
+
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    Rule(
+        "income of the year itself",
+        "domain §4: definitive = on the year's own income",
+        _income_of_the_year,
+    ),
+    calculation.BANDS_ADD_UP,
+    Rule(
+        "management costs", "arithmetic: the fund's percentage of the yearly contribution", _costs
+    ),
+    Rule("definitive total", "arithmetic: yearly contribution + management costs", _definitive),
+    Rule("balance", "arithmetic: definitive total − provisional contributions paid", _balance),
+    Rule(
+        "due the quarter after issue",
+        "domain §4: last day of the quarter after the one it was issued in",
+        _due_next_quarter,
+    ),
+    Rule(
+        "refund not in the past",
+        "a promised refund date on or after the letter date",
+        _refund_not_past,
+    ),
+)
+
+
 DOC_TYPE = DocType(
     "regularisation_notice",
     RegularisationNoticeEvent,
@@ -76,4 +138,5 @@ DOC_TYPE = DocType(
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the next quarter
     routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
+    rules=RULES,
 )

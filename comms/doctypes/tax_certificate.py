@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from comms.coherence.base import Rule
 from comms.doctypes.base import DocType
 from comms.doctypes.parts import Envelope, Money, Quarter, SignedMoney, Strict, Year
 
@@ -42,9 +45,25 @@ class TaxCertificateEvent(Envelope):
     payload: TaxCertificate
 
 
+def _year_ended(p: TaxCertificate, issued_on: date) -> Iterator[str]:
+    if issued_on <= date(p.year, 12, 31):
+        yield "payload.year"
+
+
+# Coherence: what the letter prints holds together on its date (comms.coherence, docs/letters.md).
+RULES = (
+    Rule(
+        "year has ended",
+        "domain §6: contributions paid in year X (cash basis) are known only once X has ended",
+        _year_ended,
+    ),
+)
+
+
 DOC_TYPE = DocType(
     "tax_certificate",
     TaxCertificateEvent,
     retention_years=7,
     routing={"order": ["ebox", "email", "post"]},
+    rules=RULES,
 )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
+
+import sqlalchemy as sa
 
 from comms.ledger.records import Entry
 from comms.models import Status
@@ -20,16 +23,45 @@ class Standing(str, Enum):
     NOT_DELIVERED = "not_delivered"  # every channel gave up (bounced, returned) after a hand-over
 
 
-def needs_work(latest: Entry) -> bool:
-    """A worker has more to do for this event; `failed` on one channel means a fallback is due."""
-    if latest.status.waiting:
-        return True
-    return latest.status is Status.FAILED and latest.communication_id is not None
+@dataclass(frozen=True)
+class LatestRowTest:
+    """A test of an event's latest row, written once and read two ways: on an `Entry` (the
+    worker, the intake, the API) and as SQL on `entries` (the sweeper's scan, the dead letters),
+    so the two can never disagree."""
+
+    statuses: frozenset[Status] = frozenset()  # on any row
+    channel_statuses: frozenset[Status] = frozenset()  # on a communication's row only
+    event_statuses: frozenset[Status] = frozenset()  # on an event-level row only
+
+    def __call__(self, latest: Entry) -> bool:
+        by_level = self.event_statuses if latest.communication_id is None else self.channel_statuses
+        return latest.status in self.statuses or latest.status in by_level
+
+    def where(self, rows: sa.FromClause) -> sa.ColumnElement[bool]:
+        """The same test as a condition on the columns of `rows` (the `entries` table or an alias)."""
+        c = rows.c
+        levels = (
+            (self.statuses, sa.true()),
+            (self.channel_statuses, c.communication_id.is_not(None)),
+            (self.event_statuses, c.communication_id.is_(None)),
+        )
+        return sa.or_(
+            sa.false(),
+            *(
+                sa.and_(c.status.in_(sorted(s.value for s in among)), level)
+                for among, level in levels
+                if among
+            ),
+        )
 
 
-def is_dead_letter(latest: Entry) -> bool:
-    """An event-level `failed` row: no channel left, or quarantined; an operator decides."""
-    return latest.status is Status.FAILED and latest.communication_id is None
+# A worker has more to do for this event; `failed` on one channel means a fallback is due.
+needs_work = LatestRowTest(
+    statuses=frozenset(s for s in Status if s.waiting), channel_statuses=frozenset({Status.FAILED})
+)
+
+# An event-level `failed` row: no channel left, or quarantined; an operator decides.
+is_dead_letter = LatestRowTest(event_statuses=frozenset({Status.FAILED}))
 
 
 def latest_per_communication(history: Sequence[Entry]) -> dict[str, Entry]:

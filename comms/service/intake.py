@@ -9,20 +9,23 @@ queue (`comms process`, `comms demo`) the same validation is followed by a run i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from comms.app import App
+from comms.app import App, build_app
 from comms.errors import FieldError, InvalidEvent
 from comms.events import AnyEvent, parse_event, sealable_text
 from comms.ledger.standing import needs_work
 from comms.logging import get_logger
 from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
 from comms.pipeline import Outcome
+from comms.queue import Queue
+from comms.settings import Settings, load_settings
 
 log = get_logger(__name__)
 
@@ -55,6 +58,16 @@ class Intake:
     def __init__(self, app: App, queue: JobQueue | None = None) -> None:
         self.app = app
         self.queue = queue
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Intake]:
+        """An intake over its own app and queue, for callers without an app (`enqueue`, the CLI)."""
+        queue = Queue.from_settings(settings)
+        try:
+            yield cls(build_app(settings), queue)
+        finally:
+            await queue.close()
 
     async def take(self, raw: Raw, *, source: str, door: Door) -> Admission:
         """Validates `raw` (a model, dict or JSON) and admits it; bad input is kept as rejected."""
@@ -123,3 +136,19 @@ class Intake:
                 error=type(exc).__name__,
             )
             return False
+
+
+async def enqueue(
+    event: Raw,
+    *,
+    settings: Settings | None = None,
+    source: str = "python",
+) -> Admission:
+    """The Python door: the same validation and idempotency as `POST /events` and `comms enqueue`.
+
+    `event` is an event model, a dict or JSON text. Returns an `Admission` (accepted, duplicate,
+    rejected with field errors, or conflict). Opens and closes its own connections: a service
+    that enqueues often should keep an intake open instead (`Intake.open`).
+    """
+    async with Intake.open(settings or load_settings()) as intake:
+        return await intake.take(event, source=source, door="python")

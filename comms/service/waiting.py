@@ -2,7 +2,7 @@
 
 `Ledger.stuck()` answers a compliance question (anything not final, such as an email that was
 dispatched and may still bounce); the sweeper needs a narrower one: events whose latest row says a
-worker has more to do (`comms.ledger.standing.needs_work`, here as SQL).
+worker has more to do. Both tests are `comms.ledger.standing`'s, read here as SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from comms.ledger.schema import entries
-from comms.models import Status
+from comms.ledger.standing import is_dead_letter, needs_work
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ def waiting_events(
 ) -> list[Waiting]:
     """Events whose latest row needs work and is older than `before`, by seq after `after_seq`."""
     e, latest = _latest_rows()
-    channel_failed = sa.and_(e.c.status == Status.FAILED.value, e.c.communication_id.is_not(None))
     stmt = (
         sa.select(e.c.event_id, e.c.doc_type, e.c.seq)
         .where(
@@ -58,7 +57,7 @@ def waiting_events(
             e.c.seq > after_seq,
             e.c.at < before,
             e.c.doc_type.is_not(None),
-            sa.or_(e.c.status.in_([s.value for s in Status if s.waiting]), channel_failed),
+            needs_work.where(e),
         )
         .order_by(e.c.seq)
         .limit(limit)
@@ -72,7 +71,7 @@ def dead_letters(engine: Engine, *, limit: int = 100) -> list[DeadLetter]:
     e, latest = _latest_rows()
     stmt = (
         sa.select(e.c.event_id, e.c.doc_type, e.c.at, e.c.reason, e.c.seq)
-        .where(latest, e.c.status == Status.FAILED.value, e.c.communication_id.is_(None))
+        .where(latest, is_dead_letter.where(e))
         .order_by(e.c.seq.desc())
         .limit(limit)
     )

@@ -15,7 +15,7 @@ import pytest
 import zxingcpp
 from babel.dates import format_date
 
-from comms import coherence
+from comms.coherence import letter as coherence
 from comms.compose import Composer
 from comms.errors import IncoherentLetter
 from comms.events import parse_event

@@ -20,7 +20,7 @@ from babel.numbers import format_currency
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from comms import coherence
+from comms.coherence import letter as coherence
 from comms.compose import Composer
 from comms.errors import IncoherentLetter
 from comms.events import parse_event

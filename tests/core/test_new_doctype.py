@@ -1,8 +1,9 @@
 """A new document type is one module, one registry line and its templates: nothing else changes.
 
 In a copy of the code, a payment plan (afbetalingsplan / plan d'apurement) is added that way; the
-copy then validates it, routes it by the module's own routing, renders and sends it, reports it by
-its due date and keeps it for the module's retention.
+copy then validates it, refuses it when it breaks the module's own coherence rule, routes it by
+the module's own routing, renders and sends it, reports it by its due date and keeps it for the
+module's retention.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ MODULE = '''"""Afbetalingsplan / plan d'apurement: the instalments agreed for a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from comms.coherence.base import Rule
 from comms.doctypes.base import DocType, Payable
 from comms.doctypes.parts import AmountDue, Envelope, Payment, Strict
 
@@ -57,6 +60,11 @@ def _payables(event: Envelope) -> tuple[Payable, ...]:
     return (Payable(p.instalment_amount, p.first_due_date, p.payment),)
 
 
+def _first_not_past(p: PaymentPlan, issued_on: date) -> Iterator[str]:
+    if p.first_due_date <= issued_on:
+        yield "payload.first_due_date"
+
+
 DOC_TYPE = DocType(
     "payment_plan",
     PaymentPlanEvent,
@@ -64,6 +72,7 @@ DOC_TYPE = DocType(
     key_dates={"due_date": ("payload", "first_due_date")},
     routing={"order": ["email", "post"]},
     payables=_payables,
+    rules=(Rule("first instalment ahead", "a plan starts after its letter", _first_not_past),),
 )
 '''
 
@@ -124,6 +133,7 @@ from pathlib import Path
 import comms
 from comms.app import build_app
 from comms.embedded import embedded_services
+from comms.coherence.letter import findings
 from comms.errors import InvalidEvent
 from comms.events import parse_event
 from comms.ledger.retention import RetentionPolicy
@@ -138,9 +148,14 @@ try:
     parse_event(bad)
 except InvalidEvent as exc:
     out["invalid"] = [str(e) for e in exc.errors]
+late = json.loads(json.dumps(raw))
+late["payload"]["first_due_date"] = "2020-01-31"
+out["incoherent"] = [str(f) for f in findings(parse_event(late), date(2027, 1, 15))]
 settings = load_settings()
 with embedded_services(settings) as emb:
     app = build_app(emb.settings)
+    late["event_id"] = "sample-payment-plan-late"
+    out["late_verdict"] = asyncio.run(app.pipeline.process(parse_event(late))).verdict
     outcome = asyncio.run(app.pipeline.process(parse_event(raw)))
     out["verdict"] = outcome.verdict
     out["routes"] = [r.channel.value for r in app.router.plan(parse_event(raw)).routes]
@@ -194,6 +209,8 @@ def test_a_document_type_from_one_module_and_its_templates(tmp_path: Path) -> No
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["package"].startswith(str(root))  # the copy ran, not this checkout
     assert out["invalid"] == ["payload: total must equal the instalments times their amount"]
+    assert out["incoherent"] == ["first instalment ahead (payload.first_due_date)"]
+    assert out["late_verdict"] == "refused"  # the module's rule, checked before rendering
     assert out["verdict"] == "sent"
     assert out["routes"] == ["email", "post"]  # the module's routing; routing.toml says nothing
     text = pdf_text(pdf.read_bytes())

@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 
 from comms.events import parse_event
-from comms.queue import enqueue
+from comms.service.intake import enqueue
 from comms.service.jobs import BULK_QUEUE, URGENT_QUEUE
 from comms.settings import Settings
 from tests.commands import comms

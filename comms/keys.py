@@ -1,0 +1,28 @@
+"""The fund's eBox key, read once here for the composition root, the simulator and `comms ebox`."""
+
+from __future__ import annotations
+
+from comms.errors import SettingsProblem
+from comms.settings import Settings
+
+
+def ebox_private_key(settings: Settings) -> bytes:
+    """The fund's certificate key; in development a throwaway key kept under the data folder."""
+    if settings.ebox_private_key_path is not None:
+        try:
+            return settings.ebox_private_key_path.read_bytes()
+        except OSError as exc:
+            raise SettingsProblem(
+                f"COMMS_EBOX_PRIVATE_KEY_PATH: the file cannot be read ({exc.strerror})"
+            ) from None
+    if settings.environment == "production":
+        raise SettingsProblem("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
+    from channels.ebox_simulator import generate_key_pair
+
+    path = settings.data_dir / "ebox-dev-key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private_pem, _ = generate_key_pair()
+        path.write_bytes(private_pem)
+        path.chmod(0o600)
+    return path.read_bytes()
