@@ -14,41 +14,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from comms.api.compliance_query import FILTER_PARAMS
 from comms.events import is_storable_text
 
 MAX_FORM_BYTES = 1_000_000  # a form is a few fields; an event pasted in the studio is a few KB
 # Parameter names the API itself defines, so an answer may name them; any other is "query".
-PUBLIC_NAMES = frozenset(
-    {
-        "subject_hmac",
-        "dossier",
-        "event_id",
-        "communication_id",
-        "doc_type",
-        "channel",
-        "status",
-        "since",
-        "until",
-        "evidence",
-        "document",
-        "viewer",
-        "limit",
-        "offset",
-        "page",
-        "format",
-        "next",
-        "token",
-        "subject",
-        "decision",
-        "reason",
-        "note",
-        "event",
-        "csrf_token",
-        "url",  # POST /webhooks
-        "types",
-        "after",  # GET /events/changes
-    }
-)
+PUBLIC_NAMES = frozenset(FILTER_PARAMS) | {
+    "document",
+    "viewer",
+    "limit",
+    "offset",
+    "page",
+    "format",
+    "next",
+    "token",
+    "subject",
+    "decision",
+    "reason",
+    "note",
+    "event",
+    "csrf_token",
+    "url",  # POST /webhooks
+    "types",
+    "after",  # GET /events/changes
+}
 FORM = "application/x-www-form-urlencoded"
 
 
