@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from comms.settings import REPO_ROOT
+from tests.redisserver import start_redis
 from tests.service.conftest import free_port, wait_for
 
 COMMS = [sys.executable, "-m", "comms.cli"]
@@ -42,21 +43,7 @@ def healthy(cmdline: Path, env: dict[str, str]) -> bool:
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A Redis of this test's own: the processes it starts are not told apart by database."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        cwd=tmp_path,
-    )
+    server = start_redis(port, tmp_path)
     try:
         wait_for(lambda: _listening(port), 30, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.redisserver import start_redis
 from tests.service.conftest import free_port, wait_for
 
 COMMS = [sys.executable, "-m", "comms.cli"]
@@ -119,21 +120,7 @@ def test_worker_started_before_redis_goes_on_once_redis_answers(tmp_path: Path) 
             if "retrying" in before[-1]:
                 break
         assert worker.poll() is None, "".join(before)
-        redis = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
+        redis = start_redis(port, tmp_path)
         output, _ = worker.communicate(timeout=90)
     finally:
         worker.kill()
