@@ -74,7 +74,7 @@ class App:
     @cached_property
     def webhooks(self) -> WebhookStore:
         """Webhook endpoints, their outbox and the change feed (issue 18), made on first use."""
-        return build_webhook_store(self.settings, self.ledger)
+        return build_webhook_store(self.settings, self.ledger, self.notification)
 
     @cached_property
     def notification(self) -> NotificationPolicy:
@@ -103,9 +103,13 @@ def build_composer(settings: Settings, *, pdf: PdfMaker | None = None) -> Compos
     return Composer(settings.templates_dir, layout, pdf=pdf)
 
 
-def build_webhook_store(settings: Settings, ledger: Ledger) -> WebhookStore:
+def build_webhook_store(
+    settings: Settings, ledger: Ledger, notification: NotificationPolicy | None = None
+) -> WebhookStore:
+    """Over the ledger's engine; the app hands in its own notification policy, built once."""
     sealer = Sealer(settings.hmac_secret.get_secret_value().encode("utf-8"), settings.seal_key_ring)
-    return WebhookStore(ledger.engine, sealer, policy_from_settings(settings))
+    policy = notification if notification is not None else policy_from_settings(settings)
+    return WebhookStore(ledger.engine, sealer, policy)
 
 
 def build_ledger(settings: Settings) -> Ledger:
