@@ -3,6 +3,9 @@
 The pipeline decides nothing itself (routing and the composer do); it orders the steps and writes
 each state change to the ledger as it happens, so a crash at any point can be resumed by running
 the same event again (arq is at-least-once: every step here is safe to run twice).
+
+Steps talk through typed results, not flags: the caller's `Request` is frozen, each step returns
+an `Outcome` (the end) or a small result of its own, and a later step reads it with `Job.need`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from channels.base import (
     Attachment,
@@ -41,6 +44,8 @@ UNKNOWN_ID = "published in the eBox by an earlier attempt whose answer was lost:
 HANDOVER_RECORD_MAX_PAUSE_S = 5.0  # longest pause between two tries of a hand-over's ledger write
 
 Verdict = Literal["sent", "duplicate", "rejected", "refused", "conflict", "failed", "pending"]
+# Where a request's event comes from: new from a producer, or read back from the ledger's snapshot
+Origin = Literal["producer", "ledger"]
 
 
 @dataclass(frozen=True)
@@ -85,36 +90,111 @@ class FallbackRequest:
     supersede: bool  # mark `from_channel`'s communication superseded once another has it
 
 
-@dataclass
-class Job:
-    """One event on its way through a pipeline: what the steps learnt so far, typed."""
+@dataclass(frozen=True)
+class Request:
+    """What the caller asks of a pipeline; no step changes it."""
 
     event: AnyEvent
     issued_on: date | None = None
-    accepted: bool = False  # the event was read from the ledger's own snapshot (the worker)
+    origin: Origin = "producer"  # "ledger" (the worker, a fallback): the event is a repeat
     source: str | None = None  # who sent it (`http:<producer>`), chained with the acceptance
-    fallback: FallbackRequest | None = None  # set for the fallback pipeline
-    repeat: bool = False  # the ledger already had this event: a redelivery or a resumed run
-    history: list[Entry] | None = None  # the event's rows as Accept read them, for Compose
-    plan: Plan | None = None
-    message: Message | None = None
-    archived: bool = False  # the document was archived on an earlier run and is reused as it was
-    deliveries: list[DeliveryResult] = field(default_factory=list)
+    fallback: FallbackRequest | None = None  # the fallback pipeline's: from where, to what
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a step found, for the steps after it to read with `Job.need`."""
+
+
+@dataclass(frozen=True)
+class Admitted(StepResult):
+    """The event is on the record; `repeat`: it was before this run (a redelivery, a resumed run)."""
+
+    repeat: bool
+
+
+@dataclass(frozen=True)
+class Planned(StepResult):
+    """The routes to try, in order, and the fallback chain routing allows."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Composed(StepResult):
+    """The message to send; `from_archive`: an earlier run's frozen one, not rendered anew."""
+
+    message: Message
+    from_archive: bool
+
+
+@dataclass(frozen=True)
+class Archived(StepResult):
+    """The document and its wrappings are in the archive; `stored`: by this run."""
+
+    document_sha256: str
+    stored: bool
+
+
+@dataclass(frozen=True)
+class Dispatched(StepResult):
+    """What each channel tried did, in order."""
+
+    deliveries: tuple[DeliveryResult, ...]
+
+
+@dataclass(frozen=True)
+class Superseded(StepResult):
+    """The communication this run marked superseded; None when none was."""
+
+    communication_id: str | None
+
+
+R = TypeVar("R", bound=StepResult)
+
+
+class PipelineOrderError(RuntimeError):
+    """A step needs a result no earlier step made: the pipeline is assembled wrongly (a bug)."""
+
+
+@dataclass
+class Job:
+    """One request on its way through a pipeline, and what each step found, by result type."""
+
+    request: Request
+    step: str = ""  # the step now running, for a PipelineOrderError
+    found: dict[type[StepResult], StepResult] = field(default_factory=dict)
+    history: list[Entry] | None = None  # a cache of the event's ledger rows, read once a run
+
+    @property
+    def event(self) -> AnyEvent:
+        return self.request.event
+
+    def need(self, kind: type[R]) -> R:
+        """The `kind` an earlier step made; a PipelineOrderError naming its makers if none did."""
+        found = self.found.get(kind)
+        if not isinstance(found, kind):
+            makers = " or ".join(repr(n) for n, h in _HANDLERS.items() if h.makes is kind)
+            raise PipelineOrderError(
+                f"step {self.step!r} needs {kind.__name__}, which step {makers or '(none)'} makes,"
+                " and it did not run before it: check the order in PIPELINES"
+            )
+        return found
+
+    def fallback(self) -> FallbackRequest:
+        """The fallback request; a PipelineOrderError outside the fallback pipeline."""
+        if self.request.fallback is None:
+            raise PipelineOrderError(
+                f"step {self.step!r} belongs to the fallback pipeline (Pipeline.fall_back):"
+                " this request names no channel to fall back from"
+            )
+        return self.request.fallback
 
 
 def communication_id(event_id: str, channel: ChannelName, document_sha256: str) -> str:
     """Same event, channel and document: same id, so a retry is recognisable downstream too."""
     seed = f"{event_id}\0{channel.value}\0{document_sha256}".encode()
     return hashlib.sha256(seed).hexdigest()[:32]
-
-
-class Step(Protocol):
-    """A handler: a name, a description and one `process`; an `Outcome` ends the pipeline."""
-
-    name: str
-    description: str
-
-    async def process(self, job: Job) -> Outcome | None: ...
 
 
 class DeliveryLog(Protocol):
@@ -221,17 +301,16 @@ class Services:
         status: Status,
         reason: str,
         *,
-        cid: str | None = None,
+        cid: str,
         evidence: Mapping[str, str] | None = None,
     ) -> None:
-        """One state change of the job's communication on `channel`, with its document."""
-        assert job.message is not None
-        doc = job.message.document
+        """One state change of the job's communication `cid` on `channel`, with its document."""
+        doc = job.need(Composed).message.document
         await asyncio.to_thread(
             self.ledger.record,
             event_id=job.event.event_id,
             status=status,
-            communication_id=cid or communication_id(job.event.event_id, channel, doc.sha256),
+            communication_id=cid,
             channel=channel.value,
             reason=reason,
             evidence=dict(evidence or {}),
@@ -241,14 +320,35 @@ class Services:
         )
 
 
-class Accept:
-    name = "accept"
-    description = "record the event as accepted; a repeat resumes or answers as before"
+class Step:
+    """A handler: a name, a description, the result it makes, and one `process`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    makes: ClassVar[type[StepResult] | None] = None  # None: it ends the pipeline with an Outcome
 
     def __init__(self, s: Services) -> None:
         self.s = s
 
-    async def process(self, job: Job) -> Outcome | None:
+    async def process(self, job: Job) -> Outcome | StepResult:
+        raise NotImplementedError
+
+
+class Accept(Step):
+    name = "accept"
+    description = "record the event as accepted; a repeat resumes or answers as before"
+    makes = Admitted
+
+    async def process(self, job: Job) -> Outcome | Admitted:
+        admitted = await self.admit(job)
+        if isinstance(admitted, Outcome) or not admitted.repeat:
+            return admitted
+        return await self._refused_before(job) or admitted
+
+    async def admit(self, job: Job) -> Outcome | Admitted:
+        """The event on the record once: a conflict, or admitted, new or a repeat (intake's part)."""
+        if job.request.origin == "ledger":  # accepting it again would only say "known"
+            return Admitted(repeat=True)
         event = job.event
         recipient = event.recipient
         subject = (
@@ -256,9 +356,6 @@ class Accept:
             if isinstance(recipient, CompanyRecipient)
             else recipient.national_number
         )
-        if job.accepted:  # read back from the ledger: accepting it again would only say "known"
-            job.repeat = True
-            return await self._refused_before(job)
         snapshot = to_json(event)
         try:
             result = await asyncio.to_thread(
@@ -270,7 +367,7 @@ class Accept:
                 subject_id=subject,
                 dossier=event.dossier,
                 language=recipient.language.value,
-                source=job.source,
+                source=job.request.source,
             )
         except DuplicateEvent:
             return Outcome(
@@ -279,10 +376,7 @@ class Accept:
                 event.type,
                 reason="this event id was already used for different content",
             )
-        if result.new:
-            return None
-        job.repeat = True
-        return await self._refused_before(job)
+        return Admitted(repeat=not result.new)
 
     async def _refused_before(self, job: Job) -> Outcome | None:
         """A repeat of an event our templates refused answers as before, without a second try."""
@@ -293,37 +387,32 @@ class Accept:
         return Outcome("refused", job.event.event_id, job.event.type, reason=refused.reason)
 
 
-class RouteStep:
+class RouteStep(Step):
     name = "route"
     description = "choose the channels and the fallback chain from the routing policy"
+    makes = Planned
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
-        job.plan = await self.s.router.decide(job.event)
-        return None
+    async def process(self, job: Job) -> Planned:
+        return Planned(await self.s.router.decide(job.event))
 
 
-class Compose:
+class Compose(Step):
     name = "compose"
     description = "render the letter once; on a repeat, reuse the frozen document"
+    makes = Composed
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
+    async def process(self, job: Job) -> Outcome | Composed:
         event = job.event
-        job.message = self.s.thaw(await self.s.history(job))
-        job.archived = job.message is not None
-        if job.archived:
-            return None
+        issued_on = job.request.issued_on
+        frozen = self.s.thaw(await self.s.history(job))
+        if frozen is not None:
+            return Composed(frozen, from_archive=True)
         try:
             if self.s.render is not None:
-                job.message = await self.s.render(event, job.issued_on)
+                message = await self.s.render(event, issued_on)
             else:
-                job.message = await asyncio.to_thread(
-                    self.s.composer.compose, event, issued_on=job.issued_on
+                message = await asyncio.to_thread(
+                    self.s.composer.compose, event, issued_on=issued_on
                 )
         except RenderRefused as exc:
             await asyncio.to_thread(
@@ -333,22 +422,20 @@ class Compose:
                 reason=str(exc),
             )
             return Outcome("refused", event.event_id, event.type, reason=str(exc))
-        return None
+        return Composed(message, from_archive=False)
 
 
-class ArchiveStep:
+class ArchiveStep(Step):
     name = "archive"
     description = "store the exact document and its wrappings by SHA-256 and record it as rendered"
+    makes = Archived
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
-        if job.archived:
-            return None
-        message = job.message
-        assert message is not None
+    async def process(self, job: Job) -> Archived:
+        composed = job.need(Composed)
+        message = composed.message
         doc = message.document
+        if composed.from_archive:
+            return Archived(doc.sha256, stored=False)
         wrappings = {
             "doc_type": message.doc_type,
             "language": message.language.value,
@@ -377,24 +464,22 @@ class ArchiveStep:
             renderer_version=doc.renderer_version,
             evidence={"wrappings_sha256": w_sha, "pages": str(message.page_count)},
         )
-        return None
+        return Archived(sha, stored=True)
 
 
-class Dispatch:
+class Dispatch(Step):
     name = "dispatch"
     description = "hand the message to the planned channel; on a permanent failure, routing's next"
+    makes = Dispatched
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
-        assert job.plan is not None and job.message is not None
-        plan = job.plan
+    async def process(self, job: Job) -> Dispatched:
+        plan = job.need(Planned).plan
+        deliveries: list[DeliveryResult] = []
         route: Route | None = plan.routes[0] if plan.routes else None
         also = False  # the route is paper as well (NO_DIGITAL_USER), not a step of the plan
         while route is not None:
             result, paper_too = await self._one(job, route)
-            job.deliveries.append(result)
+            deliveries.append(result)
             if result.status.handed_over:
                 if paper_too and not also:
                     route, also = (
@@ -402,9 +487,9 @@ class Dispatch:
                         True,
                     )
                     continue
-                return None
+                break
             if result.retry_after_s is not None:
-                return None  # the runner decides when this channel is tried again
+                break  # the runner decides when this channel is tried again
             after = () if also else plan.after(route.channel)
             if after and Status.SUPERSEDED.may_follow(result.status):
                 await self.s.record_delivery(
@@ -415,15 +500,15 @@ class Dispatch:
                     cid=result.communication_id,
                 )
             route = after[0] if after else None
-        return None
+        return Dispatched(tuple(deliveries))
 
     async def _one(self, job: Job, route: Route) -> tuple[DeliveryResult, str | None]:
         """Sends on one channel unless the ledger shows it was already done; says if post must follow."""
-        assert job.message is not None and job.plan is not None
-        cid = communication_id(job.event.event_id, route.channel, job.message.document.sha256)
+        plan, message = job.need(Planned).plan, job.need(Composed).message
+        cid = communication_id(job.event.event_id, route.channel, message.document.sha256)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
         if latest is not None and (latest.status.handed_over or latest.status.given_up):
-            also = self._also_post(job.plan, latest.evidence, latest.status)
+            also = self._also_post(plan, latest.evidence, latest.status)
             return DeliveryResult(
                 route.channel, cid, latest.status, latest.reason or "", latest.evidence
             ), also
@@ -434,7 +519,7 @@ class Dispatch:
             reason = f"channel {route.channel.value} is not configured"
             await self.s.record_delivery(job, route.channel, Status.FAILED, reason, cid=cid)
             return DeliveryResult(route.channel, cid, Status.FAILED, reason), None
-        outgoing = build_outgoing(job.event, job.message, route, cid)
+        outgoing = build_outgoing(job.event, message, route, cid)
         try:
             receipt = await channel.send(outgoing)
         except TransientError as exc:
@@ -451,7 +536,6 @@ class Dispatch:
     async def _receipt(
         self, job: Job, route: Route, cid: str, receipt: Receipt
     ) -> tuple[DeliveryResult, str | None]:
-        assert job.plan is not None
         evidence = dict(receipt.evidence)
         if receipt.also_by_post:
             evidence[EVIDENCE_NO_DIGITAL_USER] = "true"
@@ -459,7 +543,7 @@ class Dispatch:
         reason = UNKNOWN_ID if status is Status.PUBLISHED_NO_ID else route.reason
         await self._record_handover(job, route, status, reason, cid, evidence)
         result = DeliveryResult(route.channel, cid, status, reason, evidence, sent_now=True)
-        return result, self._also_post(job.plan, evidence, status)
+        return result, self._also_post(job.need(Planned).plan, evidence, status)
 
     async def _record_handover(
         self,
@@ -509,30 +593,28 @@ class Dispatch:
         return None
 
 
-class Record:
+class Record(Step):
     name = "record"
     description = "conclude: sent, pending a retry, or failed on every channel (dead letter)"
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
+    async def process(self, job: Job) -> Outcome:
         event = job.event
-        sha = job.message.document.sha256 if job.message else None
-        deliveries = tuple(job.deliveries)
+        sha = job.need(Composed).message.document.sha256
+        deliveries = job.need(Dispatched).deliveries
+        plan = job.need(Planned).plan
         pending = next((d for d in deliveries if d.retry_after_s is not None), None)
         handed_over = any(d.status.handed_over for d in deliveries)
         if pending is not None:
             verdict: Verdict = "pending"
-        elif handed_over and job.repeat and not any(d.sent_now for d in deliveries):
+        elif handed_over and not any(d.sent_now for d in deliveries) and self._repeat(job):
             verdict = "duplicate"
         elif handed_over:
             verdict = "sent"
         else:
             verdict = "failed"
             reason = "no channel left: dead letter, needs an operator"
-            if job.plan is not None and job.plan.skipped:
-                reason += f" (skipped: {'; '.join(job.plan.skipped)})"
+            if plan.skipped:
+                reason += f" (skipped: {'; '.join(plan.skipped)})"
             await asyncio.to_thread(
                 self.s.ledger.record,
                 event_id=event.event_id,
@@ -549,65 +631,62 @@ class Record:
             retry_after_s=pending.retry_after_s if pending else None,
         )
 
+    @staticmethod
+    def _repeat(job: Job) -> bool:
+        """The ledger had the event before this run: read back from it, or Accept found it known."""
+        return job.request.origin == "ledger" or job.need(Admitted).repeat
 
-class Thaw:
+
+class Thaw(Step):
     name = "thaw"
     description = "reuse the document an earlier run archived: a fallback never renders anew"
+    makes = Composed
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
+    async def process(self, job: Job) -> Outcome | Composed:
         event = job.event
         history = await self.s.history(job)
         if not any(e.status is Status.RENDERED for e in history):
             return Outcome(
                 "failed", event.event_id, event.type, reason="nothing was rendered to resend"
             )
-        job.message = self.s.thaw(history)
-        job.archived = job.repeat = True
-        if job.message is None:
+        message = self.s.thaw(history)
+        if message is None:
             return Outcome(
                 "failed", event.event_id, event.type, reason="the archived document is missing"
             )
-        return None
+        return Composed(message, from_archive=True)
 
 
-class Reroute:
+class Reroute(Step):
     name = "reroute"
     description = "the fallback channels routing allows for this recipient, each with the trigger"
+    makes = Planned
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
-        assert job.fallback is not None
+    async def process(self, job: Job) -> Planned:
+        request = job.fallback()
         plan = await self.s.router.decide(job.event)
-        job.plan = replace(plan, routes=plan.fallback_routes(job.fallback.to, job.fallback.reason))
-        return None
+        return Planned(replace(plan, routes=plan.fallback_routes(request.to, request.reason)))
 
 
-class Supersede:
+class Supersede(Step):
     name = "supersede"
     description = "once another channel has the letter, mark the one that did not reach superseded"
+    makes = Superseded
 
-    def __init__(self, s: Services) -> None:
-        self.s = s
-
-    async def process(self, job: Job) -> Outcome | None:
-        request = job.fallback
-        assert request is not None and job.message is not None
-        if not request.supersede or not any(d.status.handed_over for d in job.deliveries):
-            return None
-        cid = communication_id(
-            job.event.event_id, request.from_channel, job.message.document.sha256
-        )
+    async def process(self, job: Job) -> Superseded:
+        request = job.fallback()
+        sha = job.need(Composed).message.document.sha256
+        deliveries = job.need(Dispatched).deliveries
+        if not request.supersede or not any(d.status.handed_over for d in deliveries):
+            return Superseded(None)
+        cid = communication_id(job.event.event_id, request.from_channel, sha)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)
-        if latest is not None and Status.SUPERSEDED.may_follow(latest.status):
-            await self.s.record_delivery(
-                job, request.from_channel, Status.SUPERSEDED, request.reason, cid=cid
-            )
-        return None
+        if latest is None or not Status.SUPERSEDED.may_follow(latest.status):
+            return Superseded(None)
+        await self.s.record_delivery(
+            job, request.from_channel, Status.SUPERSEDED, request.reason, cid=cid
+        )
+        return Superseded(cid)
 
 
 # Processing order is data (Mailman's pipelines): delivery, and the fallback tracking starts.
@@ -616,7 +695,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "fallback": ("thaw", "reroute", "dispatch", "supersede", "record"),
 }
 STEPS = PIPELINES["delivery"]
-_HANDLERS: dict[str, Callable[[Services], Step]] = {
+_HANDLERS: dict[str, type[Step]] = {
     "accept": Accept,
     "route": RouteStep,
     "compose": Compose,
@@ -637,14 +716,9 @@ class Pipeline:
         self.steps = [_HANDLERS[name](services) for name in steps]
         self._fallback = [_HANDLERS[name](services) for name in PIPELINES["fallback"]]
 
-    async def accept(
-        self, event: AnyEvent, *, source: str | None = None
-    ) -> tuple[Outcome | None, bool]:
-        """The Accept step alone (intake): a conflict or an earlier refusal, and whether it is a
-        repeat."""
-        job = Job(event, source=source)
-        stop = await Accept(self.services).process(job)
-        return stop, job.repeat
+    async def accept(self, event: AnyEvent, *, source: str | None = None) -> Outcome | Admitted:
+        """Intake's part of the Accept step: the event on the record once, or a conflict."""
+        return await Accept(self.services).admit(Job(Request(event, source=source)))
 
     async def process(
         self,
@@ -655,8 +729,9 @@ class Pipeline:
         source: str | None = None,
     ) -> Outcome:
         """`accepted`: the event was read from the ledger's snapshot, so Accept need not write."""
-        job = Job(event, issued_on=issued_on, accepted=accepted, source=source)
-        return await self._run(self.steps, job)
+        origin: Origin = "ledger" if accepted else "producer"
+        request = Request(event, issued_on=issued_on, origin=origin, source=source)
+        return await run_steps(self.steps, Job(request))
 
     async def fall_back(
         self,
@@ -679,18 +754,22 @@ class Pipeline:
         snapshot = await asyncio.to_thread(self.services.ledger.event_snapshot, event_id)
         if snapshot is None:
             return Outcome("failed", event_id, reason="event unknown, or its snapshot was purged")
-        request = FallbackRequest(from_channel, reason, tuple(to), supersede)
-        return await self._run(self._fallback, Job(parse_event(snapshot), fallback=request))
+        fallback = FallbackRequest(from_channel, reason, tuple(to), supersede)
+        request = Request(parse_event(snapshot), origin="ledger", fallback=fallback)
+        return await run_steps(self._fallback, Job(request))
 
-    @staticmethod
-    async def _run(steps: Sequence[Step], job: Job) -> Outcome:
-        for step in steps:
-            stop = await step.process(job)
-            if stop is not None:
-                return stop
-        return Outcome(
-            "failed", job.event.event_id, job.event.type, reason="pipeline ended without a verdict"
-        )
+
+async def run_steps(steps: Sequence[Step], job: Job) -> Outcome:
+    """Runs `steps` in order, folding each result into `job`, until one answers an Outcome."""
+    for step in steps:
+        job.step = step.name
+        result = await step.process(job)
+        if isinstance(result, Outcome):
+            return result
+        job.found[type(result)] = result
+    return Outcome(
+        "failed", job.event.event_id, job.event.type, reason="pipeline ended without a verdict"
+    )
 
 
 def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) -> Outgoing:

@@ -108,13 +108,13 @@ class Intake:
 
     async def admit(self, event: AnyEvent, *, door: Door, source: str | None = None) -> Admission:
         """Records a valid event as accepted (once) and queues it unless it needs nothing more."""
-        stop, repeat = await self.app.pipeline.accept(event, source=source)  # the pipeline's step
-        if stop is not None and stop.verdict == "conflict":
+        admitted = await self.app.pipeline.accept(event, source=source)  # the pipeline's step
+        if isinstance(admitted, Outcome):
             EVENTS_RECEIVED.labels(door, type_label(event.type), "conflict").inc()
-            return Admission("conflict", event.event_id, event.type, reason=stop.reason)
-        answer: Answer = "duplicate" if repeat else "accepted"
+            return Admission("conflict", event.event_id, event.type, reason=admitted.reason)
+        answer: Answer = "duplicate" if admitted.repeat else "accepted"
         queued = False
-        if not repeat or await self._still_waiting(event.event_id):
+        if not admitted.repeat or await self._still_waiting(event.event_id):
             queued = await self._queue(event)
         EVENTS_RECEIVED.labels(door, type_label(event.type), answer).inc()
         return Admission(answer, event.event_id, event.type, queued=queued)
