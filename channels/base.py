@@ -166,7 +166,7 @@ class RecipientStatus:
     action: str  # RFC 3464 §2.3.3
     status: str  # RFC 3463 enhanced status, e.g. 5.1.1; "" if absent
     smtp_code: str  # the remote server's reply code from Diagnostic-Code, e.g. 550; "" if absent
-    meaning: str = ""  # the status in our own fixed words (RFC 3463), never the server's text
+    meaning: str  # the status in our own fixed words (RFC 3463), never the server's text
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,8 @@ class PrintShopFeedback(Protocol):
 
 
 class PrintRun(Protocol):
-    """A print batch just cut: each letter's `dispatched` update with its batch and sequence."""
+    """A print batch just cut: each letter's `dispatched` update, its place as evidence
+    (`print_batch`, `print_sequence`)."""
 
     def status_updates(self) -> list[StatusUpdate]: ...
 
@@ -266,5 +267,5 @@ class PrintBatchCloser(Protocol):
         ...
 
     def placed_since(self, since: datetime) -> list[StatusUpdate]:
-        """The place of every letter in a batch cut since `since` (to repair missing rows)."""
+        """Every letter of the batches cut since `since`, as in `PrintRun` (to repair rows)."""
         ...

@@ -119,8 +119,9 @@ class MemoryFeedback:
 
     def reports(self, path: Path) -> Iterator[tuple[str, BounceReport]]:
         self.opened.append(path)
-        while self.mailbox:
-            yield f"{path.name}#{len(self.mailbox)}", self.mailbox.pop(0)
+        found, self.mailbox = self.mailbox, []
+        for number, report in enumerate(found, start=1):
+            yield f"{path.name}#{number}", report
 
     async def read_statuses(self, message_ids: Sequence[StatusQuery]) -> list[StatusUpdate]:
         self.asked.extend(message_ids)
