@@ -171,6 +171,8 @@ def _ebox_channel(settings: Settings) -> EboxChannel:
 
 def build_print_batcher(settings: Settings) -> PrintBatcher:
     """Cuts the post outbox into print batches (channels.post_batch) as the print shop wants them."""
+    if not settings.post_envelopes:  # built with the app: every process would stop on it
+        raise SettingsProblem("COMMS_POST_ENVELOPES: at least one envelope is needed")
     return PrintBatcher(
         settings.post_dir,
         duplex=settings.post_duplex,
