@@ -1,11 +1,16 @@
-"""The contract every delivery adapter meets: send a message, get a receipt, or say what next."""
+"""The contract between the core and the delivery adapters: send a message, get a receipt or say
+what next; and read back what became of it (bounces, eBox read statuses, the print shop's files).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, Self, runtime_checkable
 
 # "published_no_id": the eBox took the message but its answer (message id) was lost (409 replay).
 ChannelState = Literal[
@@ -139,3 +144,128 @@ class BaseChannel:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+# --- feedback: what channels tell later about the messages they took ------------------------
+
+
+class BounceKind(str, Enum):
+    """What a message to the bounce address is, as far as the sender can act on it."""
+
+    FAILED = "failed"  # hard bounce: the mail system gave up on the message
+    DELAYED = "delayed"  # still trying: no state change, a failure report may follow
+    DELIVERED = "delivered"  # a success report (delivered, relayed, expanded)
+    AUTO_REPLY = "auto_reply"  # out of office, vacation, autoresponder (RFC 3834): not a bounce
+    UNKNOWN = "unknown"  # neither: a human reads it (e.g. a bounce without a DSN part)
+
+
+@dataclass(frozen=True)
+class RecipientStatus:
+    """One per-recipient block of a DSN, without the recipient's address."""
+
+    action: str  # RFC 3464 §2.3.3
+    status: str  # RFC 3463 enhanced status, e.g. 5.1.1; "" if absent
+    smtp_code: str  # the remote server's reply code from Diagnostic-Code, e.g. 550; "" if absent
+    meaning: str  # the status in our own fixed words (RFC 3463), never the server's text
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """The classification of one message, and the communications it is about."""
+
+    kind: BounceKind
+    communication_ids: tuple[str, ...]  # ours, from the returned headers or the message text
+    recipients: tuple[RecipientStatus, ...]
+    why: str  # what the classification rests on, in a few words (no personal data)
+    sha256: str  # of the raw message, so the original can be matched if someone kept it
+
+    def status_updates(self) -> list[StatusUpdate]:
+        """`bounced` for a hard bounce, `delivered` for a success report; nothing otherwise."""
+        outcome: ChannelState
+        if self.kind is BounceKind.FAILED:
+            outcome = "bounced"
+        elif self.kind is BounceKind.DELIVERED:
+            outcome = "delivered"
+        else:
+            return []
+        if not self.recipients:
+            return []
+        worst = self.recipients[0]
+        evidence = {"dsn_action": worst.action, "dsn_sha256": self.sha256}
+        if worst.status:
+            evidence["dsn_status"] = worst.status
+            evidence["dsn_meaning"] = worst.meaning
+        if worst.smtp_code:
+            evidence["smtp_code"] = worst.smtp_code
+        return [StatusUpdate("email", cid, outcome, evidence) for cid in self.communication_ids]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A line of a feedback file that was not used, and why (no values: they may be personal)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class FileFeedback:
+    """What a print-shop file said: the updates to apply and the lines that could not be used."""
+
+    updates: list[StatusUpdate] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class StatusQuery(NamedTuple):
+    """One published eBox message to ask about; the eBox type follows from the id's length."""
+
+    communication_id: str
+    message_id: str
+    ebox_id: str  # SSIN or enterprise number, digits only
+
+
+@runtime_checkable
+class ReadStatusSource(Protocol):
+    """A channel that tells which of its messages were read (the eBox's status search)."""
+
+    async def read_statuses(self, message_ids: Sequence[StatusQuery]) -> list[StatusUpdate]: ...
+
+
+class BounceSource(Protocol):
+    """The mailbox returned emails come back to: one message classified, or a whole store."""
+
+    def classify(self, raw: bytes) -> BounceReport: ...
+
+    def reports(self, path: Path) -> Iterable[tuple[str, BounceReport]]:
+        """(where it came from, its classification) for every message of a Maildir, mbox or file."""
+        ...
+
+
+class PrintShopFeedback(Protocol):
+    """The print shop's files about our letters: acknowledgements (printed, posted) and returns."""
+
+    def acknowledgements(self, content: bytes) -> FileFeedback: ...
+
+    def returns(self, content: bytes) -> FileFeedback: ...
+
+
+class PrintRun(Protocol):
+    """A print batch just cut: each letter's `dispatched` update, its place as evidence
+    (`print_batch`, `print_sequence`)."""
+
+    def status_updates(self) -> list[StatusUpdate]: ...
+
+
+class PrintBatchCloser(Protocol):
+    """Closes the letters waiting in the post outbox into print batches for the print shop."""
+
+    def cut(self, *, force: bool) -> Sequence[PrintRun]:
+        """New batches; without `force`, only full ones (the rest waits for the schedule)."""
+        ...
+
+    def placed_since(self, since: datetime) -> list[StatusUpdate]:
+        """Every letter of the batches cut since `since`, as in `PrintRun` (to repair rows)."""
+        ...

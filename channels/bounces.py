@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
-from enum import Enum
 from pathlib import Path
 
-from channels.base import ChannelState, StatusUpdate
+from channels.base import BounceKind, BounceReport, RecipientStatus
 from channels.mailboxes import read_messages
 from channels.redact import ENHANCED_STATUS_RE, enhanced_status
 
-__all__ = ["BounceKind", "BounceReport", "classify", "communication_id_of", "read_messages"]
+__all__ = ["BounceMailbox", "classify", "communication_id_of", "status_meaning"]
 
-CHANNEL = "email"
 # RFC 3464 §2.3.3 Action values, worst first: one report may cover several recipients.
 _ACTION_RANK = {"failed": 0, "delayed": 1, "delivered": 2, "relayed": 2, "expanded": 2}
 # The SMTP reply code that opens a Diagnostic-Code's text; a number further on may be a street's.
@@ -82,56 +79,6 @@ _DETAILS = {
 }
 
 
-class BounceKind(str, Enum):
-    """What a message to the bounce address is, as far as the sender can act on it."""
-
-    FAILED = "failed"  # hard bounce: the mail system gave up on the message
-    DELAYED = "delayed"  # still trying: no state change, a failure report may follow
-    DELIVERED = "delivered"  # a success report (delivered, relayed, expanded)
-    AUTO_REPLY = "auto_reply"  # out of office, vacation, autoresponder (RFC 3834): not a bounce
-    UNKNOWN = "unknown"  # neither: a human reads it (e.g. a bounce without a DSN part)
-
-
-@dataclass(frozen=True)
-class RecipientStatus:
-    """One per-recipient block of a DSN, without the recipient's address."""
-
-    action: str  # RFC 3464 §2.3.3
-    status: str  # RFC 3463 enhanced status, e.g. 5.1.1; "" if absent
-    smtp_code: str  # the remote server's reply code from Diagnostic-Code, e.g. 550; "" if absent
-
-
-@dataclass(frozen=True)
-class BounceReport:
-    """The classification of one message, and the communications it is about."""
-
-    kind: BounceKind
-    communication_ids: tuple[str, ...]  # ours, from the returned headers or the message text
-    recipients: tuple[RecipientStatus, ...]
-    why: str  # what the classification rests on, in a few words (no personal data)
-    sha256: str  # of the raw message, so the original can be matched if someone kept it
-
-    def status_updates(self) -> list[StatusUpdate]:
-        """`bounced` for a hard bounce, `delivered` for a success report; nothing otherwise."""
-        outcome: ChannelState
-        if self.kind is BounceKind.FAILED:
-            outcome = "bounced"
-        elif self.kind is BounceKind.DELIVERED:
-            outcome = "delivered"
-        else:
-            return []
-        if not self.recipients:
-            return []
-        worst = self.recipients[0]
-        evidence = {"dsn_action": worst.action, "dsn_sha256": self.sha256}
-        if worst.status:
-            evidence["dsn_status"] = worst.status
-            evidence["dsn_meaning"] = status_meaning(worst.status)
-        if worst.smtp_code:
-            evidence["smtp_code"] = worst.smtp_code
-        return [StatusUpdate(CHANNEL, cid, outcome, evidence) for cid in self.communication_ids]
-
-
 def classify(raw: bytes, *, message_id_domain: str) -> BounceReport:
     """Classifies one message; `message_id_domain` is the right-hand side of our Message-IDs."""
     digest = hashlib.sha256(raw).hexdigest()
@@ -179,13 +126,19 @@ def status_meaning(status: str) -> str:
     return f"{nature}: {_DETAILS.get(f'{subject}.{detail}', _SUBJECTS.get(subject, 'unknown'))}"
 
 
-def read_reports(
-    paths: Iterable[Path], *, message_id_domain: str
-) -> Iterator[tuple[str, BounceReport]]:
-    """Every message of each Maildir, mbox or single file, classified, with where it came from."""
-    for path in paths:
+class BounceMailbox:
+    """The bounce address's mail as tracking reads it (channels.base.BounceSource)."""
+
+    def __init__(self, *, message_id_domain: str) -> None:
+        self.message_id_domain = message_id_domain
+
+    def classify(self, raw: bytes) -> BounceReport:
+        return classify(raw, message_id_domain=self.message_id_domain)
+
+    def reports(self, path: Path) -> Iterator[tuple[str, BounceReport]]:
+        """Every message of a Maildir, mbox, folder of .eml files or single file, classified."""
         for source, raw in read_messages(path):
-            yield source, classify(raw, message_id_domain=message_id_domain)
+            yield source, self.classify(raw)
 
 
 def _rank(recipient: RecipientStatus) -> int:
@@ -201,7 +154,8 @@ def _recipient(block: Message) -> RecipientStatus:
     status = enhanced_status(str(block.get("Status", "")))
     diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
     reply = _REPLY_RE.match(diagnostic.partition(";")[2] or diagnostic)
-    return RecipientStatus(action, status, reply.group(1) if reply else "")
+    meaning = status_meaning(status) if status else ""
+    return RecipientStatus(action, status, reply.group(1) if reply else "", meaning)
 
 
 def _dsn_blocks(msg: EmailMessage) -> list[Message] | None:

@@ -9,7 +9,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal
 
 import httpx
 
@@ -18,6 +18,7 @@ from channels.base import (
     Outgoing,
     PermanentError,
     Receipt,
+    StatusQuery,
     StatusUpdate,
     TransientError,
 )
@@ -71,14 +72,6 @@ WIRE_FORMATS: Mapping[ApiVersion, WireFormat] = {
     # The v3 prose page and Postman collection: POST /ebox/messages, Idempotency-Key, token v5.
     "v3": WireFormat("v3", "/ebox/messages", None, True),
 }
-
-
-class StatusQuery(NamedTuple):
-    """One published message to poll; the eBox type follows from the id's length (11 or 10)."""
-
-    communication_id: str
-    message_id: str
-    ebox_id: str
 
 
 class EboxChannel(BaseChannel):

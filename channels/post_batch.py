@@ -205,6 +205,10 @@ class PrintBatcher:
                 found.append(Placed(record["batch_id"], sequence, cid, bool(registered), cut_at))
         return found
 
+    def placed_since(self, since: datetime) -> list[StatusUpdate]:
+        """The place of every letter in a batch cut since `since` (channels.base.PrintBatchCloser)."""
+        return [p.status_update() for p in self.placed() if p.cut_at >= since]
+
     def locate(self, batch_id: str, sequence: int) -> Placed | None:
         return next(
             (p for p in self.placed() if (p.batch_id, p.sequence) == (batch_id, sequence)), None

@@ -12,11 +12,10 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from channels.base import ChannelState, StatusUpdate
-from channels.post_batch import Placed
+from channels.base import ChannelState, FileFeedback, Problem, StatusUpdate
+from channels.post_batch import Placed, PrintBatcher
 
 # Return reasons on bpost's return label, in our own codes. Refused and not collected mean the
 # address is right (and registered mail counts as served): only the others flag the address.
@@ -44,25 +43,6 @@ Locate = Callable[[str, int], Placed | None]
 Find = Callable[[str], Placed | None]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A line that was not used, and why (no values: they may be personal)."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-@dataclass
-class Feedback:
-    """What a file said: the updates to apply and the lines that could not be used."""
-
-    updates: list[StatusUpdate] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
 def valid_s10(tracking: str) -> bool:
     """UPU S10 check digit: 11 - (weighted sum mod 11), 10 → 0 and 11 → 5."""
     found = _S10_RE.match(tracking)
@@ -74,10 +54,10 @@ def valid_s10(tracking: str) -> bool:
     return check == int(found.group(2))
 
 
-def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> Feedback:
+def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> FileFeedback:
     """`batch_id, sequence, communication_id, event (printed|posted|presented), date, tracking_number`."""
     file_sha = hashlib.sha256(content).hexdigest()
-    feedback = Feedback()
+    feedback = FileFeedback()
     for line, row in _rows(content, feedback):
         try:
             placed = _letter(row, locate, find)
@@ -107,10 +87,10 @@ def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> Feed
     return feedback
 
 
-def read_returns(content: bytes, *, locate: Locate, find: Find) -> Feedback:
+def read_returns(content: bytes, *, locate: Locate, find: Find) -> FileFeedback:
     """`batch_id, sequence, communication_id, returned_on, reason` (see RETURN_REASONS)."""
     file_sha = hashlib.sha256(content).hexdigest()
-    feedback = Feedback()
+    feedback = FileFeedback()
     for line, row in _rows(content, feedback):
         try:
             placed = _letter(row, locate, find)
@@ -132,11 +112,24 @@ def read_returns(content: bytes, *, locate: Locate, find: Find) -> Feedback:
     return feedback
 
 
+class PrintShopFiles:
+    """The print shop's files read against our own batches (channels.base.PrintShopFeedback)."""
+
+    def __init__(self, batcher: PrintBatcher) -> None:
+        self._batcher = batcher
+
+    def acknowledgements(self, content: bytes) -> FileFeedback:
+        return read_acknowledgements(content, locate=self._batcher.locate, find=self._batcher.find)
+
+    def returns(self, content: bytes) -> FileFeedback:
+        return read_returns(content, locate=self._batcher.locate, find=self._batcher.find)
+
+
 class _Bad(Exception):
     pass
 
 
-def _rows(content: bytes, feedback: Feedback) -> list[tuple[int, Mapping[str, str]]]:
+def _rows(content: bytes, feedback: FileFeedback) -> list[tuple[int, Mapping[str, str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:

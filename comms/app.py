@@ -1,6 +1,7 @@
-"""The composition root: builds settings, ledger, archive, composer, router and channels once.
+"""The composition root: builds settings, ledger, archive, composer, router, channels and the
+channels' feedback sources once.
 
-The only module that picks concrete channel classes (DESIGN.md).
+The only core module that picks concrete channel classes (DESIGN.md; `pyproject.toml`'s contracts).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Self
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from channels.base import Channel
+from channels.base import Channel, ReadStatusSource
+from channels.bounces import BounceMailbox
 from channels.ebox import EboxChannel
 from channels.email import EmailChannel
 from channels.post import PostChannel
 from channels.post_batch import Envelope, PrintBatcher
+from channels.post_feedback import PrintShopFiles
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
 from comms.compose.pdf import PdfMaker
@@ -35,6 +38,7 @@ from comms.runner import Runner
 from comms.settings import Settings
 from comms.templates_store import TemplateStore, renders_published
 from comms.templates_store.published import PublishedComposer
+from comms.tracking import FeedbackSources
 from comms.webhooks import WebhookStore
 
 
@@ -48,6 +52,7 @@ class App:
     composer: Composer
     router: Router
     channels: Mapping[ChannelName, Channel]
+    feedback: FeedbackSources  # what tracking reads back: bounces, read statuses, print shop
     pdf: PdfMaker | None = None  # None: WeasyPrint; composers built later (the studio's) use it too
     # Renders elsewhere (the worker's warm render processes); None: `composer` in a thread.
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None
@@ -66,10 +71,6 @@ class App:
             )
         )
         self.runner = Runner(self.pipeline)
-
-    def print_batcher(self) -> PrintBatcher:
-        """The post outbox, cut into the print shop's batches (tracking records their places)."""
-        return build_print_batcher(self.settings)
 
     @cached_property
     def webhooks(self) -> WebhookStore:
@@ -170,11 +171,26 @@ def _ebox_channel(settings: Settings) -> EboxChannel:
 
 def build_print_batcher(settings: Settings) -> PrintBatcher:
     """Cuts the post outbox into print batches (channels.post_batch) as the print shop wants them."""
+    if not settings.post_envelopes:  # built with the app: every process would stop on it
+        raise SettingsProblem("COMMS_POST_ENVELOPES: at least one envelope is needed")
     return PrintBatcher(
         settings.post_dir,
         duplex=settings.post_duplex,
         max_letters=settings.post_batch_max_letters,
         envelopes=[Envelope(name, most) for name, most in settings.post_envelopes.items()],
+    )
+
+
+def build_feedback(settings: Settings, channels: Mapping[ChannelName, Channel]) -> FeedbackSources:
+    """The concrete feedback adapters tracking reads: the bounce mailbox, the print shop's files
+    and batches, and the eBox channel's read statuses when that channel offers them."""
+    batcher = build_print_batcher(settings)
+    ebox = channels.get(ChannelName.EBOX)
+    return FeedbackSources(
+        bounces=BounceMailbox(message_id_domain=settings.email_domain),
+        print_shop=PrintShopFiles(batcher),
+        print_batches=batcher,
+        read_statuses=ebox if isinstance(ebox, ReadStatusSource) else None,
     )
 
 
@@ -201,6 +217,7 @@ def build_app(
     pdf: PdfMaker | None = None,
     composer: Composer | None = None,
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
+    feedback: FeedbackSources | None = None,
 ) -> App:
     """One call builds the whole service; the worker and tests may hand in their own parts."""
     ledger = build_ledger(settings)
@@ -212,6 +229,7 @@ def build_app(
         composer=composer if composer is not None else build_composer(settings, pdf=pdf),
         router=build_router(settings, ledger, channels),
         channels=channels,
+        feedback=feedback if feedback is not None else build_feedback(settings, channels),
         pdf=pdf,
         render=render,
     )

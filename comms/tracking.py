@@ -17,12 +17,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from channels.base import Channel, PermanentError, StatusUpdate, TransientError
-from channels.bounces import BounceKind, BounceReport, classify, read_messages
-from channels.post_batch import PrintBatcher
-from channels.post_feedback import Problem, read_acknowledgements, read_returns
+from channels.base import (
+    BounceKind,
+    BounceReport,
+    BounceSource,
+    FileFeedback,
+    PermanentError,
+    PrintBatchCloser,
+    PrintShopFeedback,
+    ReadStatusSource,
+    StatusQuery,
+    StatusUpdate,
+    TransientError,
+)
 from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.ledger import Entry, IllegalTransition, Ledger
 from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Status
@@ -78,9 +87,19 @@ class Summary:
             self.fallbacks.append(applied.fallback)
 
 
+@dataclass(frozen=True)
+class FeedbackSources:
+    """Where tracking reads what became of the letters; the composition root builds them."""
+
+    bounces: BounceSource
+    print_shop: PrintShopFeedback
+    print_batches: PrintBatchCloser
+    read_statuses: ReadStatusSource | None = None  # the eBox's; None when no channel offers it
+
+
 class App(Protocol):
     """What tracking uses of the composition root (comms.app.App): the log, the policy, the
-    fallback pipeline, the channels and the print shop's batches."""
+    fallback pipeline and the feedback sources."""
 
     @property
     def settings(self) -> Settings: ...
@@ -95,18 +114,7 @@ class App(Protocol):
     def pipeline(self) -> Pipeline: ...
 
     @property
-    def channels(self) -> Mapping[ChannelName, Channel]: ...
-
-    def print_batcher(self) -> PrintBatcher: ...
-
-
-@runtime_checkable
-class ReadStatuses(Protocol):
-    """The eBox channel's read-status search (channels.ebox.EboxChannel.read_statuses)."""
-
-    async def read_statuses(
-        self, message_ids: Sequence[tuple[str, str, str]]
-    ) -> list[StatusUpdate]: ...
+    def feedback(self) -> FeedbackSources: ...
 
 
 # --- one fact ---------------------------------------------------------------------------------
@@ -226,12 +234,8 @@ async def _fall_back_after(
 
 async def handle_bounce(app: App, raw: bytes, summary: Summary | None = None) -> BounceReport:
     """One message to the bounce address: classified, and applied if it is a DSN of ours."""
-    summary = summary if summary is not None else Summary()
-    report = classify(raw, message_id_domain=app.settings.email_domain)
-    summary.kinds[report.kind.value] += 1
-    if report.kind in (BounceKind.FAILED, BounceKind.DELIVERED) and not report.communication_ids:
-        summary.verdicts[Fate.UNKNOWN.value] += 1
-    await apply_all(app, report.status_updates(), summary)
+    report = app.feedback.bounces.classify(raw)
+    await _apply_report(app, report, summary if summary is not None else Summary())
     return report
 
 
@@ -239,11 +243,18 @@ async def import_bounces(app: App, paths: Sequence[Path]) -> Summary:
     """Every message of each Maildir, mbox, folder of .eml files or single file."""
     summary = Summary()
     for path in paths:
-        for source, raw in read_messages(path):
-            report = await handle_bounce(app, raw, summary)
+        for source, report in app.feedback.bounces.reports(path):
+            await _apply_report(app, report, summary)
             if report.kind is BounceKind.UNKNOWN:
                 summary.problems.append(f"{source}: {report.why}")
     return summary
+
+
+async def _apply_report(app: App, report: BounceReport, summary: Summary) -> None:
+    summary.kinds[report.kind.value] += 1
+    if report.kind in (BounceKind.FAILED, BounceKind.DELIVERED) and not report.communication_ids:
+        summary.verdicts[Fate.UNKNOWN.value] += 1
+    await apply_all(app, report.status_updates(), summary)
 
 
 # --- post -------------------------------------------------------------------------------------
@@ -255,23 +266,20 @@ async def cut_print_batches(app: App, *, force: bool) -> Summary:
     Batches cut lately whose rows are missing (a crash between the cut and the ledger) get them
     now: a letter's batch and sequence are evidence compliance needs.
     """
-    batcher = app.print_batcher()
-    batches = await asyncio.to_thread(batcher.cut, force=force)
+    batches = await asyncio.to_thread(app.feedback.print_batches.cut, force=force)
     summary = Summary()
     summary.kinds["batches"] = len(batches)
-    summary.kinds["letters"] = sum(len(b.items) for b in batches)
-    await apply_all(app, await asyncio.to_thread(_unrecorded, app, batcher), summary)
+    summary.kinds["letters"] = sum(len(b.status_updates()) for b in batches)
+    await apply_all(app, await asyncio.to_thread(_unrecorded, app), summary)
     return summary
 
 
-def _unrecorded(app: App, batcher: PrintBatcher) -> list[StatusUpdate]:
+def _unrecorded(app: App) -> list[StatusUpdate]:
     since = datetime.now(UTC) - timedelta(days=RECONCILE_DAYS)
     missing: list[StatusUpdate] = []
     by_batch: dict[str, list[StatusUpdate]] = {}
-    for placed in batcher.placed():
-        if placed.cut_at < since:
-            continue
-        by_batch.setdefault(placed.batch_id, []).append(placed.status_update())
+    for placed in app.feedback.print_batches.placed_since(since):
+        by_batch.setdefault(placed.evidence["print_batch"], []).append(placed)
     for batch_id, updates in by_batch.items():
         if app.ledger.find_by_evidence("print_batch", batch_id) is None:
             missing.extend(updates)
@@ -280,20 +288,18 @@ def _unrecorded(app: App, batcher: PrintBatcher) -> list[StatusUpdate]:
 
 async def import_acknowledgements(app: App, content: bytes) -> Summary:
     """The print shop's acknowledgement file: printed → dispatched, posted → delivered."""
-    batcher = app.print_batcher()
-    feedback = read_acknowledgements(content, locate=batcher.locate, find=batcher.find)
-    return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
+    feedback = app.feedback.print_shop.acknowledgements(content)
+    return await apply_all(app, feedback.updates, _with_problems(feedback))
 
 
 async def import_returns(app: App, content: bytes) -> Summary:
     """Returned mail: `returned`, the dossier's address flagged when the address was wrong."""
-    batcher = app.print_batcher()
-    feedback = read_returns(content, locate=batcher.locate, find=batcher.find)
-    return await apply_all(app, feedback.updates, _with_problems(feedback.problems))
+    feedback = app.feedback.print_shop.returns(content)
+    return await apply_all(app, feedback.updates, _with_problems(feedback))
 
 
-def _with_problems(problems: list[Problem]) -> Summary:
-    return Summary(problems=[str(p) for p in problems])
+def _with_problems(feedback: FileFeedback) -> Summary:
+    return Summary(problems=[str(p) for p in feedback.problems])
 
 
 # --- eBox -------------------------------------------------------------------------------------
@@ -316,22 +322,22 @@ async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int
     (a crash between the two) gets it now, and so does a publication whose message id is unknown
     (`published_no_id`, the type's chain). Returns how many state changes and fallbacks it made.
     """
-    channel = app.channels.get(ChannelName.EBOX)
-    if not isinstance(channel, ReadStatuses):
+    source = app.feedback.read_statuses
+    if source is None:
         return 0
     now = now or datetime.now(UTC)
     since = now - timedelta(days=app.settings.ebox_poll_max_age_days)
     changed = await _follow_up_unknown_ids(app, since)
     waiting = await asyncio.to_thread(_waiting, app, since)
-    queries: list[tuple[str, str, str]] = []
+    queries: list[StatusQuery] = []
     for cid, item in waiting.items():
         event = await _event(app, item.entry.event_id)
         if event is not None:
             r = event.recipient
             number = r.enterprise_number if isinstance(r, CompanyRecipient) else r.national_number
-            queries.append((cid, item.message_id, number))
+            queries.append(StatusQuery(cid, item.message_id, number))
     try:
-        updates = await channel.read_statuses(queries) if queries else []
+        updates = await source.read_statuses(queries) if queries else []
     except (TransientError, PermanentError) as exc:
         # Without the statuses, "unread" is unknown: no fallback on a guess. Next tick tries again.
         log.warning("ebox read status unavailable", extra={"error": type(exc).__name__})

@@ -48,7 +48,7 @@ class TimedChannel(BaseChannel):
             SEND_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - start)
 
     def __getattr__(self, name: str) -> Any:
-        # Channel-specific methods (eBox status, print acknowledgements) pass through.
+        # Channel-specific methods (the eBox's preferences search) pass through.
         return getattr(self.inner, name)
 
 

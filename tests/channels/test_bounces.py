@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from channels.bounces import BounceKind, classify, communication_id_of, read_reports
+from channels.base import BounceKind
+from channels.bounces import BounceMailbox, classify, communication_id_of
 from channels.mailboxes import read_messages
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsn"
@@ -128,6 +129,7 @@ def test_maildir_mbox_folder_and_single_file_are_read(tmp_path: Path) -> None:
     [(source, one)] = read_messages(FIXTURES / "gmail-no-such-user.eml")
     assert source == "gmail-no-such-user.eml" and one == raw("gmail-no-such-user.eml")
 
-    kinds = [r.kind for _, r in read_reports([tmp_path / "bounces.mbox"], message_id_domain=DOMAIN)]
+    mailbox_reader = BounceMailbox(message_id_domain=DOMAIN)
+    kinds = [r.kind for _, r in mailbox_reader.reports(tmp_path / "bounces.mbox")]
     assert kinds.count(BounceKind.FAILED) == 3
     assert kinds.count(BounceKind.AUTO_REPLY) == 2

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from comms.api.auth import token_digest
-from comms.app import App, build_channels, build_composer
+from comms.app import App, build_channels, build_composer, build_feedback
 from comms.archive import Archive
 from comms.compose.pdf import PdfMaker
 from comms.embedded import embedded_services
@@ -92,13 +92,15 @@ def build_world_app(
     secret = settings.hmac_secret.get_secret_value()
     ledger = Ledger(settings.effective_database_url, secret, **({"clock": clock} if clock else {}))
     ledger.migrate()
+    channels = build_channels(settings)
     return App(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
         composer=build_composer(settings, pdf=pdf),
         router=Router.from_file(settings.routing_policy),
-        channels=build_channels(settings),
+        channels=channels,
+        feedback=build_feedback(settings, channels),
         pdf=pdf,
     )
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from comms import tracking
 from comms.app import build_app, build_print_batcher
 from comms.embedded import Embedded
+from comms.errors import SettingsProblem
 from comms.models import ChannelName, Status
-from comms.settings import REPO_ROOT
+from comms.settings import REPO_ROOT, Settings
 from tests.tracking.conftest import Rig
 
 TRACKING = "RR473109265BE"  # a valid UPU S10 registered-mail number
@@ -193,3 +196,9 @@ async def test_registered_mail_presented_at_the_address_dates_its_notification(r
     notified = rig.app.notification.deemed(rows)
     assert notified is not None and notified.on.isoformat() == "2027-01-08"
     assert "presented" in notified.rule
+
+
+def test_without_an_envelope_the_app_does_not_start(settings: Settings) -> None:
+    """The print batches are built with the app: no envelope is a setting to fix, named."""
+    with pytest.raises(SettingsProblem, match="COMMS_POST_ENVELOPES"):
+        build_app(settings.model_copy(update={"post_envelopes": {}}))

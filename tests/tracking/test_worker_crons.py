@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from comms import worker
+from comms.embedded import Embedded
+from comms.models import Status
 from comms.settings import Settings
 from tests.tracking.conftest import Rig
 
@@ -19,13 +21,19 @@ def test_the_bulk_worker_schedules_the_poll_and_both_batch_cuts(settings: Settin
     assert all(c.unique for c in crons.values())  # one run per tick across every process
 
 
-async def test_the_cron_tasks_run_against_the_app(rig: Rig) -> None:
-    """What arq calls with its ctx: a decision read, then a batch cut for a letter by post."""
-    ctx = {"comms": SimpleNamespace(app=rig.app)}
-    sent = await rig.run("decision-fr")
-    rig.mark_read(sent.deliveries[0].evidence["ebox_message_id"])
-    await rig.run("formal-notice-nl")
+async def test_the_cron_tasks_run_against_the_workers_app(embedded: Embedded) -> None:
+    """What arq calls with its ctx, on the app the worker builds (timed channels): a decision
+    read, then a batch cut for a letter by post."""
+    async with worker.build_worker_app(embedded.settings, None) as app:
+        rig = Rig(app, embedded)
+        ctx = {"comms": SimpleNamespace(app=app)}
+        sent = await rig.run("decision-fr")
+        rig.mark_read(sent.deliveries[0].evidence["ebox_message_id"])
+        await rig.run("formal-notice-nl")
 
-    assert await worker.poll_ebox(ctx) == 1
-    assert await worker.cut_full_batches(ctx) == 0  # 1 letter of 500: waits
-    assert await worker.cut_all_batches(ctx) == 1
+        assert await worker.poll_ebox(ctx) == 1
+        assert await worker.cut_full_batches(ctx) == 0  # 1 letter of 500: waits
+        assert await worker.cut_all_batches(ctx) == 1
+
+        read = app.ledger.latest_for(sent.deliveries[0].communication_id)
+        assert read is not None and read.status is Status.READ
