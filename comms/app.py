@@ -30,7 +30,6 @@ from comms.errors import SettingsProblem
 from comms.events import AnyEvent
 from comms.keys import ebox_private_key
 from comms.ledger import Ledger
-from comms.ledger.privacy import Sealer
 from comms.models import ChannelName, Message
 from comms.notification import NotificationPolicy, policy_from_settings
 from comms.pipeline import Pipeline, Renderer, Services
@@ -119,10 +118,9 @@ def working_composer(
 def build_webhook_store(
     settings: Settings, ledger: Ledger, notification: NotificationPolicy | None = None
 ) -> WebhookStore:
-    """Over the ledger's engine; the app hands in its own notification policy, built once."""
-    sealer = Sealer(settings.hmac_secret.get_secret_value().encode("utf-8"), settings.seal_key_ring)
+    """Over the ledger's engine and Sealer; the app hands in its own notification policy."""
     policy = notification if notification is not None else policy_from_settings(settings)
-    return WebhookStore(ledger.engine, sealer, policy)
+    return WebhookStore(ledger.engine, ledger.sealer, policy)
 
 
 def build_ledger(settings: Settings) -> Ledger:

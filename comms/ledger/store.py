@@ -150,6 +150,11 @@ class Ledger:
         """For migrations, tests and exports; callers should prefer the methods."""
         return self._engine
 
+    @property
+    def sealer(self) -> Sealer:
+        """The process's one Sealer from the seal keys: the webhook store seals with it too."""
+        return self._sealer
+
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
 
