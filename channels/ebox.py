@@ -76,9 +76,9 @@ WIRE_FORMATS: Mapping[ApiVersion, WireFormat] = {
     # rest-2.1 (the public Swagger): POST /publishMessage answers 201/400/401 only; token
     # /REST/oauth/v3/token with audience https://oauth.socialsecurity.be (domain/ebox.md).
     "v2": WireFormat(
-        version="v2",
-        publish_path="/publishMessage",
-        token_audience="https://oauth.socialsecurity.be",
+        "v2",
+        "/publishMessage",
+        "https://oauth.socialsecurity.be",
         idempotency=False,
         flag_prefix="",
         recipient_id={"citizen": "eboxIdValue", "enterprise": "eboxIdValue"},  # an `EboxId`
@@ -88,9 +88,9 @@ WIRE_FORMATS: Mapping[ApiVersion, WireFormat] = {
     ),
     # The v3 prose page and Postman collection: POST /ebox/messages, Idempotency-Key, token v5.
     "v3": WireFormat(
-        version="v3",
-        publish_path="/ebox/messages",
-        token_audience=None,
+        "v3",
+        "/ebox/messages",
+        None,
         idempotency=True,
         flag_prefix="is",
         recipient_id={"citizen": "ssin", "enterprise": "enterpriseNumber"},
