@@ -29,7 +29,6 @@ from pathlib import Path
 from quiet import warn_if_busy  # bench/quiet.py: scripts run with bench/ first on sys.path
 
 from comms.ledger import Ledger
-from comms.ledger.privacy import Sealer
 from comms.models import ChannelName, Language, Status, producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks import WebhookStore
@@ -139,7 +138,7 @@ def main() -> None:
         receiver_process = Receiver(port, received, env)
         with Ledger(url, SECRET) as ledger:
             ledger.migrate()
-            store = WebhookStore(ledger.engine, Sealer(SECRET.encode()), NotificationPolicy())
+            store = WebhookStore(ledger.engine, ledger.sealer, NotificationPolicy())
             store.register("bench", f"http://127.0.0.1:{port}/", ["accepted", "sent", "delivered"])
             receiver_process.start()
             comms = Path(sys.executable).with_name("comms")

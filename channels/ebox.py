@@ -7,7 +7,7 @@ import logging
 import urllib.parse
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -63,14 +63,40 @@ class WireFormat:
     publish_path: str  # below the registry's base URL
     token_audience: str | None  # the JWT `aud` the token service wants; None: the token URL
     idempotency: bool  # sends Idempotency-Key (a replay answers 409)
+    flag_prefix: str  # the booleans' names: `isMainContent` (v3) or `mainContent` (v2)
+    recipient_id: Mapping[str, str]  # the field of the recipient's id, by eBox type
+    sender: Callable[[str], dict[str, Any]]  # where the sender's enterprise number goes
+    attention: Callable[[str], dict[str, str]]  # `forTheAttentionOf` from a label
+
+    def flag(self, name: str) -> str:
+        return self.flag_prefix + name[0].upper() + name[1:] if self.flag_prefix else name
 
 
 WIRE_FORMATS: Mapping[ApiVersion, WireFormat] = {
     # rest-2.1 (the public Swagger): POST /publishMessage answers 201/400/401 only; token
     # /REST/oauth/v3/token with audience https://oauth.socialsecurity.be (domain/ebox.md).
-    "v2": WireFormat("v2", "/publishMessage", "https://oauth.socialsecurity.be", False),
+    "v2": WireFormat(
+        "v2",
+        "/publishMessage",
+        "https://oauth.socialsecurity.be",
+        idempotency=False,
+        flag_prefix="",
+        recipient_id={"citizen": "eboxIdValue", "enterprise": "eboxIdValue"},  # an `EboxId`
+        sender=lambda number: {"senderOrganizationId": number},
+        # `ForTheAttentionOf` {id, type, name}: the person's id is not ours to send.
+        attention=lambda label: {"type": "person", "name": label},
+    ),
     # The v3 prose page and Postman collection: POST /ebox/messages, Idempotency-Key, token v5.
-    "v3": WireFormat("v3", "/ebox/messages", None, True),
+    "v3": WireFormat(
+        "v3",
+        "/ebox/messages",
+        None,
+        idempotency=True,
+        flag_prefix="is",
+        recipient_id={"citizen": "ssin", "enterprise": "enterpriseNumber"},
+        sender=lambda number: {"sender": {"eboxType": "enterprise", "enterpriseNumber": number}},
+        attention=lambda label: {"label": label},
+    ),
 }
 
 
@@ -146,43 +172,25 @@ class EboxChannel(BaseChannel):
             raise PermanentError(f"subject longer than {MAX_SUBJECT} characters")
         if to.attention_of and len(to.attention_of) > MAX_LABEL:
             raise PermanentError(f"attention-of label longer than {MAX_LABEL} characters")
-        if self.wire.version == "v2":
-            return self._message_v2(outgoing)
-        id_key = "ssin" if to.ebox_type == "citizen" else "enterpriseNumber"
+        wire = self.wire
         message: dict[str, Any] = {
-            "sender": {"eboxType": "enterprise", "enterpriseNumber": self._sender},
-            "recipient": {"eboxType": to.ebox_type, id_key: to.ebox_id},
+            **wire.sender(self._sender),
+            "recipient": {"eboxType": to.ebox_type, wire.recipient_id[to.ebox_type]: to.ebox_id},
             "subject": {outgoing.language: outgoing.subject},
             "messageTypeId": self._message_type_id,
             "senderApplicationId": self._application_id,
             "attachments": [
-                {"httpPartName": "upfile1", "isMainContent": True, "isAttachmentSigned": False}
+                {
+                    "httpPartName": "upfile1",
+                    wire.flag("mainContent"): True,
+                    wire.flag("attachmentSigned"): False,
+                }
             ],
-            "isBodyMainContent": False,
-            "isReplyAuthorized": False,
+            wire.flag("bodyMainContent"): False,
+            wire.flag("replyAuthorized"): False,
         }
         if to.attention_of:
-            message["forTheAttentionOf"] = {"label": to.attention_of}
-        return message
-
-    def _message_v2(self, outgoing: Outgoing) -> dict[str, Any]:
-        """rest-2.1 `MessageToPublish`: recipient is an `EboxId`, flags without `is`."""
-        to = outgoing.to
-        message: dict[str, Any] = {
-            "recipient": {"eboxType": to.ebox_type, "eboxIdValue": to.ebox_id},
-            "subject": {outgoing.language: outgoing.subject},
-            "messageTypeId": self._message_type_id,
-            "senderOrganizationId": self._sender,
-            "senderApplicationId": self._application_id,
-            "attachments": [
-                {"httpPartName": "upfile1", "mainContent": True, "attachmentSigned": False}
-            ],
-            "bodyMainContent": False,
-            "replyAuthorized": False,
-        }
-        if to.attention_of:
-            # rest-2.1 `ForTheAttentionOf` {id, type, name}: the person's id is not ours to send.
-            message["forTheAttentionOf"] = {"type": "person", "name": to.attention_of}
+            message["forTheAttentionOf"] = wire.attention(to.attention_of)
         return message
 
     async def send(self, outgoing: Outgoing) -> Receipt:

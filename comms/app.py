@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -29,10 +30,9 @@ from comms.errors import SettingsProblem
 from comms.events import AnyEvent
 from comms.keys import ebox_private_key
 from comms.ledger import Ledger
-from comms.ledger.privacy import Sealer
 from comms.models import ChannelName, Message
 from comms.notification import NotificationPolicy, policy_from_settings
-from comms.pipeline import Pipeline, Services
+from comms.pipeline import Pipeline, Renderer, Services
 from comms.routing import LookedUpFacts, Preferences, Router
 from comms.runner import Runner
 from comms.settings import Settings
@@ -49,7 +49,7 @@ class App:
     settings: Settings
     ledger: Ledger
     archive: Archive
-    composer: Composer
+    composer: Renderer
     router: Router
     channels: Mapping[ChannelName, Channel]
     feedback: FeedbackSources  # what tracking reads back: bounces, read statuses, print shop
@@ -97,20 +97,30 @@ class App:
             await channel.close()
 
 
-def build_composer(settings: Settings, *, pdf: PdfMaker | None = None) -> Composer:
-    layout = WindowLayout.from_settings(settings)
-    if renders_published(settings):  # only versions a second person approved (issue 6)
+def build_composer(
+    settings: Settings, *, pdf: PdfMaker | None = None
+) -> Composer | PublishedComposer:
+    """What members' letters are rendered with: in production, approved versions only (issue 6)."""
+    if renders_published(settings):
+        layout = WindowLayout.from_settings(settings)
         return PublishedComposer(TemplateStore.from_settings(settings), layout, pdf=pdf)
-    return Composer(settings.templates_dir, layout, pdf=pdf)
+    return working_composer(settings, pdf=pdf)
+
+
+def working_composer(
+    settings: Settings, *, templates_dir: Path | None = None, pdf: PdfMaker | None = None
+) -> Composer:
+    """The templates as they are on disk, whatever the service renders from: studio and checks."""
+    folder = templates_dir if templates_dir is not None else settings.templates_dir
+    return Composer(folder, WindowLayout.from_settings(settings), pdf=pdf)
 
 
 def build_webhook_store(
     settings: Settings, ledger: Ledger, notification: NotificationPolicy | None = None
 ) -> WebhookStore:
-    """Over the ledger's engine; the app hands in its own notification policy, built once."""
-    sealer = Sealer(settings.hmac_secret.get_secret_value().encode("utf-8"), settings.seal_key_ring)
+    """Over the ledger's engine and Sealer; the app hands in its own notification policy."""
     policy = notification if notification is not None else policy_from_settings(settings)
-    return WebhookStore(ledger.engine, sealer, policy)
+    return WebhookStore(ledger.engine, ledger.sealer, policy)
 
 
 def build_ledger(settings: Settings) -> Ledger:
@@ -215,7 +225,7 @@ def build_app(
     *,
     channels: Mapping[ChannelName, Channel] | None = None,
     pdf: PdfMaker | None = None,
-    composer: Composer | None = None,
+    composer: Renderer | None = None,
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
     feedback: FeedbackSources | None = None,
 ) -> App:

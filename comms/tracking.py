@@ -33,7 +33,7 @@ from channels.base import (
     TransientError,
 )
 from comms.events import AnyEvent, CompanyRecipient, parse_event
-from comms.ledger import Entry, IllegalTransition, Ledger
+from comms.ledger import Entry, Filters, IllegalTransition, Ledger
 from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Status
 from comms.pipeline import Outcome, Pipeline
 from comms.routing import (
@@ -359,9 +359,7 @@ def _waiting(app: App, since: datetime) -> dict[str, _Waiting]:
     offset = 0
     while True:
         page = app.ledger.search(
-            channel=ChannelName.EBOX,
-            status=Status.DELIVERED,
-            since=since,
+            Filters(channel=ChannelName.EBOX, status=Status.DELIVERED, since=since),
             limit=SEARCH_PAGE,
             offset=offset,
         )
@@ -422,9 +420,7 @@ async def _follow_up_unknown_ids(app: App, since: datetime) -> int:
     """`published_no_id` without the follow-up its type's policy names (a crash in between)."""
     entries = await asyncio.to_thread(
         app.ledger.search,
-        channel=ChannelName.EBOX,
-        status=Status.PUBLISHED_NO_ID,
-        since=since,
+        Filters(channel=ChannelName.EBOX, status=Status.PUBLISHED_NO_ID, since=since),
         limit=SEARCH_PAGE,
     )
     done = 0

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fastapi import HTTPException, status
 
 from comms.ledger import Filters, Ledger, ViewFilters
-from comms.ledger.filters import FilterProblem, parse_moment
+from comms.ledger.filters import FilterProblem
 
 SUBJECT_HEADER = "X-Comms-Subject"  # a clear number travels in a header: URLs end up in logs
 FILTER_PARAMS = (
@@ -59,14 +59,7 @@ def query_of(filters: Filters) -> dict[str, str]:
 
 
 def view_filters_from(params: Mapping[str, str]) -> ViewFilters:
-    values = {k: v.strip() for k, v in params.items() if v.strip()}
     try:
-        return ViewFilters(
-            document_sha256=values.get("document"),
-            event_id=values.get("event_id"),
-            viewer=values.get("viewer"),
-            since=parse_moment(values["since"]) if "since" in values else None,
-            until=parse_moment(values["until"]) if "until" in values else None,
-        )
-    except ValueError as exc:
-        raise _bad("since/until", str(exc)) from None
+        return ViewFilters.from_text(params)
+    except FilterProblem as exc:
+        raise _bad(exc.field, exc.problem) from None

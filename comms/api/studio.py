@@ -19,12 +19,12 @@ from fastapi.routing import APIRouter
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from comms.api.auth import Principal, require, require_page
-from comms.app import App, build_composer
+from comms.app import App, working_composer
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import check_templates, static_problems
 from comms.compose.checks.problems import Problem
 from comms.compose.checks.rendering import Renderer
-from comms.compose.composer import Composer, today_in_brussels
+from comms.compose.composer import today_in_brussels
 from comms.compose.preview import pair, preview
 from comms.errors import InvalidEvent
 from comms.events import parse_event
@@ -78,9 +78,7 @@ class Studio:
         self.settings = app.settings
         self.templates_dir = app.settings.templates_dir.resolve()
         self.pdf = app.pdf
-        self.composer: Composer = build_composer(
-            app.settings.model_copy(update={"templates_source": "working"}), pdf=self.pdf
-        )
+        self.composer = working_composer(app.settings, pdf=self.pdf)
         self._store: TemplateStore | None = None
         self._checked: tuple[str, list[Problem]] | None = None
 
@@ -219,11 +217,8 @@ def request_publication(
             s.templates_dir,
             by=who.name,
             note=note.strip() or None,
-            make_composer=lambda folder: build_composer(
-                s.settings.model_copy(
-                    update={"templates_source": "working", "templates_dir": folder}
-                ),
-                pdf=s.pdf,
+            make_composer=lambda folder: working_composer(
+                s.settings, templates_dir=folder, pdf=s.pdf
             ),
             check=lambda composer: check_templates(composer),
         )

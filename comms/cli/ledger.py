@@ -26,7 +26,6 @@ from comms.ledger import Filters, Ledger, RetentionPolicy, VerifyResult, ViewFil
 from comms.ledger.audit import audit_archive
 from comms.ledger.checkpoints import Checkpoint
 from comms.ledger.export import FORMATS, Format
-from comms.ledger.filters import parse_moment
 from comms.ledger.subject import export_subject
 from comms.models import ChannelName, Status
 from comms.settings import SEAL_KEY_BYTES, Settings, load_settings, parse_seal_keys
@@ -227,12 +226,14 @@ def views(
     """Who opened which archived document, and when; newest first."""
     _, ledger = _open()
     try:
-        filters = ViewFilters(
-            document_sha256=document,
-            event_id=event,
-            viewer=viewer,
-            since=parse_moment(since) if since else None,
-            until=parse_moment(until) if until else None,
+        filters = ViewFilters.from_text(
+            {
+                "document": document,
+                "event_id": event,
+                "viewer": viewer,
+                "since": since,
+                "until": until,
+            }
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -9,13 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from comms.app import build_composer
+from comms.app import working_composer
 from comms.cli.console import console, err
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import CheckReport, check_templates
-from comms.compose.composer import Composer
 from comms.models import Language
-from comms.settings import Settings, load_settings
+from comms.settings import load_settings
 from comms.templates_store import Publication, PublishingRefused, TemplateStore, UnknownVersion
 from comms.templates_store.publishing import CheckFailed, publish, working_versions
 
@@ -29,14 +28,6 @@ By = Annotated[
     str | None,
     typer.Option("--by", help="Your name as it is recorded (default: your login name)."),
 ]
-
-
-def working_composer(settings: Settings, folder: Path | None = None) -> Composer:
-    """A composer over the working copy, whatever the service renders from."""
-    update: dict[str, object] = {"templates_source": "working"}
-    if folder is not None:
-        update["templates_dir"] = folder
-    return build_composer(settings.model_copy(update=update))
 
 
 def _err(text: str) -> None:
@@ -73,7 +64,7 @@ def check(
     ] = True,
 ) -> None:
     """Check the templates: same files in both languages, known variables, legal mentions, PDFs."""
-    composer = working_composer(load_settings(), templates)
+    composer = working_composer(load_settings(), templates_dir=templates)
     try:
         report = check_templates(composer, doc_types=doc_types, render=render)
     except ValueError as exc:
@@ -107,7 +98,7 @@ def publish_command(
                 by=_who(by),
                 note=note,
                 doc_types=doc_types,
-                make_composer=lambda folder: working_composer(settings, folder),
+                make_composer=lambda folder: working_composer(settings, templates_dir=folder),
                 check=lambda composer: check_templates(composer),
             )
         except CheckFailed as exc:

@@ -30,7 +30,7 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from comms import errors
 from comms.compose.composer import Composer
@@ -42,9 +42,12 @@ from comms.models import Message
 from comms.samples import load_sample
 from comms.settings import Settings
 
+if TYPE_CHECKING:
+    from comms.pipeline import Renderer
+
 log = get_logger(__name__)
 
-ComposerFactory = Callable[[], Composer]
+ComposerFactory = Callable[[], "Renderer"]  # a Composer, or the published versions' (app.py)
 
 START_TIMEOUT_S = (
     120.0  # imports, fonts and the warm-up letters; a process slower than this is stuck
@@ -114,7 +117,7 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}{frame}"
 
 
-def _render(composer: Composer, task: _Task, letters: int, startup_cpu_s: float) -> _Reply:
+def _render(composer: Renderer, task: _Task, letters: int, startup_cpu_s: float) -> _Reply:
     try:
         message = composer.compose(parse_event(task.event_json), issued_on=task.issued_on)
     except RenderRefused as exc:
@@ -125,7 +128,7 @@ def _render(composer: Composer, task: _Task, letters: int, startup_cpu_s: float)
     return _Reply(_stats(letters + 1, startup_cpu_s), message=message)
 
 
-def _warm_up(composer: Composer) -> None:
+def _warm_up(composer: Renderer) -> None:
     """Pango, fontconfig, the fonts and both languages' templates, before any member's letter."""
     for name in WARM_UP_SAMPLES:
         # A tree without this type (or unpublished) still serves: the first real letter warms up.

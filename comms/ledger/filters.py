@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -19,6 +19,9 @@ def evidence_value_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+T = TypeVar("T")
+
+
 class FilterProblem(ValueError):
     """A filter given as text is wrong: `field` names it; the message never quotes the value."""
 
@@ -26,6 +29,25 @@ class FilterProblem(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class FilterText:
+    """Filters given as text (a query string, command options): blanks are left out, and a value
+    that does not parse raises FilterProblem naming its field, never quoting the value."""
+
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self._given = {k: v.strip() for k, v in values.items() if v is not None and v.strip()}
+
+    def get(self, name: str) -> str | None:
+        return self._given.get(name)
+
+    def parsed(self, name: str, parse: Callable[[str], T], problem: str | None = None) -> T | None:
+        if name not in self._given:
+            return None
+        try:
+            return parse(self._given[name])
+        except ValueError as exc:  # an enum's own message would quote the value
+            raise FilterProblem(name, problem or str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -64,28 +86,18 @@ class Filters:
         """Filters from text as the CLI and the API take them (`channel`, `status`, ISO or
         Brussels `since`/`until`, `evidence` as key=value); empty ones ignored. A bad value raises
         FilterProblem naming the field, never the value."""
-        given = {k: v.strip() for k, v in values.items() if v is not None and v.strip()}
-
-        def parsed(name: str, parse: Any, problem: str | None = None) -> Any:
-            if name not in given:
-                return None
-            try:
-                return parse(given[name])
-            except ValueError as exc:  # an enum's own message would quote the value
-                raise FilterProblem(name, problem or str(exc)) from None
-
-        key, value = parsed("evidence", parse_evidence) or (None, None)
-        channel = parsed("channel", ChannelName, "unknown value")
-        status = parsed("status", Status, "unknown value")
-        since, until = parsed("since", parse_moment), parsed("until", parse_moment)
+        text = FilterText(values)
+        key, value = text.parsed("evidence", parse_evidence) or (None, None)
+        channel = text.parsed("channel", ChannelName, "unknown value")
+        status = text.parsed("status", Status, "unknown value")
+        since, until = text.parsed("since", parse_moment), text.parsed("until", parse_moment)
         try:
             return cls(
-                subject_hmac=subject_hmac
-                or (given["subject_hmac"].lower() if "subject_hmac" in given else None),
-                dossier=given.get("dossier"),
-                event_id=given.get("event_id"),
-                communication_id=given.get("communication_id"),
-                doc_type=given.get("doc_type"),
+                subject_hmac=subject_hmac or text.parsed("subject_hmac", str.lower),
+                dossier=text.get("dossier"),
+                event_id=text.get("event_id"),
+                communication_id=text.get("communication_id"),
+                doc_type=text.get("doc_type"),
                 channel=channel,
                 status=status,
                 since=since,

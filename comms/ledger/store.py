@@ -150,6 +150,11 @@ class Ledger:
         """For migrations, tests and exports; callers should prefer the methods."""
         return self._engine
 
+    @property
+    def sealer(self) -> Sealer:
+        """The process's one Sealer from the seal keys: the webhook store seals with it too."""
+        return self._sealer
+
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
 
@@ -408,38 +413,11 @@ class Ledger:
         return subject_hmac(self._secret, subject_id)
 
     def search(
-        self,
-        filters: Filters | None = None,
-        *,
-        subject_id: str | None = None,
-        dossier: str | None = None,
-        event_id: str | None = None,
-        doc_type: str | None = None,
-        channel: ChannelName | None = None,
-        status: Status | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[Entry]:
-        """Entries newest first; `subject_id` is the clear number, hashed here and never stored."""
-        if filters is None:
-            filters = Filters(
-                subject_hmac=subject_hmac(self._secret, subject_id) if subject_id else None,
-                dossier=dossier,
-                event_id=event_id,
-                doc_type=doc_type,
-                channel=channel,
-                status=status,
-                since=since,
-                until=until,
-            )
-        elif any(v is not None for v in (subject_id, dossier, event_id, doc_type, channel)) or any(
-            v is not None for v in (status, since, until)
-        ):
-            raise TypeError("give either a Filters or keyword filters, not both")
+        """Entries newest first; a person is searched by `Ledger.subject_hmac` of the number."""
         with self._read() as conn:
-            return queries.search(conn, filters, limit=limit, offset=offset)
+            return queries.search(conn, filters or Filters(), limit=limit, offset=offset)
 
     def count(self, filters: Filters) -> int:
         with self._read() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from comms.ledger.filters import FilterText, parse_moment
 from comms.ledger.records import DocumentView, from_row
 from comms.ledger.schema import document_views
 
@@ -25,6 +27,19 @@ class ViewFilters:
     viewer: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    @classmethod
+    def from_text(cls, values: Mapping[str, str | None]) -> ViewFilters:
+        """As the CLI and the API take them (`document` is the SHA-256), read as `Filters` are."""
+        text = FilterText(values)
+        since, until = text.parsed("since", parse_moment), text.parsed("until", parse_moment)
+        return cls(
+            document_sha256=text.get("document"),
+            event_id=text.get("event_id"),
+            viewer=text.get("viewer"),
+            since=since,
+            until=until,
+        )
 
     def apply(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         c = document_views.c

@@ -9,13 +9,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from channels.base import BaseChannel, Channel, Outgoing, PermanentError, Receipt, TransientError
-from comms.compose import Composer
 from comms.events import AnyEvent
 from comms.models import ChannelName, Message
 from comms.observability import RENDER_SECONDS, SEND_SECONDS, type_label
+from comms.pipeline import Renderer
 
 
 class TimedChannel(BaseChannel):
@@ -53,14 +53,14 @@ class TimedChannel(BaseChannel):
 
 
 class _SerialTimedComposer:
-    """The composer with `compose` timed and one at a time; everything else passes through.
+    """The composer with `compose` timed and one at a time.
 
     One at a time: two threads laying out with the shared FontConfiguration hang in Pango (seen:
     a thread stuck in `Layout.get_first_line` after a pango_font_metrics assertion). Rendering is
     CPU-bound under the GIL anyway: processes, not threads, are how rendering scales.
     """
 
-    def __init__(self, inner: Composer) -> None:
+    def __init__(self, inner: Renderer) -> None:
         self._inner = inner
         self._one_at_a_time = threading.Lock()
 
@@ -71,9 +71,6 @@ class _SerialTimedComposer:
                 return self._inner.compose(event, issued_on=issued_on)
             finally:
                 RENDER_SECONDS.labels(type_label(event.type)).observe(time.perf_counter() - start)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def timed_render(
@@ -91,11 +88,9 @@ def timed_render(
     return timed
 
 
-def timed_composer(composer: Composer) -> Composer:
+def timed_composer(composer: Renderer) -> Renderer:
     """The in-process composer the worker hands the pipeline: timed, one render at a time."""
-    # A proxy rather than a subclass: the composer is built by the composition root and its
-    # constructor loads fonts and CSS; wrapping the built one costs nothing.
-    return cast(Composer, _SerialTimedComposer(composer))
+    return _SerialTimedComposer(composer)
 
 
 def timed_channels(channels: Mapping[ChannelName, Channel]) -> dict[ChannelName, Channel]:

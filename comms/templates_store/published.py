@@ -1,4 +1,4 @@
-"""A composer that renders each letter from the last approved version of its type and language.
+"""Renders each letter from the last approved version of its type and language.
 
 The working copy staff edit never reaches a member: a version does, once a second person has
 approved it. A (type, language) with no approved version is refused, never rendered otherwise.
@@ -10,11 +10,10 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import date
-from typing import Any
 
 from comms.compose import Composer, Rendered, WindowLayout
 from comms.compose.pdf import PdfMaker
-from comms.errors import MissingTemplate, RenderRefused
+from comms.errors import MissingTemplate
 from comms.events import AnyEvent
 from comms.models import Language, Message
 from comms.templates_store.store import TemplateStore
@@ -23,21 +22,39 @@ LIVE_LOOKUP_TTL_S = 5.0  # an approval reaches every worker within this long
 KEPT_COMPOSERS = 32  # compiled versions kept in memory: a few types × languages × recent versions
 
 
-class PublishedComposer(Composer):
-    """Delegates to one ordinary Composer per approved version, built from the store's trees."""
+class PublishedComposer:
+    """A `Renderer` that hands each letter to the Composer of the version live for it."""
 
     def __init__(
         self, store: TemplateStore, layout: WindowLayout, *, pdf: PdfMaker | None = None
     ) -> None:
-        # The base is only a shell: every rendering goes to the composer of a stored version.
-        super().__init__(store.trees.cache_dir, layout, pdf=pdf)
         self._store = store
         self._layout = layout
-        self._pdf_maker = pdf
+        self._pdf = pdf
         self._live: dict[tuple[str, Language], str] = {}
         self._live_at = -LIVE_LOOKUP_TTL_S
         self._composers: OrderedDict[str, Composer] = OrderedDict()
         self._guard = threading.Lock()
+
+    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
+        return self._composer(event).compose(event, issued_on=issued_on)
+
+    def render_texts(self, event: AnyEvent, *, issued_on: date | None = None) -> Rendered:
+        return self._composer(event).render_texts(event, issued_on=issued_on)
+
+    def _composer(self, event: AnyEvent) -> Composer:
+        version = self._live_version(event.type, event.recipient.language)
+        with self._guard:
+            if version in self._composers:
+                self._composers.move_to_end(version)
+                return self._composers[version]
+        tree = self._store.trees.tree(self._store.snapshots.resolve(version))
+        composer = Composer(tree, self._layout, pdf=self._pdf)
+        with self._guard:
+            self._composers[version] = composer
+            while len(self._composers) > KEPT_COMPOSERS:
+                self._composers.popitem(last=False)
+        return composer
 
     def _live_version(self, doc_type: str, language: Language) -> str:
         with self._guard:
@@ -53,36 +70,3 @@ class PublishedComposer(Composer):
                 template=f"{language.value}/{doc_type}",
             )
         return version
-
-    def composer_for(self, doc_type: str, language: Language) -> Composer:
-        """The composer of the version live now for this type and language."""
-        version = self._live_version(doc_type, language)
-        with self._guard:
-            if version in self._composers:
-                self._composers.move_to_end(version)
-                return self._composers[version]
-        tree = self._store.trees.tree(self._store.snapshots.resolve(version))
-        composer = Composer(tree, self._layout, pdf=self._pdf_maker)
-        with self._guard:
-            self._composers[version] = composer
-            while len(self._composers) > KEPT_COMPOSERS:
-                self._composers.popitem(last=False)
-        return composer
-
-    def _for(self, event: AnyEvent) -> Composer:
-        return self.composer_for(event.type, event.recipient.language)
-
-    def version(self, language: Language, doc_type: str) -> str:
-        return self._live_version(doc_type, language)
-
-    def context(self, event: AnyEvent, issued_on: date) -> dict[str, Any]:
-        return self._for(event).context(event, issued_on)
-
-    def render_texts(self, event: AnyEvent, *, issued_on: date | None = None) -> Rendered:
-        return self._for(event).render_texts(event, issued_on=issued_on)
-
-    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message:
-        return self._for(event).compose(event, issued_on=issued_on)
-
-    def pdf_from_html(self, html: str) -> tuple[bytes, int]:
-        raise RenderRefused("previews of free HTML use the working copy (the studio), not this")

@@ -72,6 +72,8 @@ def test_bad_filters_name_the_field_not_the_value(client: TestClient) -> None:
     assert answer.status_code == 422 and "84022711080" not in answer.text
     assert client.get("/deliveries", params={"since": "yesterday"}, headers=AUTH).status_code == 422
     assert client.get("/deliveries", params={"channel": "fax"}, headers=AUTH).status_code == 422
+    views = client.get("/deliveries/views", params={"until": "tomorrow"}, headers=AUTH)
+    assert views.status_code == 422 and "until" in views.text and "tomorrow" not in views.text
     leaked = client.get("/deliveries", params={"subject": PERSON}, headers=AUTH)
     assert leaked.status_code == 422 and "X-Comms-Subject" in leaked.text
     assert PERSON not in leaked.text

@@ -127,6 +127,8 @@ def test_views_and_verify(world: World) -> None:
     ledger.record_view(document_sha256=sha, event_id="sample-tax-certificate-nl", viewer="carol")
     views = comms(world, "ledger", "views", "--viewer", "carol")
     assert views.returncode == 0 and sha in views.stdout
+    bad = comms(world, "ledger", "views", "--since", "yesterday")
+    assert bad.returncode == 1 and "since" in bad.stderr and "yesterday" not in bad.stderr
     verify = comms(world, "ledger", "verify", "--archive")
     assert verify.returncode == 0, verify.stderr
     assert "Ledger intact" in verify.stdout and "documents intact" in verify.stdout

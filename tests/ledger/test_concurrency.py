@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
-from comms.ledger import Ledger
+from comms.ledger import Filters, Ledger
 from comms.migrations import alembic_config
 from comms.models import Status
 from tests.ledger import workers
@@ -49,7 +49,7 @@ def test_processes_appending_at_once_keep_one_valid_chain(ledger: Ledger, db_url
     assert done == expected  # none lost, none twice
     news = [
         e
-        for e in ledger.search(status=Status.ACCEPTED, limit=1000)
+        for e in ledger.search(Filters(status=Status.ACCEPTED), limit=1000)
         if e.event_id != "evt-shared-0001"
     ]
     assert len(news) == PROCESSES * APPENDS // 10

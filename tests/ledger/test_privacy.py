@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from comms.errors import FieldError
 from comms.identifiers import format_national_number
-from comms.ledger import Ledger
+from comms.ledger import Filters, Ledger
 from comms.ledger.schema import metadata
 from comms.models import ChannelName, Status
 from tests.ledger.helpers import OTHER_PERSON, PERSON, accept
@@ -38,8 +38,8 @@ def _use_every_path(ledger: Ledger) -> None:
         errors=[FieldError("type", "Field required")],
         event_id="evt-priv-0003",
     )
-    assert len(ledger.search(subject_id=PERSON)) == 2
-    assert len(ledger.search(subject_id=OTHER_PERSON)) == 1
+    assert len(ledger.search(Filters(subject_hmac=ledger.subject_hmac(PERSON)))) == 2
+    assert len(ledger.search(Filters(subject_hmac=ledger.subject_hmac(OTHER_PERSON)))) == 1
     assert ledger.verify().ok
 
 

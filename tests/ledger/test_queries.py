@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from comms.ledger import Ledger, SnapshotMismatch
+from comms.ledger import Filters, Ledger, SnapshotMismatch
 from comms.models import ChannelName, Status
 from tests.ledger.helpers import COMPANY, OTHER_PERSON, PERSON, Clock, accept, routed, snapshot_of
 
@@ -96,22 +96,25 @@ def test_search_by_person_dossier_and_filters(ledger: Ledger, clock: Clock) -> N
         channel=ChannelName.EMAIL,
     )
 
-    def ids(**filters: object) -> list[str]:
-        return [e.event_id for e in ledger.search(**filters)]  # type: ignore[arg-type]
+    def ids(filters: Filters | None = None, *, limit: int = 100, offset: int = 0) -> list[str]:
+        return [e.event_id for e in ledger.search(filters, limit=limit, offset=offset)]
 
-    assert ids(subject_id=PERSON) == ["evt-q-0003"]
-    assert ids(subject_id="85.07.30-033.28") == ["evt-q-0003"]
-    assert ids(subject_id="0406.798.006") == ["evt-q-0005"]
-    assert ids(dossier="D-2") == ["evt-q-0004", "evt-q-0004"]  # newest first
-    assert ids(doc_type="decision") == ["evt-q-0003"]
-    assert ids(channel=ChannelName.EMAIL) == ["evt-q-0004"]
-    assert ids(status=Status.ACCEPTED, subject_id=OTHER_PERSON) == ["evt-q-0004"]
+    def of(number: str) -> str:
+        return ledger.subject_hmac(number)  # the clear number is hashed on the way in
+
+    assert ids(Filters(subject_hmac=of(PERSON))) == ["evt-q-0003"]
+    assert ids(Filters(subject_hmac=of("85.07.30-033.28"))) == ["evt-q-0003"]
+    assert ids(Filters(subject_hmac=of("0406.798.006"))) == ["evt-q-0005"]
+    assert ids(Filters(dossier="D-2")) == ["evt-q-0004", "evt-q-0004"]  # newest first
+    assert ids(Filters(doc_type="decision")) == ["evt-q-0003"]
+    assert ids(Filters(channel=ChannelName.EMAIL)) == ["evt-q-0004"]
+    assert ids(Filters(subject_hmac=of(OTHER_PERSON), status=Status.ACCEPTED)) == ["evt-q-0004"]
     start = clock.now
-    assert ids(since=start) == ["evt-q-0004", "evt-q-0005", "evt-q-0004"]
-    assert ids(until=start) == ["evt-q-0003"]
+    assert ids(Filters(since=start)) == ["evt-q-0004", "evt-q-0005", "evt-q-0004"]
+    assert ids(Filters(until=start)) == ["evt-q-0003"]
     assert ids(limit=2) == ["evt-q-0004", "evt-q-0005"]
     assert ids(limit=2, offset=2) == ["evt-q-0004", "evt-q-0003"]
-    assert ids(subject_id="85073003328", dossier="D-2") == []
+    assert ids(Filters(subject_hmac=of("85073003328"), dossier="D-2")) == []
     with pytest.raises(ValueError, match="limit"):
         ledger.search(limit=0)
     with pytest.raises(ValueError, match="limit"):

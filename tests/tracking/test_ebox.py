@@ -15,6 +15,7 @@ from comms import tracking
 from comms.app import build_app
 from comms.embedded import Embedded, embedded_services
 from comms.events import parse_event
+from comms.ledger import Filters
 from comms.models import ChannelName, Status
 from comms.reporting.model import Period, build_report
 from comms.samples import load_sample
@@ -165,7 +166,7 @@ async def test_a_crash_between_publishing_and_recording_then_a_replay(rig: Rig) 
     assert unknown.evidence["replay"] == "true" and "ebox_message_id" not in unknown.evidence
     post_reason = rig.rows(DECISION)[-2][2]
     assert post_reason == "eBox publication replayed, its message id unknown: paper as well"
-    found = rig.app.ledger.search(status=Status.PUBLISHED_NO_ID)
+    found = rig.app.ledger.search(Filters(status=Status.PUBLISHED_NO_ID))
     assert [e.event_id for e in found] == [DECISION]
     counts = build_report(rig.app.ledger, Period()).counts
     assert [(c.channel, c.outcome, c.count) for c in counts if c.doc_type == "decision"] == [

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 from comms.ledger import Ledger
-from comms.ledger.privacy import Sealer
 from comms.models import producer_source
 from comms.notification import NotificationPolicy
 from comms.webhooks import WebhookStore
 from comms.webhooks.dispatcher import Dispatcher, DispatchTuning
 from tests.ledger.conftest import clock, db_url, ledger, pg_database  # noqa: F401
-from tests.ledger.helpers import SECRET, accept
+from tests.ledger.helpers import accept
 
 FAST = DispatchTuning(
     retry_schedule_s=(0.05, 0.05, 0.05),
@@ -96,7 +95,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def store(ledger: Ledger) -> WebhookStore:  # noqa: F811
-    return WebhookStore(ledger.engine, Sealer(SECRET.encode()), NotificationPolicy())
+    return WebhookStore(ledger.engine, ledger.sealer, NotificationPolicy())
 
 
 @pytest.fixture
