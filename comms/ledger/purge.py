@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from comms.archive import Archive
 
 BATCH_EVENTS = 200  # events per write transaction: keeps each lock short for the workers
-WRAPPINGS_KEY = "wrappings_sha256"  # evidence of the `rendered` row (comms/pipeline.py)
+WRAPPINGS_KEY = "wrappings_sha256"  # evidence of the `rendered` row (comms/pipeline/)
 
 
 @dataclass(frozen=True)
