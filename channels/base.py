@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, NamedTuple, Protocol, Self, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, Self, runtime_checkable
 
 # "published_no_id": the eBox took the message but its answer (message id) was lost (409 replay).
 ChannelState = Literal[
@@ -232,6 +232,13 @@ class ReadStatusSource(Protocol):
     """A channel that tells which of its messages were read (the eBox's status search)."""
 
     async def read_statuses(self, message_ids: Sequence[StatusQuery]) -> list[StatusUpdate]: ...
+
+
+@runtime_checkable
+class PreferencesLookup(Protocol):
+    """A channel that says which companies chose the eBox (the federation's preferences search)."""
+
+    async def preferences(self, enterprise_numbers: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
 
 class BounceSource(Protocol):

@@ -16,7 +16,7 @@ from typing import Self
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from channels.base import Channel, ReadStatusSource
+from channels.base import Channel, PreferencesLookup, ReadStatusSource
 from channels.bounces import BounceMailbox
 from channels.ebox import EboxChannel
 from channels.email import EmailChannel
@@ -33,7 +33,7 @@ from comms.ledger import Ledger
 from comms.models import ChannelName, Message
 from comms.notification import NotificationPolicy, policy_from_settings
 from comms.pipeline import Pipeline, Renderer, Services
-from comms.routing import LookedUpFacts, Preferences, Router
+from comms.routing import LookedUpFacts, Router
 from comms.runner import Runner
 from comms.settings import Settings
 from comms.templates_store import TemplateStore, renders_published
@@ -209,11 +209,11 @@ def build_router(
 ) -> Router:
     """The routing policy, with what it looks up: flagged addresses, company eBox preferences."""
     ebox = channels.get(ChannelName.EBOX)
-    with_preferences = settings.ebox_federation_url and isinstance(ebox, Preferences)
+    lookup = ebox if isinstance(ebox, PreferencesLookup) else None
     facts = LookedUpFacts(
         find_evidence=ledger.find_by_evidence,
         secret=settings.hmac_secret.get_secret_value().encode("utf-8"),
-        preferences=ebox if with_preferences and isinstance(ebox, Preferences) else None,
+        preferences=lookup if settings.ebox_federation_url else None,
         ttl_s=settings.ebox_preferences_ttl_s,
         timeout_s=settings.ebox_preferences_timeout_s,
     )

@@ -8,12 +8,12 @@ import hmac
 import logging
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from channels.base import PermanentError, TransientError
+from channels.base import PermanentError, PreferencesLookup, TransientError
 from comms.doctypes import DOC_TYPES, DocType
 from comms.events import AnyEvent, CompanyRecipient, PostalAddress
 from comms.models import ChannelName
@@ -397,13 +397,6 @@ PREFERENCES_TTL_S = 3600.0  # the federation's answer is reused for an hour per 
 PREFERENCES_TIMEOUT_S = 5.0  # routing waits no longer for it; without it, upstream's word counts
 
 
-@runtime_checkable
-class Preferences(Protocol):
-    """The eBox federation's preferences search (channels.ebox.EboxChannel.preferences)."""
-
-    async def preferences(self, enterprise_numbers: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-
-
 def address_flag(secret: bytes, dossier: str, address: PostalAddress) -> str:
     """Keyed hash of one dossier's postal address: what a returned letter flags, never the address.
 
@@ -430,7 +423,7 @@ class LookedUpFacts:
         *,
         find_evidence: Callable[[str, str], object | None],
         secret: bytes,
-        preferences: Preferences | None = None,
+        preferences: PreferencesLookup | None = None,
         ttl_s: float = PREFERENCES_TTL_S,
         timeout_s: float = PREFERENCES_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
