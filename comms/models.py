@@ -19,6 +19,8 @@ class Language(str, Enum):
 
 # Evidence of an eBox receipt: published, but the recipient never reads their eBox (paper follows).
 EVIDENCE_NO_DIGITAL_USER = "no_digital_user"
+# Evidence of a `rendered` row: the archived wrappings (texts, address, versions) of its document.
+EVIDENCE_WRAPPINGS = "wrappings_sha256"
 
 
 class ChannelName(str, Enum):

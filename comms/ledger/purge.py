@@ -22,13 +22,12 @@ from comms.ledger.records import Tombstone
 from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
 from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections, tombstones
 from comms.ledger.tombstones import append_tombstone, lock_tombstone_head
-from comms.models import Status
+from comms.models import EVIDENCE_WRAPPINGS, Status
 
 if TYPE_CHECKING:
     from comms.archive import Archive
 
 BATCH_EVENTS = 200  # events per write transaction: keeps each lock short for the workers
-WRAPPINGS_KEY = "wrappings_sha256"  # evidence of the `rendered` row (comms/pipeline/)
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def documents_of(conn: Connection, event_ids: Sequence[str]) -> dict[str, dict[s
     for row in conn.execute(stmt):
         if row.document_sha256:
             found[row.event_id][row.document_sha256] = "document"
-        wrappings = json.loads(row.evidence).get(WRAPPINGS_KEY)
+        wrappings = json.loads(row.evidence).get(EVIDENCE_WRAPPINGS)
         if wrappings:
             found[row.event_id][wrappings] = "wrappings"
     return found
@@ -123,7 +122,7 @@ def still_needed(conn: Connection, shas: Iterable[str], purging: Sequence[str]) 
         sa.select(entry_evidence.c.value_sha256, entries.c.evidence)
         .join(entries, entries.c.seq == entry_evidence.c.seq)
         .where(
-            entry_evidence.c.key == WRAPPINGS_KEY,
+            entry_evidence.c.key == EVIDENCE_WRAPPINGS,
             entry_evidence.c.value_sha256.in_(hashed),
             entries.c.event_id.not_in(purging),
             entries.c.event_id.in_(retained),
@@ -131,7 +130,7 @@ def still_needed(conn: Connection, shas: Iterable[str], purging: Sequence[str]) 
     )
     for row in conn.execute(by_wrappings):
         sha = hashed[row.value_sha256]
-        if json.loads(row.evidence).get(WRAPPINGS_KEY) == sha:
+        if json.loads(row.evidence).get(EVIDENCE_WRAPPINGS) == sha:
             needed.add(sha)
     return needed
 
@@ -262,7 +261,7 @@ def all_documents(conn: Connection) -> Iterator[str]:
     wrapped = sa.select(entries.c.evidence).where(entries.c.status == Status.RENDERED.value)
     seen: set[str] = set()
     for row in conn.execute(wrapped.execution_options(yield_per=1000)):
-        sha = json.loads(row.evidence).get(WRAPPINGS_KEY)
+        sha = json.loads(row.evidence).get(EVIDENCE_WRAPPINGS)
         if sha and sha not in seen:
             seen.add(sha)
             yield sha

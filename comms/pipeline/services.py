@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,8 @@ from channels.base import Channel
 from comms.archive import Archive
 from comms.events import AnyEvent
 from comms.ledger import AcceptResult, Entry
-from comms.models import ChannelName, Document, Language, Message, Status
+from comms.models import EVIDENCE_WRAPPINGS, ChannelName, Language, Message, Status
+from comms.pipeline import wrappings
 from comms.pipeline.job import Composed, Job
 from comms.routing import Router
 
@@ -90,30 +90,10 @@ class Services:
         if not rendered:
             return None
         sha = rendered[-1].document_sha256 or ""
-        wrappings_sha = rendered[-1].evidence.get("wrappings_sha256")
+        wrappings_sha = rendered[-1].evidence.get(EVIDENCE_WRAPPINGS)
         if not wrappings_sha or not self.archive.exists(sha):
             return None
-        w = json.loads(self.archive.get(wrappings_sha))
-        document = Document(
-            pdf=self.archive.get(sha),
-            sha256=sha,
-            template_version=w["template_version"],
-            renderer_version=w["renderer_version"],
-            filename=w["filename"],
-        )
-        return Message(
-            doc_type=w["doc_type"],
-            language=Language(w["language"]),
-            subject=w["subject"],
-            email_text=w["email_text"],
-            email_html=w["email_html"],
-            ebox_subject=w["ebox_subject"],
-            document=document,
-            page_count=w["page_count"],
-            address_lines=tuple(w["address_lines"]),
-            sender_name=w.get("sender_name", ""),  # absent from wrappings frozen before issue 16
-            reply_to=w.get("reply_to", ""),
-        )
+        return wrappings.thaw(self.archive.get(wrappings_sha), self.archive.get(sha), sha)
 
     async def record_delivery(
         self,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from dataclasses import replace
 from typing import ClassVar
 
 from comms.errors import DuplicateEvent, RenderRefused
 from comms.events import CompanyRecipient, to_json
-from comms.models import Status
+from comms.models import EVIDENCE_WRAPPINGS, Status
+from comms.pipeline import wrappings
 from comms.pipeline.job import (
     Admitted,
     Archived,
@@ -143,25 +143,8 @@ class ArchiveStep(Step):
         doc = message.document
         if composed.from_archive:
             return Archived(doc.sha256, stored=False)
-        wrappings = {
-            "doc_type": message.doc_type,
-            "language": message.language.value,
-            "subject": message.subject,
-            "email_text": message.email_text,
-            "email_html": message.email_html,
-            "ebox_subject": message.ebox_subject,
-            "page_count": message.page_count,
-            "address_lines": list(message.address_lines),
-            "sender_name": message.sender_name,
-            "reply_to": message.reply_to,
-            "filename": doc.filename,
-            "template_version": doc.template_version,
-            "renderer_version": doc.renderer_version,
-        }
         sha = await asyncio.to_thread(self.s.archive.put, doc.pdf)
-        w_sha = await asyncio.to_thread(
-            self.s.archive.put, json.dumps(wrappings, sort_keys=True).encode()
-        )
+        w_sha = await asyncio.to_thread(self.s.archive.put, wrappings.freeze(message))
         await asyncio.to_thread(
             self.s.ledger.record,
             event_id=job.event.event_id,
@@ -169,7 +152,7 @@ class ArchiveStep(Step):
             document_sha256=sha,
             template_version=doc.template_version,
             renderer_version=doc.renderer_version,
-            evidence={"wrappings_sha256": w_sha, "pages": str(message.page_count)},
+            evidence={EVIDENCE_WRAPPINGS: w_sha, "pages": str(message.page_count)},
         )
         return Archived(sha, stored=True)
 
