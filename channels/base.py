@@ -97,6 +97,21 @@ class StatusUpdate:
     evidence: Mapping[str, str] = field(default_factory=dict)
 
 
+# Where a letter sits in the print shop's run: its postal evidence, and how the shop's files find it.
+EVIDENCE_PRINT_BATCH = "print_batch"
+EVIDENCE_PRINT_SEQUENCE = "print_sequence"
+
+
+def placement(batch_id: str, sequence: int) -> dict[str, str]:
+    """The evidence naming a letter's print batch and its place in it."""
+    return {EVIDENCE_PRINT_BATCH: batch_id, EVIDENCE_PRINT_SEQUENCE: str(sequence)}
+
+
+def placed_update(batch_id: str, sequence: int, communication_id: str) -> StatusUpdate:
+    """A letter cut into a print batch: dispatched, with its placement as evidence."""
+    return StatusUpdate("post", communication_id, "dispatched", placement(batch_id, sequence))
+
+
 @runtime_checkable
 class Channel(Protocol):
     """Open once, send many, close; usable as an async context manager (Django mail backends)."""

@@ -19,7 +19,7 @@ from channels.base import BounceKind, BounceReport, RecipientStatus
 from channels.mailboxes import read_messages
 from channels.redact import ENHANCED_STATUS_RE, enhanced_status
 
-__all__ = ["BounceMailbox", "classify", "communication_id_of", "status_meaning"]
+__all__ = ["BounceMailbox", "classify", "communication_id_of"]
 
 # RFC 3464 §2.3.3 Action values, worst first: one report may cover several recipients.
 _ACTION_RANK = {"failed": 0, "delayed": 1, "delivered": 2, "relayed": 2, "expanded": 2}

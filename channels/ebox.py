@@ -267,14 +267,12 @@ class EboxChannel(BaseChannel):
         while len(self._answers) > REMEMBERED_ANSWERS:
             self._answers.popitem(last=False)
 
-    async def read_statuses(
-        self, message_ids: Sequence[tuple[str, str, str]]
-    ) -> list[StatusUpdate]:
-        """StatusQuery triples `(communication_id, message_id, ebox_id)` in; an update per read.
+    async def read_statuses(self, message_ids: Sequence[StatusQuery]) -> list[StatusUpdate]:
+        """The messages to ask about in; an update for each one read.
 
         rest-2.1 `searchMessageStatus` (lines 481-514): 201 and a bare array of MessageStatus.
         """
-        queries = [StatusQuery(*q) for q in message_ids]
+        queries = list(message_ids)
         by_message = {q.message_id: q for q in queries}
         updates: list[StatusUpdate] = []
         for start in range(0, len(queries), STATUS_BATCH):

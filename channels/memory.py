@@ -28,6 +28,7 @@ from channels.base import (
     StatusQuery,
     StatusUpdate,
     TransientError,
+    placed_update,
 )
 
 
@@ -76,9 +77,7 @@ class MemoryRun:
 
     def status_updates(self) -> list[StatusUpdate]:
         return [
-            StatusUpdate(
-                "post", cid, "dispatched", {"print_batch": self.batch_id, "print_sequence": str(n)}
-            )
+            placed_update(self.batch_id, n, cid)
             for n, cid in enumerate(self.communication_ids, start=1)
         ]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
-from channels.base import StatusUpdate
+from channels.base import StatusUpdate, placed_update
 from channels.post import ManifestEntry, fsync_dir, outbox_lock, read_manifest, write_atomically
 
 BATCHES_DIR = "batches"
@@ -118,11 +118,6 @@ class Batch:
     def status_updates(self) -> list[StatusUpdate]:
         """Each letter is in a print batch now: batch and sequence are its postal evidence."""
         return [placed_update(self.batch_id, i.sequence, i.communication_id) for i in self.items]
-
-
-def placed_update(batch_id: str, sequence: int, communication_id: str) -> StatusUpdate:
-    evidence = {"print_batch": batch_id, "print_sequence": str(sequence)}
-    return StatusUpdate("post", communication_id, "dispatched", evidence)
 
 
 @dataclass(frozen=True)

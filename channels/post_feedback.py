@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
-from channels.base import ChannelState, FileFeedback, Problem, StatusUpdate
+from channels.base import ChannelState, FileFeedback, Problem, StatusUpdate, placement
 from channels.post_batch import Placed, PrintBatcher
 
 # Return reasons on bpost's return label, in our own codes. Refused and not collected mean the
@@ -67,8 +67,7 @@ def read_acknowledgements(content: bytes, *, locate: Locate, find: Find) -> File
             when = _date(row.get("date", ""), "date")
             tracking = row.get("tracking_number", "").strip().upper()
             evidence = {
-                "print_batch": placed.batch_id,
-                "print_sequence": str(placed.sequence),
+                **placement(placed.batch_id, placed.sequence),
                 f"{event}_on": when,
                 "ack_file_sha256": file_sha,
             }
@@ -98,8 +97,7 @@ def read_returns(content: bytes, *, locate: Locate, find: Find) -> FileFeedback:
             if reason not in RETURN_REASONS:
                 raise _Bad(f"reason must be one of {', '.join(RETURN_REASONS)}")
             evidence = {
-                "print_batch": placed.batch_id,
-                "print_sequence": str(placed.sequence),
+                **placement(placed.batch_id, placed.sequence),
                 "returned_on": _date(row.get("returned_on", ""), "returned_on"),
                 "return_reason": reason,
                 "address_wrong": str(RETURN_REASONS[reason]).lower(),

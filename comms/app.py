@@ -181,14 +181,17 @@ def _ebox_channel(settings: Settings) -> EboxChannel:
 
 def build_print_batcher(settings: Settings) -> PrintBatcher:
     """Cuts the post outbox into print batches (channels.post_batch) as the print shop wants them."""
-    if not settings.post_envelopes:  # built with the app: every process would stop on it
-        raise SettingsProblem("COMMS_POST_ENVELOPES: at least one envelope is needed")
-    return PrintBatcher(
-        settings.post_dir,
-        duplex=settings.post_duplex,
-        max_letters=settings.post_batch_max_letters,
-        envelopes=[Envelope(name, most) for name, most in settings.post_envelopes.items()],
-    )
+    try:
+        return PrintBatcher(
+            settings.post_dir,
+            duplex=settings.post_duplex,
+            max_letters=settings.post_batch_max_letters,
+            envelopes=[Envelope(name, most) for name, most in settings.post_envelopes.items()],
+        )
+    except ValueError as exc:  # built with the app: every process stops on it, naming the setting
+        raise SettingsProblem(
+            f"COMMS_POST_ENVELOPES or COMMS_POST_BATCH_MAX_LETTERS: {exc}"
+        ) from None
 
 
 def build_feedback(settings: Settings, channels: Mapping[ChannelName, Channel]) -> FeedbackSources:

@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     post_duplex: bool = True  # print both sides: a blank back after a letter with odd pages
     post_batch_max_letters: int = Field(default=500, ge=1, le=100_000)  # cut on size at this
     post_batch_hours: list[int] = [15]  # cut whatever waits at these hours (worker's clock)
-    post_envelopes: dict[str, int] = {"DL": 5, "C4": 100}  # the print shop's: name → most sheets
+    # The print shop's envelopes: name → most sheets.
+    post_envelopes: dict[str, int] = Field(default={"DL": 5, "C4": 100}, min_length=1)
 
     # Rendering performance (issue 7): docs/performance.md says why each value is what it is.
     render_processes: int = Field(default=0, ge=0, le=64)  # render processes; 0: one per core

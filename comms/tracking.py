@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from channels.base import (
+    EVIDENCE_PRINT_BATCH,
     BounceKind,
     BounceReport,
     BounceSource,
@@ -32,7 +33,7 @@ from channels.base import (
     StatusUpdate,
     TransientError,
 )
-from comms.events import AnyEvent, CompanyRecipient, parse_event
+from comms.events import AnyEvent, parse_event
 from comms.ledger import Entry, Filters, IllegalTransition, Ledger
 from comms.models import EVIDENCE_NO_DIGITAL_USER, ChannelName, Status
 from comms.pipeline import Outcome, Pipeline
@@ -279,9 +280,9 @@ def _unrecorded(app: App) -> list[StatusUpdate]:
     missing: list[StatusUpdate] = []
     by_batch: dict[str, list[StatusUpdate]] = {}
     for placed in app.feedback.print_batches.placed_since(since):
-        by_batch.setdefault(placed.evidence["print_batch"], []).append(placed)
+        by_batch.setdefault(placed.evidence[EVIDENCE_PRINT_BATCH], []).append(placed)
     for batch_id, updates in by_batch.items():
-        if app.ledger.find_by_evidence("print_batch", batch_id) is None:
+        if app.ledger.find_by_evidence(EVIDENCE_PRINT_BATCH, batch_id) is None:
             missing.extend(updates)
     return missing
 
@@ -333,9 +334,7 @@ async def poll_ebox_read_status(app: App, *, now: datetime | None = None) -> int
     for cid, item in waiting.items():
         event = await _event(app, item.entry.event_id)
         if event is not None:
-            r = event.recipient
-            number = r.enterprise_number if isinstance(r, CompanyRecipient) else r.national_number
-            queries.append(StatusQuery(cid, item.message_id, number))
+            queries.append(StatusQuery(cid, item.message_id, event.recipient.subject_id))
     try:
         updates = await source.read_statuses(queries) if queries else []
     except (TransientError, PermanentError) as exc:

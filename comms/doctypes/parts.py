@@ -137,6 +137,11 @@ class PersonRecipient(_RecipientBase):
     kind: Literal["person"] = "person"
     national_number: NationalNumber
 
+    @property
+    def subject_id(self) -> str:
+        """The number the ledger, the eBox and the member's file know this recipient by."""
+        return self.national_number
+
 
 class CompanyRecipient(_RecipientBase):
     """A company, identified by its enterprise number, with an optional named contact."""
@@ -144,6 +149,11 @@ class CompanyRecipient(_RecipientBase):
     kind: Literal["company"] = "company"
     enterprise_number: EnterpriseNumber
     attention_of: Name | None = None
+
+    @property
+    def subject_id(self) -> str:
+        """The number the ledger, the eBox and the company's file know this recipient by."""
+        return self.enterprise_number
 
 
 Recipient = Annotated[PersonRecipient | CompanyRecipient, Field(discriminator="kind")]

@@ -31,6 +31,10 @@ class FilterProblem(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
+class Unreadable(ValueError):
+    """A filter value our own parser cannot read, said in words that never quote the value."""
+
+
 class FilterText:
     """Filters given as text (a query string, command options): blanks are left out, and a value
     that does not parse raises FilterProblem naming its field, never quoting the value."""
@@ -42,12 +46,15 @@ class FilterText:
         return self._given.get(name)
 
     def parsed(self, name: str, parse: Callable[[str], T], problem: str | None = None) -> T | None:
+        """Only an `Unreadable`'s own words are repeated: any other parser's may quote the value."""
         if name not in self._given:
             return None
         try:
             return parse(self._given[name])
-        except ValueError as exc:  # an enum's own message would quote the value
+        except Unreadable as exc:
             raise FilterProblem(name, problem or str(exc)) from None
+        except ValueError:
+            raise FilterProblem(name, problem or "not readable") from None
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,12 @@ class Filters:
 
     def __post_init__(self) -> None:
         if self.subject_hmac is not None and len(self.subject_hmac) != SHA256_HEX:
-            raise ValueError("subject_hmac is a 64-character hex digest")
+            raise Unreadable("subject_hmac is a 64-character hex digest")
         if (self.evidence_key is None) != (self.evidence_value is None):
-            raise ValueError("evidence needs both a key and a value")
+            raise Unreadable("evidence needs both a key and a value")
         for moment in (self.since, self.until):
             if moment is not None and moment.tzinfo is None:
-                raise ValueError("since and until must carry a time zone")
+                raise Unreadable("since and until must carry a time zone")
 
     @classmethod
     def from_text(
@@ -105,7 +112,7 @@ class Filters:
                 evidence_key=key,
                 evidence_value=value,
             )
-        except ValueError as exc:
+        except Unreadable as exc:
             raise FilterProblem("filters", str(exc)) from None
 
     def is_empty(self) -> bool:
@@ -164,7 +171,7 @@ def parse_moment(text: str) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(0), LEGAL_TIME_ZONE)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError("not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        raise Unreadable("not a date (YYYY-MM-DD) or an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=LEGAL_TIME_ZONE)
 
 
@@ -172,5 +179,5 @@ def parse_evidence(text: str) -> tuple[str, str]:
     """`key=value`, as in `tracking_number=RR123456789BE`."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise ValueError("evidence is written key=value")
+        raise Unreadable("evidence is written key=value")
     return key.strip(), value.strip()

@@ -83,15 +83,8 @@ PIPELINES: dict[str, tuple[str, ...]] = {
 }
 STEPS = PIPELINES["delivery"]
 _HANDLERS: dict[str, type[Step]] = {
-    "accept": Accept,
-    "route": RouteStep,
-    "compose": Compose,
-    "archive": ArchiveStep,
-    "dispatch": Dispatch,
-    "record": Record,
-    "thaw": Thaw,
-    "reroute": Reroute,
-    "supersede": Supersede,
+    h.name: h
+    for h in (Accept, RouteStep, Compose, ArchiveStep, Dispatch, Record, Thaw, Reroute, Supersede)
 }
 
 

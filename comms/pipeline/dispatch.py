@@ -29,8 +29,9 @@ HANDOVER_RECORD_MAX_PAUSE_S = 5.0  # longest pause between two tries of a hand-o
 
 
 class Dispatch(Step):
+    """Hand the message to the planned channel; on a permanent failure, routing's next."""
+
     name = "dispatch"
-    description = "hand the message to the planned channel; on a permanent failure, routing's next"
     makes = Dispatched
 
     async def process(self, job: Job) -> Dispatched:

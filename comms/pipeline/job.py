@@ -6,7 +6,7 @@ result of its own, and a later step reads it with `Job.need`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, TypeVar
@@ -35,6 +35,11 @@ class DeliveryResult:
     retry_after_s: float | None = None  # a transient failure: try this channel again after this
 
 
+def first_pending(deliveries: Sequence[DeliveryResult]) -> DeliveryResult | None:
+    """The delivery that failed transiently and waits for a retry, if any."""
+    return next((d for d in deliveries if d.retry_after_s is not None), None)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The answer for one event, for the CLI table, the API and the worker."""
@@ -51,7 +56,7 @@ class Outcome:
     @property
     def pending(self) -> DeliveryResult | None:
         """The delivery that failed transiently and waits for a retry, if any."""
-        return next((d for d in self.deliveries if d.retry_after_s is not None), None)
+        return first_pending(self.deliveries)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ class Composed(StepResult):
 
 @dataclass(frozen=True)
 class Archived(StepResult):
-    """The document and its wrappings are in the archive; `stored`: by this run."""
+    """The document and its wrappings are in the archive; `stored`: by this run (no step reads
+    it: it says what the step did, for tests and for a step added after it)."""
 
     document_sha256: str
     stored: bool
@@ -116,10 +122,20 @@ class Dispatched(StepResult):
 
     deliveries: tuple[DeliveryResult, ...]
 
+    @property
+    def pending(self) -> DeliveryResult | None:
+        return first_pending(self.deliveries)
+
+    @property
+    def handed_over(self) -> bool:
+        """Some channel has the letter (now or on an earlier run)."""
+        return any(d.status.handed_over for d in self.deliveries)
+
 
 @dataclass(frozen=True)
 class Superseded(StepResult):
-    """The communication this run marked superseded; None when none was."""
+    """The communication this run marked superseded, None when none was (read by no step, as
+    `Archived`)."""
 
     communication_id: str | None
 

@@ -19,7 +19,7 @@ def communication_id(event_id: str, channel: ChannelName, document_sha256: str) 
 def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) -> Outgoing:
     """The channel's view of a message: addresses and texts, nothing of the event model."""
     r = event.recipient
-    company = isinstance(r, CompanyRecipient)
+    attention_of = r.attention_of if isinstance(r, CompanyRecipient) else None
     subject = message.ebox_subject if route.channel is ChannelName.EBOX else message.subject
     return Outgoing(
         communication_id=cid,
@@ -31,9 +31,9 @@ def build_outgoing(event: AnyEvent, message: Message, route: Route, cid: str) ->
         to=ChannelAddress(
             label=r.name,
             email=str(r.email) if r.email else None,
-            ebox_type="enterprise" if company else "citizen",
-            ebox_id=r.enterprise_number if isinstance(r, CompanyRecipient) else r.national_number,
-            attention_of=r.attention_of if isinstance(r, CompanyRecipient) else None,
+            ebox_type="enterprise" if r.kind == "company" else "citizen",
+            ebox_id=r.subject_id,
+            attention_of=attention_of,
             postal_lines=message.address_lines,
             postcode=r.address.postcode,
         ),

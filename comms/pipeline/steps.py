@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from comms.errors import DuplicateEvent, RenderRefused
-from comms.events import CompanyRecipient, to_json
+from comms.events import to_json
 from comms.models import EVIDENCE_WRAPPINGS, Status
 from comms.pipeline import wrappings
 from comms.pipeline.job import (
@@ -28,10 +28,9 @@ from comms.pipeline.services import Services
 
 
 class Step:
-    """A handler: a name, a description, the result it makes, and one `process`."""
+    """A handler: a name, the result it makes, and one `process`; its docstring says what it does."""
 
     name: ClassVar[str]
-    description: ClassVar[str]
     makes: ClassVar[type[StepResult] | None] = None  # None: it ends the pipeline with an Outcome
 
     def __init__(self, s: Services) -> None:
@@ -42,8 +41,9 @@ class Step:
 
 
 class Accept(Step):
+    """Record the event as accepted; a repeat resumes or answers as before."""
+
     name = "accept"
-    description = "record the event as accepted; a repeat resumes or answers as before"
     makes = Admitted
 
     async def process(self, job: Job) -> Outcome | Admitted:
@@ -57,12 +57,6 @@ class Accept(Step):
         if job.request.origin == "ledger":  # accepting it again would only say "known"
             return Admitted(repeat=True)
         event = job.event
-        recipient = event.recipient
-        subject = (
-            recipient.enterprise_number
-            if isinstance(recipient, CompanyRecipient)
-            else recipient.national_number
-        )
         snapshot = to_json(event)
         try:
             result = await asyncio.to_thread(
@@ -71,9 +65,9 @@ class Accept(Step):
                 doc_type=event.type,
                 content_sha256=hashlib.sha256(snapshot.encode()).hexdigest(),
                 snapshot_json=snapshot,
-                subject_id=subject,
+                subject_id=event.recipient.subject_id,
                 dossier=event.dossier,
-                language=recipient.language.value,
+                language=event.recipient.language.value,
                 source=job.request.source,
             )
         except DuplicateEvent:
@@ -95,8 +89,9 @@ class Accept(Step):
 
 
 class RouteStep(Step):
+    """Choose the channels and the fallback chain from the routing policy."""
+
     name = "route"
-    description = "choose the channels and the fallback chain from the routing policy"
     makes = Planned
 
     async def process(self, job: Job) -> Planned:
@@ -104,8 +99,9 @@ class RouteStep(Step):
 
 
 class Compose(Step):
+    """Render the letter once; on a repeat, reuse the frozen document."""
+
     name = "compose"
-    description = "render the letter once; on a repeat, reuse the frozen document"
     makes = Composed
 
     async def process(self, job: Job) -> Outcome | Composed:
@@ -133,8 +129,9 @@ class Compose(Step):
 
 
 class ArchiveStep(Step):
+    """Store the exact document and its wrappings by SHA-256 and record it as rendered."""
+
     name = "archive"
-    description = "store the exact document and its wrappings by SHA-256 and record it as rendered"
     makes = Archived
 
     async def process(self, job: Job) -> Archived:
@@ -158,21 +155,24 @@ class ArchiveStep(Step):
 
 
 class Record(Step):
+    """Conclude: sent, pending a retry, or failed on every channel (dead letter)."""
+
     name = "record"
-    description = "conclude: sent, pending a retry, or failed on every channel (dead letter)"
 
     async def process(self, job: Job) -> Outcome:
         event = job.event
         sha = job.need(Composed).message.document.sha256
-        deliveries = job.need(Dispatched).deliveries
+        dispatched = job.need(Dispatched)
+        deliveries = dispatched.deliveries
         plan = job.need(Planned).plan
-        pending = next((d for d in deliveries if d.retry_after_s is not None), None)
-        handed_over = any(d.status.handed_over for d in deliveries)
+        pending = dispatched.pending
         if pending is not None:
             verdict: Verdict = "pending"
-        elif handed_over and not any(d.sent_now for d in deliveries) and self._repeat(job):
+        elif (
+            dispatched.handed_over and not any(d.sent_now for d in deliveries) and self._repeat(job)
+        ):
             verdict = "duplicate"
-        elif handed_over:
+        elif dispatched.handed_over:
             verdict = "sent"
         else:
             verdict = "failed"
@@ -202,8 +202,9 @@ class Record(Step):
 
 
 class Thaw(Step):
+    """Reuse the document an earlier run archived: a fallback never renders anew."""
+
     name = "thaw"
-    description = "reuse the document an earlier run archived: a fallback never renders anew"
     makes = Composed
 
     async def process(self, job: Job) -> Outcome | Composed:
@@ -222,8 +223,9 @@ class Thaw(Step):
 
 
 class Reroute(Step):
+    """The fallback channels routing allows for this recipient, each with the trigger."""
+
     name = "reroute"
-    description = "the fallback channels routing allows for this recipient, each with the trigger"
     makes = Planned
 
     async def process(self, job: Job) -> Planned:
@@ -233,15 +235,15 @@ class Reroute(Step):
 
 
 class Supersede(Step):
+    """Once another channel has the letter, mark the one that did not reach superseded."""
+
     name = "supersede"
-    description = "once another channel has the letter, mark the one that did not reach superseded"
     makes = Superseded
 
     async def process(self, job: Job) -> Superseded:
         request = job.fallback()
         sha = job.need(Composed).message.document.sha256
-        deliveries = job.need(Dispatched).deliveries
-        if not request.supersede or not any(d.status.handed_over for d in deliveries):
+        if not request.supersede or not job.need(Dispatched).handed_over:
             return Superseded(None)
         cid = communication_id(job.event.event_id, request.from_channel, sha)
         latest = await asyncio.to_thread(self.s.ledger.latest_for, cid)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.base import Outgoing, PermanentError, StatusUpdate, TransientError
+from channels.base import Outgoing, PermanentError, StatusQuery, StatusUpdate, TransientError
 from channels.ebox import IDEMPOTENCY_NAMESPACE, EboxChannel
 from channels.ebox_simulator import SimulatorServer, generate_key_pair
 
@@ -195,7 +195,7 @@ async def test_read_status_is_reported_once_read(
     """Polling says nothing until the citizen opens the letter, then `read`."""
     receipt = await ebox.send(make_outgoing())
     message_id = receipt.evidence["ebox_message_id"]
-    query = [("c0ffee0123456789", message_id, SSIN_19XX)]
+    query = [StatusQuery("c0ffee0123456789", message_id, SSIN_19XX)]
 
     assert await ebox.read_statuses(query) == []
     sim_post(ebox_sim, f"/_sim/read/{message_id}")

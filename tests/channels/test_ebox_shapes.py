@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.base import Outgoing, StatusUpdate, TransientError
+from channels.base import Outgoing, StatusQuery, StatusUpdate, TransientError
 from channels.ebox import EboxChannel
 from tests.channels.conftest import EBOX_CLIENT_ID, KBO_CLIENT, KBO_FUND, SSIN_19XX
 
@@ -90,7 +90,11 @@ async def test_the_official_read_status_answer_records_the_reads(
 
     async with mock_channel(ebox_keys, answer) as channel:
         updates = await channel.read_statuses(
-            [("c-1", "m-1", SSIN_19XX), ("c-2", "m-2", KBO_CLIENT), ("c-3", "m-3", SSIN_19XX)]
+            [
+                StatusQuery("c-1", "m-1", SSIN_19XX),
+                StatusQuery("c-2", "m-2", KBO_CLIENT),
+                StatusQuery("c-3", "m-3", SSIN_19XX),
+            ]
         )
 
     assert updates == [
@@ -171,7 +175,7 @@ async def test_an_unexpected_read_status_shape_is_refused_loudly(
 
     async with mock_channel(ebox_keys, answer) as channel:
         with pytest.raises(TransientError, match="unexpected shape"):
-            await channel.read_statuses([("c-1", "m-1", SSIN_19XX)])
+            await channel.read_statuses([StatusQuery("c-1", "m-1", SSIN_19XX)])
 
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert logged.getMessage() == "ebox answer has an unexpected shape"
@@ -187,7 +191,7 @@ async def test_a_status_for_another_ebox_is_no_read(ebox_keys: tuple[bytes, byte
         return httpx.Response(201, json=[{"messageId": "m-1", "eboxId": other, "readStatus": True}])
 
     async with mock_channel(ebox_keys, answer) as channel:
-        assert await channel.read_statuses([("c-1", "m-1", SSIN_19XX)]) == []
+        assert await channel.read_statuses([StatusQuery("c-1", "m-1", SSIN_19XX)]) == []
 
 
 async def test_an_unexpected_preferences_shape_is_refused_loudly(

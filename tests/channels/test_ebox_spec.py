@@ -36,7 +36,7 @@ from pydantic import (
     ValidationError,
 )
 
-from channels.base import Outgoing, PermanentError
+from channels.base import Outgoing, PermanentError, StatusQuery
 from channels.ebox import EboxChannel
 from channels.ebox_simulator import SimulatorServer, create_app
 from tests.channels.conftest import (
@@ -385,7 +385,7 @@ async def test_every_exchange_has_the_specified_shape(
         assert (await channel.send(make_outgoing())).evidence["replay"] == "true"
     message_id = citizen.evidence["ebox_message_id"]
     mark_read(versioned_sim, message_id)
-    [read] = await channel.read_statuses([("c0ffee0123456789", message_id, SSIN_19XX)])
+    [read] = await channel.read_statuses([StatusQuery("c0ffee0123456789", message_id, SSIN_19XX)])
     found = await channel.preferences([KBO_CLIENT, KBO_FUND])
 
     assert citizen.outcome == "delivered" and no_digital.also_by_post
