@@ -26,13 +26,14 @@ from channels.post_feedback import PrintShopFiles
 from comms.archive import Archive
 from comms.compose import Composer, WindowLayout
 from comms.compose.pdf import PdfMaker
+from comms.compose.renderer import Renderer
 from comms.errors import SettingsProblem
 from comms.events import AnyEvent
 from comms.keys import ebox_private_key
 from comms.ledger import Ledger
 from comms.models import ChannelName, Message
 from comms.notification import NotificationPolicy, policy_from_settings
-from comms.pipeline import Pipeline, Renderer, Services
+from comms.pipeline import Pipeline, Services
 from comms.routing import LookedUpFacts, Router
 from comms.runner import Runner
 from comms.settings import Settings

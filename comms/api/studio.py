@@ -23,7 +23,7 @@ from comms.app import App, working_composer
 from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import check_templates, static_problems
 from comms.compose.checks.problems import Problem
-from comms.compose.checks.rendering import Renderer
+from comms.compose.checks.rendering import SampleRenderer
 from comms.compose.composer import today_in_brussels
 from comms.compose.preview import pair, preview
 from comms.errors import InvalidEvent
@@ -306,7 +306,7 @@ def _preview_page(
 ) -> HTMLResponse:
     sides = []
     if doc_type is not None and events:
-        renderer = Renderer(s.composer, today_in_brussels())
+        renderer = SampleRenderer(s.composer, today_in_brussels())
         sides = list(preview(renderer, events).values())
     problems = [p for p in s.problems() if doc_type and concerns(p, doc_type)]
     return page(

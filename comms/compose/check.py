@@ -22,7 +22,7 @@ from comms.compose.catalogue import CATALOGUE
 from comms.compose.checks.fields import field_problems
 from comms.compose.checks.problems import Kind, Problem, sort_problems
 from comms.compose.checks.remote import remote_problems
-from comms.compose.checks.rendering import Renderer, render_problems
+from comms.compose.checks.rendering import SampleRenderer, render_problems
 from comms.compose.checks.required import mention_problems
 from comms.compose.checks.structure import structure_problems
 from comms.compose.composer import Composer, today_in_brussels
@@ -91,7 +91,7 @@ def check_templates(
     problems = static_problems(composer.templates_dir, doc_types=types, samples=chosen_samples)
     made = 0
     if render:
-        renderer = Renderer(composer, issued_on or today_in_brussels())
+        renderer = SampleRenderer(composer, issued_on or today_in_brussels())
         found, made = render_problems(renderer, chosen_samples, types)
         # A line the reading checks already explain needs no second, vaguer report.
         explained = {

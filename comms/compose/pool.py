@@ -30,11 +30,12 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal, Self
 
 from comms import errors
 from comms.compose.composer import Composer
 from comms.compose.pdf import WindowLayout
+from comms.compose.renderer import Renderer
 from comms.errors import CommsError, RenderRefused
 from comms.events import AnyEvent, parse_event, to_json
 from comms.logging import LogFormat, configure_logging, get_logger
@@ -42,12 +43,9 @@ from comms.models import Message
 from comms.samples import load_sample
 from comms.settings import Settings
 
-if TYPE_CHECKING:
-    from comms.pipeline import Renderer
-
 log = get_logger(__name__)
 
-ComposerFactory = Callable[[], "Renderer"]  # a Composer, or the published versions' (app.py)
+ComposerFactory = Callable[[], Renderer]  # a Composer, or the published versions' (app.py)
 
 START_TIMEOUT_S = (
     120.0  # imports, fonts and the warm-up letters; a process slower than this is stuck

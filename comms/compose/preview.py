@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comms.compose.checks.problems import Kind, Problem
-from comms.compose.checks.rendering import Renderer
+from comms.compose.checks.rendering import SampleRenderer
 from comms.models import Language
 
 PAGE_SCALE = 1.25  # 72 dpi × 1.25 = 90 dpi: an A4 page about 740 px wide, sharp enough to read
@@ -85,7 +85,7 @@ def pair(samples: Mapping[str, Mapping[str, Any]], doc_type: str) -> dict[str, d
 
 
 def preview(
-    renderer: Renderer, events: Mapping[Language, tuple[str, Mapping[str, Any]]]
+    renderer: SampleRenderer, events: Mapping[Language, tuple[str, Mapping[str, Any]]]
 ) -> dict[Language, Side]:
     """Each language's event rendered in that language (a pasted event is used for both)."""
     sides = {}

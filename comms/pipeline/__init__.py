@@ -35,7 +35,7 @@ from comms.pipeline.job import (
     Verdict,
 )
 from comms.pipeline.outgoing import build_outgoing, communication_id
-from comms.pipeline.services import DeliveryLog, Renderer, Services
+from comms.pipeline.services import DeliveryLog, Services
 from comms.pipeline.steps import (
     Accept,
     ArchiveStep,
@@ -63,7 +63,6 @@ __all__ = [
     "Pipeline",
     "PipelineOrderError",
     "Planned",
-    "Renderer",
     "Request",
     "Services",
     "Step",

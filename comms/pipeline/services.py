@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from channels.base import Channel
 from comms.archive import Archive
+from comms.compose.renderer import Renderer
 from comms.events import AnyEvent
 from comms.ledger import AcceptResult, Entry
 from comms.models import EVIDENCE_WRAPPINGS, ChannelName, Language, Message, Status
@@ -53,12 +54,6 @@ class DeliveryLog(Protocol):
     def latest_for(self, communication_id: str) -> Entry | None: ...
 
     def event_snapshot(self, event_id: str) -> str | None: ...
-
-
-class Renderer(Protocol):
-    """What Compose asks of a composer (comms.compose.Composer): the frozen message."""
-
-    def compose(self, event: AnyEvent, *, issued_on: date | None = None) -> Message: ...
 
 
 @dataclass

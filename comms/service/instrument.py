@@ -12,10 +12,10 @@ from datetime import date
 from typing import Any
 
 from channels.base import BaseChannel, Channel, Outgoing, PermanentError, Receipt, TransientError
+from comms.compose.renderer import Renderer
 from comms.events import AnyEvent
 from comms.models import ChannelName, Message
 from comms.observability import RENDER_SECONDS, SEND_SECONDS, type_label
-from comms.pipeline import Renderer
 
 
 class TimedChannel(BaseChannel):

@@ -104,7 +104,7 @@ def html_problems(html: str, file: str) -> list[Finding]:
     return problems
 
 
-class Renderer:
+class SampleRenderer:
     """Renders samples with one composer; finds the template line when a rendering fails."""
 
     def __init__(self, composer: Composer, issued_on: date) -> None:
@@ -230,7 +230,7 @@ def _template_frame(exc: BaseException, root: Path) -> tuple[str | None, int | N
 
 
 def render_problems(
-    renderer: Renderer, samples: Mapping[str, Mapping[str, Any]], doc_types: Iterable[str]
+    renderer: SampleRenderer, samples: Mapping[str, Mapping[str, Any]], doc_types: Iterable[str]
 ) -> tuple[list[Problem], int]:
     """Every sample of the given types, in both languages; and how many letters were made.
 
