@@ -232,18 +232,24 @@ def build_app(
     composer: Renderer | None = None,
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
     feedback: FeedbackSources | None = None,
+    lookups: Mapping[ChannelName, Channel] | None = None,
 ) -> App:
-    """One call builds the whole service; the worker and tests may hand in their own parts."""
+    """One call builds the whole service; the worker and tests may hand in their own parts.
+
+    `lookups`: the adapters themselves, asked for eBox preferences and read statuses, where
+    `channels` wraps them (the worker's timed channels); by default `channels`.
+    """
     ledger = build_ledger(settings)
     channels = channels if channels is not None else build_channels(settings)
+    lookups = lookups if lookups is not None else channels
     return App(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
         composer=composer if composer is not None else build_composer(settings, pdf=pdf),
-        router=build_router(settings, ledger, channels),
+        router=build_router(settings, ledger, lookups),
         channels=channels,
-        feedback=feedback if feedback is not None else build_feedback(settings, channels),
+        feedback=feedback if feedback is not None else build_feedback(settings, lookups),
         pdf=pdf,
         render=render,
     )

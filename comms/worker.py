@@ -30,7 +30,7 @@ from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
 from comms import tracking
-from comms.app import App, build_app, build_channels, build_composer, build_feedback
+from comms.app import App, build_app, build_channels, build_composer
 from comms.compose.pool import RenderPool
 from comms.events import AnyEvent
 from comms.logging import get_logger
@@ -226,19 +226,18 @@ def build_worker_app(settings: Settings, pool: RenderPool | None) -> App:
     """The composition root's app, with render and send latency measured for Prometheus."""
     concrete = build_channels(settings)
     channels = timed_channels(concrete)
-    feedback = build_feedback(settings, concrete)  # read statuses from the eBox itself, untimed
     if pool is None:  # render in this process, one letter at a time
         return build_app(
             settings,
             channels=channels,
             composer=timed_composer(build_composer(settings)),
-            feedback=feedback,
+            lookups=concrete,
         )
 
     async def render(event: AnyEvent, issued_on: date | None) -> Message:
         return await pool.compose_async(event, issued_on=issued_on)
 
-    return build_app(settings, channels=channels, render=timed_render(render), feedback=feedback)
+    return build_app(settings, channels=channels, render=timed_render(render), lookups=concrete)
 
 
 def start_render_pool(settings: Settings) -> RenderPool:

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any
 
 from channels.base import BaseChannel, Channel, Outgoing, PermanentError, Receipt, TransientError
 from comms.compose.renderer import Renderer
@@ -46,10 +45,6 @@ class TimedChannel(BaseChannel):
             raise
         finally:
             SEND_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - start)
-
-    def __getattr__(self, name: str) -> Any:
-        # Channel-specific methods (the eBox's preferences search) pass through.
-        return getattr(self.inner, name)
 
 
 class _SerialTimedComposer:

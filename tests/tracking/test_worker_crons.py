@@ -37,3 +37,22 @@ async def test_the_cron_tasks_run_against_the_workers_app(embedded: Embedded) ->
 
         read = app.ledger.latest_for(sent.deliveries[0].communication_id)
         assert read is not None and read.status is Status.READ
+
+
+async def test_the_workers_router_asks_the_federation_through_its_timed_channels(
+    embedded: Embedded,
+) -> None:
+    """The worker times its channels; routing still asks the eBox adapter itself for a company's
+    preferences (handed in as `lookups`), so the preference decides, not upstream's word."""
+    async with worker.build_worker_app(embedded.settings, None) as app:
+        rig = Rig(app, embedded)
+        rig.set_preference("0852093431", exclusively_ebox=True)
+        outcome = await rig.run(
+            "company-contribution-notice-nl", recipient__ebox={"has_ebox": False}
+        )
+
+        assert [d.channel.value for d in outcome.deliveries] == ["ebox"]
+        routed = [
+            r for _, s, r in rig.rows("sample-company-contribution-notice-nl") if s == "routed"
+        ]
+        assert routed and routed[0].startswith("recipient has an eBox (eBox preferences)")
