@@ -14,7 +14,7 @@ from comms.api.auth import token_digest
 from comms.app import App
 from comms.settings import ApiUser
 
-FUZZ_EXAMPLES = int(os.environ.get("COMMS_FUZZ_EXAMPLES", "40"))  # per operation and kind
+FUZZ_EXAMPLES = int(os.environ.get("COMMS_FUZZ_EXAMPLES", "20"))  # per operation and kind
 EVERY_OPERATION = 9  # the OpenAPI document's operations today; more is fine, fewer is a loss
 
 

@@ -29,6 +29,7 @@ from comms.models import ChannelName, Status
 from comms.routing import Router
 from comms.samples import all_samples, load_sample
 from comms.settings import ApiUser, Settings, load_settings
+from tests.fakes import StubPdf
 from tests.ledger.conftest import pg_database  # noqa: F401 - the session's PostgreSQL database
 
 ISSUED = date(2027, 1, 4)
@@ -75,8 +76,8 @@ def pg_schema(base: str) -> Iterator[str]:
 
 
 @contextmanager
-def database(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+def database(dialect: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    if dialect == "sqlite":
         yield f"sqlite:///{folder / 'comms.db'}"
         return
     with pg_schema(request.getfixturevalue("pg_database")) as url:
@@ -141,13 +142,14 @@ def track(app: App) -> None:
 
 
 def make_world(
-    request: pytest.FixtureRequest,
+    dialect: str,
     folder: Path,
     url: str,
     clock: Callable[[], datetime] | None = None,
     pdf: PdfMaker | None = None,
 ) -> World:
-    """`pdf`: WeasyPrint unless given; the shared `world` keeps real PDFs, tests open them."""
+    """`pdf`: WeasyPrint unless given. The shared worlds use stub PDFs: their tests fetch, hash and
+    serve the archived documents, never read what a letter says (tests/compose does)."""
     base = load_settings(environment="test", data_dir=folder / "var", database_url=url)
     with embedded_services(base, no_digital_users=(NO_DIGITAL_USER,)) as emb:
         settings = emb.settings.model_copy(update={"api_users": USERS})
@@ -156,16 +158,42 @@ def make_world(
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, send_everything(app)).result()
     track(app)
-    return World(settings=settings, app=app, dialect=str(request.param))
+    return World(settings=settings, app=app, dialect=dialect)
+
+
+def _world(
+    dialect: str, request: pytest.FixtureRequest, folders: pytest.TempPathFactory
+) -> Iterator[World]:
+    folder = folders.mktemp(f"world-{dialect}")
+    with database(dialect, request, folder) as url:
+        made = make_world(dialect, folder, url, pdf=StubPdf())
+        yield made
+        made.app.ledger.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    yield from _world("sqlite", request, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgresql_world(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_database: str,  # noqa: F811 - dropped after this world's schema
+) -> Iterator[World]:
+    yield from _world("postgresql", request, tmp_path_factory)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """Shared by the session's tests: they read it, and only add document openings to it."""
-    folder = tmp_path_factory.mktemp("world")
-    with database(request, folder) as url:
-        made = make_world(request, folder, url)
-        yield made
-        made.app.ledger.close()
+def world(request: pytest.FixtureRequest) -> World:
+    """Shared by the session's tests: they read it, and only add document openings to it.
+
+    Each dialect's world is a fixture of its own, made once per process: a parametrized one is
+    torn down whenever the next test has the other parameter, and xdist hands a process tests of
+    both in any order, so each switch would send every sample again.
+    """
+    made: World = request.getfixturevalue(f"{request.param}_world")
+    return made

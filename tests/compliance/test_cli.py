@@ -154,9 +154,10 @@ def old_world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
 
     Purge removes files whatever they hold: stub PDFs spare rendering 17 letters per database.
     """
-    with database(request, tmp_path) as url:
+    dialect = str(request.param)
+    with database(dialect, request, tmp_path) as url:
         made = make_world(
-            request, tmp_path, url, clock=lambda: datetime(2015, 5, 4, 9, tzinfo=UTC), pdf=StubPdf()
+            dialect, tmp_path, url, clock=lambda: datetime(2015, 5, 4, 9, tzinfo=UTC), pdf=StubPdf()
         )
         yield made
         made.app.ledger.close()

@@ -14,6 +14,10 @@ from comms.settings import REPO_ROOT
 
 LAYOUT = WindowLayout(left_mm=20, top_mm=50, width_mm=90, height_mm=40)
 ISSUED = date(2027, 1, 4)
+# The tests that read the sample letters run in one xdist process, one module after the other:
+# each letter is rendered once per run, and `rendered` (module scope) is not made again each time
+# xdist hands the process a test of the other module.
+SAMPLE_READERS = pytest.mark.xdist_group("compose-sample-letters")
 
 
 class SampleLetters:

@@ -14,9 +14,10 @@ from comms.compose import CATALOGUE, Composer
 from comms.events import AnyEvent, parse_event
 from comms.payment import epc_qr
 from comms.samples import all_samples
-from tests.compose.conftest import ISSUED, SampleLetters
+from tests.compose.conftest import ISSUED, SAMPLE_READERS, SampleLetters
 
 SAMPLES = sorted(all_samples(ISSUED).items())
+pytestmark = SAMPLE_READERS
 SCALE = 3.0  # 216 dpi: a changed digit shows as dozens of pixels (see the last test)
 TOLERANCE = 64  # grey levels, of 255, beyond the neighbourhood's own range
 MAX_PIXELS_OFF = 10  # per page; the QR code's module corners give up to 3, a changed digit 30+

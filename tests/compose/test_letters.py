@@ -18,10 +18,11 @@ from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.identifiers import format_iban
 from comms.payment import epc_payload, format_structured_communication
 from comms.samples import all_samples
-from tests.compose.conftest import ISSUED, SampleLetters
+from tests.compose.conftest import ISSUED, SAMPLE_READERS, SampleLetters
 from tests.readback import pdf_text
 
 SAMPLES = sorted(all_samples(ISSUED).items())  # the story as upstream sends it on ISSUED
+pytestmark = SAMPLE_READERS
 
 
 def money(value: Decimal, lang: str) -> str:

@@ -48,9 +48,9 @@ REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 120.0
 
 
-# Tests that start worker processes run one at a time within a group; two groups, so that the
-# two xdist processes of `./dev test` share them (about the same time each) instead of one
-# process running them all after the other while the other process idles at the end.
+# Tests that start worker processes run one at a time within a group; two groups of about the
+# same time, started first by xdist: two of `./dev test`'s four processes run one stack each while
+# the other two run the rest of the suite in the time the stacks spend waiting.
 WORKERS_A = pytest.mark.xdist_group("service-workers-a")
 WORKERS_B = pytest.mark.xdist_group("service-workers-b")
 

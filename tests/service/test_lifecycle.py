@@ -77,7 +77,7 @@ def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stac
     assert stack.post(event("tax-certificate-nl", poison)).status_code == 202
     # A short job timeout: arq hands a crashed job out again after it + 10 s. The crash is in the
     # worker's own process, so it renders there (a dead render process is tests/compose/test_pool).
-    settings = {"job_timeout_s": 5, "stuck_after_s": 60, "render_pool": "false"}
+    settings = {"job_timeout_s": 3, "stuck_after_s": 60, "render_pool": "false"}
     command = [sys.executable, str(CRASHING_WORKER)]
 
     def quarantined() -> bool:

@@ -1,4 +1,7 @@
-"""A running service for tracking tests: pipeline, ledger and archive, with the real stand-ins."""
+"""A running service for tracking tests: pipeline, ledger and archive, with the real stand-ins.
+
+Letters are stub PDFs: tracking reads states and files, never what a letter says (tests/compose).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from comms.models import ChannelName, Status
 from comms.pipeline import Outcome
 from comms.samples import load_sample
 from comms.settings import Settings
+from tests.fakes import StubPdf
 
 ISSUED = date(2027, 1, 4)
 NO_DIGITAL_USER = "0474028805"  # the French sample company: published, but it never looks
@@ -85,6 +89,6 @@ def embedded(settings: Settings) -> Iterator[Embedded]:
 
 @pytest.fixture
 async def rig(embedded: Embedded) -> AsyncIterator[Rig]:
-    app = build_app(embedded.settings)
+    app = build_app(embedded.settings, pdf=StubPdf())
     async with app:
         yield Rig(app, embedded)

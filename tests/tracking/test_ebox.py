@@ -20,6 +20,7 @@ from comms.models import ChannelName, Status
 from comms.reporting.model import Period, build_report
 from comms.samples import load_sample
 from comms.settings import Settings, load_settings
+from tests.fakes import StubPdf
 from tests.tracking.conftest import ISSUED, NO_DIGITAL_USER, Rig
 
 DECISION = "sample-decision-fr"  # a person with an eBox
@@ -147,7 +148,9 @@ async def test_a_crash_between_publishing_and_recording_then_a_replay(rig: Rig) 
     await crash_after_publishing(rig, "decision-fr")
     assert len(rig.emb.ebox.messages()) == 1  # the registry has it
 
-    async with build_app(rig.emb.settings) as restarted:  # a new worker: nothing in memory
+    async with build_app(
+        rig.emb.settings, pdf=StubPdf()
+    ) as restarted:  # a new worker: nothing in memory
         again = await restarted.pipeline.process(
             parse_event(load_sample("decision-fr")), issued_on=ISSUED
         )
@@ -184,7 +187,7 @@ async def test_published_no_id_without_its_paper_copy_gets_it_from_the_poll(rig:
     """The print outbox was down after the 409: the poll sends the paper the policy names."""
     await crash_after_publishing(rig, "decision-fr")
 
-    async with build_app(rig.emb.settings) as restarted:
+    async with build_app(rig.emb.settings, pdf=StubPdf()) as restarted:
         post = restarted.channels[ChannelName.POST]
 
         async def down(outgoing: object) -> object:
@@ -229,7 +232,7 @@ async def test_a_fund_onboarded_on_v2_publishes_and_polls_in_v2(settings: Settin
     assert v2.ebox_base_url.endswith("/messageRegistry/v2")
     assert v2.ebox_token_url.endswith("/REST/oauth/v3/token")
     with embedded_services(v2) as emb:
-        async with build_app(emb.settings) as app:
+        async with build_app(emb.settings, pdf=StubPdf()) as app:
             sent = await app.pipeline.process(
                 parse_event(load_sample("decision-fr")), issued_on=ISSUED
             )
@@ -296,7 +299,7 @@ async def test_official_answers_through_a_mock_transport_reach_the_ledger(
             )
         return await simulator.handle_async_request(request)  # token and publication
 
-    app = build_app(embedded.settings)
+    app = build_app(embedded.settings, pdf=StubPdf())
     ebox = app.channels[ChannelName.EBOX]
     assert isinstance(ebox, EboxChannel)
     ebox._transport = httpx.MockTransport(official)  # before open: the client is built with it

@@ -12,6 +12,7 @@ from comms.embedded import Embedded
 from comms.errors import SettingsProblem
 from comms.models import ChannelName, Status
 from comms.settings import REPO_ROOT, Settings
+from tests.fakes import StubPdf
 from tests.tracking.conftest import Rig
 
 TRACKING = "RR473109265BE"  # a valid UPU S10 registered-mail number
@@ -156,7 +157,7 @@ async def test_a_returned_letter_follows_the_returned_chain_when_the_policy_has_
         '[types.payment_reminder.fallback]\nreturned = ["email"]\n',
         encoding="utf-8",
     )
-    app = build_app(embedded.settings.model_copy(update={"routing_policy": policy}))
+    app = build_app(embedded.settings.model_copy(update={"routing_policy": policy}), pdf=StubPdf())
     async with app:
         rig = Rig(app, embedded)
         sent = await rig.run("payment-reminder-nl")
