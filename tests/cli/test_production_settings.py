@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from comms.settings import load_settings
-from tests.commands import comms_process
+from tests.commands import Ran, comms, comms_process
 from tests.service.conftest import redis_db, redis_url  # noqa: F401 - fixtures
 
 SEAL_KEYS = f"2027a:{base64.b64encode(bytes(range(32))).decode()}"
@@ -77,7 +76,9 @@ def test_a_weak_secret_stops_a_command_in_one_line_without_its_value(tmp_path: P
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "COMMS_HMAC_SECRET is too weak for production" in done.stderr
     assert HOW in done.stderr and WEAK not in done.stdout + done.stderr
-    strong = comms_process(tmp_path, "ledger", "verify", env=_production(tmp_path))
+    strong = comms(
+        tmp_path, "ledger", "verify", env=_production(tmp_path)
+    )  # in-process: no start-up
     assert strong.returncode == 0, strong.stderr
 
 
@@ -88,20 +89,24 @@ def test_a_missing_ebox_key_is_reported_in_one_line(
     command: tuple[str, ...],
     redis_url: str,  # noqa: F811 - our own Redis database: the worker checks Redis first
 ) -> None:
-    def comms(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return comms_process(tmp_path, *args, env=env | {"COMMS_REDIS_URL": redis_url})
+    def run(*args: str, env: dict[str, str]) -> Ran:
+        """In this process: the start-up check comes before any server or Redis connection."""
+        return comms(tmp_path, *args, env=env | {"COMMS_REDIS_URL": redis_url})
 
-    unset = comms(*command, env=_production(tmp_path))
+    # The real entry point once (its stderr is the one line); the other cases in-process.
+    unset = comms_process(
+        tmp_path, *command, env=_production(tmp_path) | {"COMMS_REDIS_URL": redis_url}
+    )
     assert unset.returncode == 1
     assert unset.stderr.strip() == "COMMS_EBOX_PRIVATE_KEY_PATH must be set in production"
     gone = tmp_path / "keys" / "ebox.pem"
-    absent = comms(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
+    absent = run(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
     assert absent.returncode == 1
     assert absent.stderr.strip() == (
         "COMMS_EBOX_PRIVATE_KEY_PATH: the file cannot be read (No such file or directory)"
     )
     gone.parent.mkdir()
     gone.write_text("not a key")
-    garbled = comms(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
+    garbled = run(*command, env=_production(tmp_path, COMMS_EBOX_PRIVATE_KEY_PATH=str(gone)))
     assert garbled.returncode == 1
     assert garbled.stderr.strip().startswith("COMMS_EBOX_PRIVATE_KEY_PATH: not a PEM private key")
