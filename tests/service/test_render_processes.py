@@ -26,7 +26,10 @@ def descendants(pid: int) -> set[int]:
     while todo:
         parent = todo.pop()
         for task in Path(f"/proc/{parent}/task").glob("*"):
-            children = (task / "children").read_text().split() if task.exists() else []
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:  # the thread or process ended while we looked
+                continue
             for child in map(int, children):
                 if child not in found:
                     found.add(child)
@@ -35,7 +38,16 @@ def descendants(pid: int) -> set[int]:
 
 
 def alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+    """The ones still running: a zombie has exited and only waits for its parent to reap it."""
+    running: set[int] = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
 
 
 def test_letters_render_in_the_workers_render_processes_which_stop_with_it(stack: Stack) -> None:
