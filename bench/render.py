@@ -415,13 +415,12 @@ def run_levers(letters: list[AnyEvent], rounds: int) -> None:
     import weasyprint
 
     from comms.compose import CATALOGUE
-    from comms.compose.pdf import PdfRenderer
+    from comms.compose.weasy import PdfRenderer
     from comms.payment import epc_qr
 
-    composer = Composer(REPO_ROOT / "templates", LAYOUT)
+    pdf = PdfRenderer(SHARED, LAYOUT)  # the real one: its parsed styles and fonts are reused
+    composer = Composer(REPO_ROOT / "templates", LAYOUT, pdf=pdf)
     fast_zlib = pydyf.zlib
-    pdf = composer._pdf
-    assert isinstance(pdf, PdfRenderer)  # the real one: its parsed styles and fonts are reused
     htmls = [composer.render_texts(e, issued_on=ISSUED).letter_html for e in letters]
 
     def svg_qr(html: str, event: AnyEvent) -> str:

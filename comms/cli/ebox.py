@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from channels.ebox_simulator import SimulatorServer, public_key_of
 from comms.cli.console import console
 from comms.keys import ebox_private_key
 from comms.settings import load_settings
@@ -30,6 +29,8 @@ def ebox_simulator(
     It accepts tokens signed with the key `comms` itself uses (COMMS_EBOX_PRIVATE_KEY_PATH, or the
     development key under the data folder), so the default settings talk to it as they are.
     """
+    from channels.ebox_simulator import SimulatorServer, public_key_of  # only for this command
+
     settings = load_settings()
     server = SimulatorServer(
         port=port,

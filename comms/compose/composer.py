@@ -26,7 +26,7 @@ from comms.compose.environment import (
     load_fund,
 )
 from comms.compose.mentions import missing_mentions
-from comms.compose.pdf import PdfMaker, PdfRenderer, WindowLayout, renderer_version
+from comms.compose.pdf import DeferredPdf, PdfMaker, WindowLayout, renderer_version
 from comms.compose.remote import remote_resources
 from comms.compose.versions import template_files, template_version
 from comms.errors import MissingMention, MissingTemplate, RemoteContent, RenderRefused
@@ -105,7 +105,7 @@ class Composer:
     ) -> None:
         """`pdf`: WeasyPrint unless given (tests of orchestration give a cheap one)."""
         self.templates_dir = templates_dir.resolve()
-        self._pdf = pdf or PdfRenderer(self.templates_dir / "shared", layout)
+        self._pdf = pdf or DeferredPdf(self.templates_dir / "shared", layout)
         self._envs: dict[Language, BoundedEnvironment] = {}
         self._versions: dict[tuple[Any, ...], str] = {}
         self._lock = threading.Lock()
