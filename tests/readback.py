@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pikepdf
 import pypdfium2
+import zxingcpp
+from PIL.Image import Image
 from pypdf import PdfReader
 
 
@@ -18,6 +20,21 @@ def pdf_text(pdf: bytes) -> str:
     """The text a reader gets back from the PDF, whitespace normalised."""
     reader = PdfReader(io.BytesIO(pdf))
     return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def qr_texts(image: Image) -> list[str]:
+    """The text of every QR code in the image, as a banking app's camera reads it."""
+    return [
+        b.text for b in zxingcpp.read_barcodes(image) if b.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+
+
+def qr_codes(pdf: bytes) -> list[str]:
+    """The text of every QR code on the letter's pages, page by page."""
+    found: list[str] = []
+    for page in pypdfium2.PdfDocument(io.BytesIO(pdf)):
+        found += qr_texts(page.render(scale=4).to_pil())
+    return found
 
 
 def struct_text(pdf: bytes) -> str:

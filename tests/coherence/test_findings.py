@@ -4,15 +4,12 @@ printed so that it holds together, as a member, a jurist and a proof-reader read
 from __future__ import annotations
 
 import copy
-import io
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pypdfium2
 import pytest
-import zxingcpp
 from babel.dates import format_date
 
 from comms.coherence import letter as coherence
@@ -23,7 +20,7 @@ from comms.models import Status
 from comms.payment import format_structured_communication
 from comms.samples import all_samples
 from tests.pipeline.conftest import Rig, make_rig
-from tests.readback import pdf_text
+from tests.readback import pdf_text, qr_codes
 
 ISSUED = date(2027, 1, 4)  # a Monday in January: the 7 % applies, the certificate's year ended
 STORY = all_samples(ISSUED)
@@ -41,14 +38,6 @@ def broken(raw: dict[str, Any], issued: date = ISSUED) -> set[tuple[str, str]]:
     with pytest.raises(IncoherentLetter) as refused:
         coherence.check(parse_event(raw), issued)
     return set(refused.value.broken)
-
-
-def qr_codes(pdf: bytes) -> list[list[str]]:
-    found = []
-    for page in pypdfium2.PdfDocument(io.BytesIO(pdf)):
-        image = page.render(scale=4).to_pil()
-        found += [b.text.split("\n") for b in zxingcpp.read_barcodes(image)]
-    return found
 
 
 @pytest.fixture
@@ -187,7 +176,10 @@ def test_two_debts_get_two_payment_blocks_each_with_its_own_reference_and_amount
     raw = sample("formal-notice-fr")
     pdf = composer.compose(parse_event(raw)).document.pdf
     text = plain(pdf_text(pdf))
-    codes = {lines[9]: Decimal(lines[7].removeprefix("EUR")) for lines in qr_codes(pdf)}
+    codes = {
+        lines[9]: Decimal(lines[7].removeprefix("EUR"))
+        for lines in (c.split("\n") for c in qr_codes(pdf))
+    }
     expected = {
         i["structured_communication"]: Decimal(i["amount"]) + Decimal(i["surcharges"])
         for i in raw["payload"]["open_items"]

@@ -7,14 +7,11 @@ prints, every debt's own structured communication and the QR codes' references a
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pypdfium2
 import pytest
-import zxingcpp
 from babel.dates import format_date
 from babel.numbers import format_currency
 from hypothesis import HealthCheck, Phase, given, settings
@@ -26,7 +23,7 @@ from comms.errors import IncoherentLetter
 from comms.events import parse_event
 from comms.payment import format_structured_communication
 from tests.coherence.strategies import BY_TYPE
-from tests.readback import pdf_text
+from tests.readback import pdf_text, qr_codes
 
 CHECKED_PER_TYPE = 1000  # in-process rule checks per document type
 RENDERED_PER_TYPE = 3  # PDFs per type: 8 types, 24 letters, about half a minute
@@ -91,18 +88,6 @@ def _money(value: Decimal | str, lang: str) -> str:
     return _plain(format_currency(Decimal(value), "EUR", locale=f"{lang}_BE"))
 
 
-def _qr_codes(pdf: bytes) -> list[str]:
-    found = []
-    for page in pypdfium2.PdfDocument(io.BytesIO(pdf)):
-        image = page.render(scale=4).to_pil()
-        found += [
-            b.text
-            for b in zxingcpp.read_barcodes(image)
-            if b.format == zxingcpp.BarcodeFormat.QRCode
-        ]
-    return found
-
-
 def _printed_amounts(payload: dict[str, Any]) -> list[str]:
     """The amounts a letter of this payload must print, wherever they sit in it."""
     out: list[str] = []
@@ -152,7 +137,7 @@ def test_rendered_letters_read_back_without_contradiction(
         items = payload.get("open_items", [])
         for item in items:
             assert format_structured_communication(item["structured_communication"]) in text
-        codes = _qr_codes(pdf)
+        codes = qr_codes(pdf)
         references = [c.split("\n")[9] for c in codes]
         paid = sum((Decimal(c.split("\n")[7].removeprefix("EUR")) for c in codes), Decimal("0"))
         if items and payload["payment"]["structured_communication"] is None:

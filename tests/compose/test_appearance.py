@@ -7,7 +7,6 @@ import re
 import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
-import zxingcpp
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from comms.compose import CATALOGUE, Composer
@@ -15,6 +14,7 @@ from comms.events import AnyEvent, parse_event
 from comms.payment import epc_qr
 from comms.samples import all_samples
 from tests.compose.conftest import ISSUED, SAMPLE_READERS, SampleLetters
+from tests.readback import qr_texts
 
 SAMPLES = sorted(all_samples(ISSUED).items())
 pytestmark = SAMPLE_READERS
@@ -70,12 +70,6 @@ def image_boxes(pdf: bytes) -> list[list[tuple[float, float, float, float]]]:
             ]
         )
     return boxes
-
-
-def qr_texts(image: Image.Image) -> list[str]:
-    return [
-        b.text for b in zxingcpp.read_barcodes(image) if b.format == zxingcpp.BarcodeFormat.QRCode
-    ]
 
 
 def difference(before: bytes, after: bytes) -> list[int]:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pikepdf
 import pypdfium2
 import pytest
-import zxingcpp
 from babel.dates import format_date
 from babel.numbers import format_currency
 
@@ -19,7 +18,7 @@ from comms.identifiers import format_iban
 from comms.payment import epc_payload, format_structured_communication
 from comms.samples import all_samples
 from tests.compose.conftest import ISSUED, SAMPLE_READERS, SampleLetters
-from tests.readback import pdf_text
+from tests.readback import pdf_text, qr_codes
 
 SAMPLES = sorted(all_samples(ISSUED).items())  # the story as upstream sends it on ISSUED
 pytestmark = SAMPLE_READERS
@@ -82,19 +81,6 @@ def test_payable_letters_carry_amount_due_date_iban_and_structured_communication
     assert format_date(payable.due_date, "long", locale=f"{lang}_BE") in text
     assert format_iban(payable.payment.iban) in text
     assert format_structured_communication(payable.payment.structured_communication) in text
-
-
-def qr_codes(pdf: bytes) -> list[str]:
-    """The text of every QR code on the letter's pages, as a banking app's camera reads it."""
-    found = []
-    for page in pypdfium2.PdfDocument(pdf):
-        image = page.render(scale=4).to_pil()
-        found += [
-            b.text
-            for b in zxingcpp.read_barcodes(image)
-            if b.format == zxingcpp.BarcodeFormat.QRCode
-        ]
-    return found
 
 
 @pytest.mark.parametrize("name", PAYABLE)
