@@ -10,7 +10,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tests.net import free_port
 
 SYSTEM_USER = "postgres"
 START_TIMEOUT_S = 60  # pg_ctl -w waits at most this long for the server to accept connections
@@ -34,13 +35,6 @@ def _major(path: str) -> int:
     return int(version) if version.isdigit() else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class PgServer:
     """One throwaway cluster: `start`, `stop`, `restart`, and a URL per database."""
 
@@ -49,7 +43,7 @@ class PgServer:
         self.root = root
         self.data = root / "data"
         self.log = root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.running = False
 
     def _run(self, tool: str, *args: str) -> None:

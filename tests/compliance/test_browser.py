@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 from comms.api import create_api
 from comms.ledger import ViewFilters
 from tests.compliance.conftest import OFFICER, OFFICER_TOKEN, PERSON, World
+from tests.net import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,17 +31,10 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 20.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[str]:
     """The real API under uvicorn on a loopback port, in a thread of this process."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_api(world.app), host="127.0.0.1", port=port, log_level="info", lifespan="off"
     )

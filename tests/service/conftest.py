@@ -32,6 +32,7 @@ from comms.ledger import Ledger
 from comms.ledger.schema import entries
 from comms.samples import load_sample
 from comms.settings import Settings, load_settings
+from tests.net import free_port
 
 REDIS_HOST = "127.0.0.1:6379"
 CLAIMS_DB = 8  # holds `comms:test:db:<n>` claims, nothing else
@@ -142,13 +143,6 @@ def event(name: str, event_id: str, **changes: Any) -> dict[str, Any]:
     raw["event_id"] = event_id
     raw.update(changes)
     return raw
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.2) -> None:

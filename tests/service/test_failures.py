@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.service.conftest import PERSONAL, WORKERS_B, Stack, event, free_port, wait_for
+from tests.net import free_port
+from tests.service.conftest import PERSONAL, WORKERS_B, Stack, event, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
 pytestmark = [

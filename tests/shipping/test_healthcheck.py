@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from comms.settings import REPO_ROOT
+from tests.net import free_port
 from tests.redisserver import start_redis
-from tests.service.conftest import free_port, wait_for
+from tests.service.conftest import wait_for
 
 COMMS = [sys.executable, "-m", "comms.cli"]
 HEALTHCHECK = REPO_ROOT / "ops" / "healthcheck.py"

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.net import free_port
 from tests.redisserver import start_redis
-from tests.service.conftest import free_port, wait_for
+from tests.service.conftest import wait_for
 
 COMMS = [sys.executable, "-m", "comms.cli"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from comms.api import create_api
 from comms.app import build_app
 from comms.samples import load_sample
 from comms.settings import REPO_ROOT, load_settings
+from tests.net import free_port
 from tests.templates_tools.conftest import edit
 from tests.templates_tools.test_studio import studio_settings
 
@@ -46,20 +46,13 @@ class Served:
     templates: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("studio")
     templates = root / "templates"
     shutil.copytree(REPO_ROOT / "templates", templates)
     settings = studio_settings(load_settings(environment="test", data_dir=root / "var"), templates)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_api(build_app(settings)),

@@ -21,6 +21,7 @@ from comms.models import ChannelName, Status
 from comms.samples import load_sample
 from comms.settings import load_settings
 from tests.commands import COMMS_ARGV, comms, process_env
+from tests.net import free_port
 
 FIXTURES = Path(__file__).parent.parent / "channels" / "fixtures" / "dsn"
 FIXTURE_CID = "5d1c0b7a9e3f4a2b8c6d0e1f2a3b4c5d"
@@ -124,13 +125,6 @@ def emailed_cid(tmp_path: Path) -> str:
     sink = mailbox.Maildir(tmp_path / "var" / "outbox" / "email", create=False)
     [sent] = [message_from_bytes(sink.get_bytes(k)) for k in sink.iterkeys()]
     return str(sent["Message-ID"]).strip("<>").split("@")[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_bounces_serve_receives_and_records(tmp_path: Path) -> None:
