@@ -49,6 +49,7 @@ class Receiver:
     status: int = 204
     gate: threading.Event | None = None  # held: the receiver does not answer until it is set
     got: list[Received] = field(default_factory=list)
+    arrived: int = 0  # requests read, answered or still held at the gate
     port: int = 0
     _server: ThreadingHTTPServer | None = None
 
@@ -62,6 +63,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.arrived += 1
                 if receiver.gate is not None:
                     receiver.gate.wait(60)
                 if 200 <= receiver.status < 300:

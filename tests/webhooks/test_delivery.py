@@ -119,8 +119,9 @@ async def test_one_slow_receiver_does_not_hold_back_another(
             accept_from(ledger, f"e-{n}", "upstream")
         dispatcher = Dispatcher(store, FAST)
         try:
-            await run_until(dispatcher, lambda: len(receiver.got) == 8)
-            assert slow.got == []  # the other receiver got everything while this one hung
+            await run_until(dispatcher, lambda: len(receiver.got) == 8 and slow.arrived >= 1)
+            # the slow receiver holds a request unanswered while the other got everything
+            assert slow.got == [] and len(receiver.got) == 8
             hung.set()
             await run_until(dispatcher, lambda: len(slow.got) == 8, timeout_s=30)
         finally:
@@ -166,7 +167,6 @@ async def test_a_rejection_under_an_id_does_not_make_its_sender_the_events_owner
         await run_until(dispatcher, lambda: len(receiver.got) == 3)
         await dispatcher.drain()
         assert [r.json["data"]["change"] for r in intruder.got] == ["rejected"]
-        assert store.changes("intruder", after=0, limit=100)[0].type == "rejected"
         assert [c.type for c in store.changes("intruder", after=0, limit=100)] == ["rejected"]
         assert [c.type for c in store.changes("upstream", after=0, limit=100)] == [
             "accepted", "sent", "delivered",
