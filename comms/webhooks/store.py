@@ -393,9 +393,12 @@ class WebhookStore:
             spent = attempts > len(schedule_s)
             delay = 0.0 if spent else schedule_s[attempts - 1]
             state = DEAD if spent else PENDING
-            conn.execute(
+            done = conn.execute(
                 sa.update(webhook_messages)
                 .where(webhook_messages.c.id == message.id)
+                # still ours: another dispatcher may have claimed it since the read above
+                .where(webhook_messages.c.claim_token == message.claim_token)
+                .where(webhook_messages.c.state == PENDING)
                 .values(
                     state=state,
                     attempts=attempts,
@@ -405,7 +408,7 @@ class WebhookStore:
                     last_error=error[:200],
                 )
             )
-        return state
+        return state if done.rowcount == 1 else ""
 
     def purge_delivered(self, older_than_s: float) -> int:
         """Removes delivered messages sent more than `older_than_s` ago (their bodies would
