@@ -51,7 +51,6 @@ class Outcome:
     errors: tuple[FieldError, ...] = ()
     deliveries: tuple[DeliveryResult, ...] = ()
     document_sha256: str | None = None
-    retry_after_s: float | None = None
 
     @property
     def pending(self) -> DeliveryResult | None:

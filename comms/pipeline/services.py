@@ -80,7 +80,10 @@ class Services:
         return job.history
 
     def thaw(self, history: list[Entry]) -> Message | None:
-        """The message an earlier run archived (document and wrappings), if the archive has it."""
+        """The message an earlier run archived (document and wrappings), if the archive has it.
+
+        Reads files: steps call it in a thread.
+        """
         rendered = [e for e in history if e.status is Status.RENDERED and e.document_sha256]
         if not rendered:
             return None

@@ -107,7 +107,7 @@ class Compose(Step):
     async def process(self, job: Job) -> Outcome | Composed:
         event = job.event
         issued_on = job.request.issued_on
-        frozen = self.s.thaw(await self.s.history(job))
+        frozen = await asyncio.to_thread(self.s.thaw, await self.s.history(job))
         if frozen is not None:
             return Composed(frozen, from_archive=True)
         try:
@@ -165,8 +165,7 @@ class Record(Step):
         dispatched = job.need(Dispatched)
         deliveries = dispatched.deliveries
         plan = job.need(Planned).plan
-        pending = dispatched.pending
-        if pending is not None:
+        if dispatched.pending is not None:
             verdict: Verdict = "pending"
         elif (
             dispatched.handed_over and not any(d.sent_now for d in deliveries) and self._repeat(job)
@@ -192,7 +191,6 @@ class Record(Step):
             event.type,
             deliveries=deliveries,
             document_sha256=sha,
-            retry_after_s=pending.retry_after_s if pending else None,
         )
 
     @staticmethod
@@ -214,7 +212,7 @@ class Thaw(Step):
             return Outcome(
                 "failed", event.event_id, event.type, reason="nothing was rendered to resend"
             )
-        message = self.s.thaw(history)
+        message = await asyncio.to_thread(self.s.thaw, history)
         if message is None:
             return Outcome(
                 "failed", event.event_id, event.type, reason="the archived document is missing"

@@ -198,7 +198,7 @@ async def test_email_down_leaves_the_event_pending_and_a_rerun_delivers_it(
     down = TransientError("421 4.3.2 service not available", retry_after_s=30)
     recorded.channels[ChannelName.EMAIL].fail_next(down, count=3)
     pending = await run(recorded.app, "contribution-notice-nl")
-    assert pending.verdict == "pending" and pending.retry_after_s
+    assert pending.verdict == "pending" and pending.pending and pending.pending.retry_after_s
     assert recorded.sent_anywhere() == []
     done = await run(recorded.app, "contribution-notice-nl")
     assert done.verdict == "sent" and done.document_sha256 == pending.document_sha256

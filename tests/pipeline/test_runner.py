@@ -47,7 +47,7 @@ async def test_a_transient_failure_is_not_retried_inside_the_pipeline(recorded: 
 
     outcome = await runner.run(parse_event(load_sample(NOTICE)), issued_on=ISSUED)
 
-    assert outcome.verdict == "pending" and outcome.retry_after_s == 45
+    assert outcome.pending is not None and outcome.pending.retry_after_s == 45
     assert runner.asked == [(1, 45.0)]
     assert recorded.sent_anywhere() == []
     rows = recorded.app.ledger.history("sample-contribution-notice-nl")
