@@ -93,7 +93,6 @@ DOC_TYPE = DocType(
     "account_statement",
     AccountStatementEvent,
     retention_years=7,
-    routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
     rules=RULES,
 )

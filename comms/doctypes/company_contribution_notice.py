@@ -80,7 +80,6 @@ DOC_TYPE = DocType(
     mentions=COMPANY_MENTIONS,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},
-    routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
     rules=RULES,
 )

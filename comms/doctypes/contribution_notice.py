@@ -114,7 +114,6 @@ DOC_TYPE = DocType(
     ContributionNoticeEvent,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the quarter
-    routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
     rules=RULES,
 )

@@ -37,7 +37,6 @@ DOC_TYPE = DocType(
     mentions=REMINDER_MENTIONS,
     retention_years=7,
     key_dates={"new_deadline": ("payload", "new_deadline")},
-    routing={"order": ["ebox", "email", "post"]},
     payables=per_debt("new_deadline"),
     rules=RULES,
 )

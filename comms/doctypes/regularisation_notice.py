@@ -136,7 +136,6 @@ DOC_TYPE = DocType(
     RegularisationNoticeEvent,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the next quarter
-    routing={"order": ["ebox", "email", "post"]},
     payables=_payables,
     rules=RULES,
 )

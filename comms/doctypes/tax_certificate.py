@@ -64,6 +64,5 @@ DOC_TYPE = DocType(
     "tax_certificate",
     TaxCertificateEvent,
     retention_years=7,
-    routing={"order": ["ebox", "email", "post"]},
     rules=RULES,
 )

@@ -127,3 +127,19 @@ async def test_preferences_unavailable_fall_back_to_what_upstream_said(rig: Rig)
     assert outcome.verdict == "sent"
     [routed] = [r for c, s, r in rig.rows(COMPANY) if s == "routed"]
     assert routed.endswith("noted: eBox preferences unavailable")
+
+
+def test_the_files_default_order_rules_every_type_that_does_not_pin_its_own(
+    tmp_path: Path,
+) -> None:
+    """An operator who changes `[default] order` changes it for the types without a legal
+    order of their own; decisions and formal notices keep the one the law gives them."""
+    path = tmp_path / "routing.toml"
+    path.write_text('[default]\norder = ["post", "email", "ebox"]\n', encoding="utf-8")
+    policies = Router.from_file(path)
+
+    post_first = (ChannelName.POST, ChannelName.EMAIL, ChannelName.EBOX)
+    for name in ("contribution_notice", "payment_reminder", "tax_certificate", "account_statement"):
+        assert policies.policy(name).order == post_first, name
+    assert policies.policy("decision").order == (ChannelName.EBOX, ChannelName.POST)
+    assert policies.policy("formal_notice").order == (ChannelName.POST,)
