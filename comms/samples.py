@@ -439,8 +439,7 @@ def _statement(m: Member, today: date) -> dict[str, Any]:
     for back in (4, 3, 2, 1):
         year, quarter = _quarters_back(today, back)
         _, amount = quarterly_amount(year)
-        first = quarter_end(year, quarter).replace(day=1) - timedelta(days=62)
-        first = first.replace(day=1)
+        first = date(year, 3 * quarter - 2, 1)  # charged on the quarter's first day
         movements.append(
             {
                 "booked_on": first,
