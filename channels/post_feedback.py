@@ -117,10 +117,22 @@ class PrintShopFiles:
         self._batcher = batcher
 
     def acknowledgements(self, content: bytes) -> FileFeedback:
-        return read_acknowledgements(content, locate=self._batcher.locate, find=self._batcher.find)
+        locate, find = self._lookups()
+        return read_acknowledgements(content, locate=locate, find=find)
 
     def returns(self, content: bytes) -> FileFeedback:
-        return read_returns(content, locate=self._batcher.locate, find=self._batcher.find)
+        locate, find = self._lookups()
+        return read_returns(content, locate=locate, find=find)
+
+    def _lookups(self) -> tuple[Locate, Find]:
+        """The batch index read once per file, not once per line (it holds every letter ever
+        batched); the first placement of a letter counts, as in `PrintBatcher.find`."""
+        by_place: dict[tuple[str, int], Placed] = {}
+        by_id: dict[str, Placed] = {}
+        for placed in self._batcher.placed():
+            by_place.setdefault((placed.batch_id, placed.sequence), placed)
+            by_id.setdefault(placed.communication_id, placed)
+        return (lambda batch, sequence: by_place.get((batch, sequence))), by_id.get
 
 
 class _Bad(Exception):
