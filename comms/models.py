@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 
 class Language(str, Enum):
@@ -15,6 +17,15 @@ class Language(str, Enum):
     @property
     def locale(self) -> str:
         return f"{self.value}_BE"
+
+
+# Every legal day, deadline and retention year is a Belgian calendar day, not a UTC one.
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def today_in_brussels() -> date:
+    """Today as the fund's letters and the law count days."""
+    return datetime.now(BRUSSELS).date()
 
 
 # Evidence of an eBox receipt: published, but the recipient never reads their eBox (paper follows).

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import holidays
 
 from comms.ledger import Entry
-from comms.models import ChannelName, Status
+from comms.models import BRUSSELS, ChannelName, Status
 from comms.settings import Settings
-
-BRUSSELS = ZoneInfo("Europe/Brussels")  # a legal day is a Belgian calendar day, not a UTC one
 
 RegisteredBasis = Literal["presentation", "posting"]
 EboxBasis = Literal["read", "publication"]

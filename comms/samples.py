@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -28,9 +27,8 @@ from comms.coherence.base import (
     quarter_of,
 )
 from comms.doctypes.parts import OpenItem
+from comms.models import BRUSSELS, today_in_brussels
 from comms.payment import structured_communication_from_base
-
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # Sample data, not the law: the year's ceilings and rates come from upstream (domain §4).
 BANDS = (
@@ -581,10 +579,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
-
-
-def today_in_brussels() -> date:
-    return datetime.now(BRUSSELS).date()
 
 
 def all_samples(today: date | None = None) -> dict[str, dict[str, Any]]:

@@ -24,8 +24,7 @@ from comms.api.compliance_query import filters_from, query_of, view_filters_from
 from comms.app import App
 from comms.ledger import Filters, Ledger
 from comms.ledger.records import Entry
-from comms.ledger.retention import LEGAL_TIME_ZONE
-from comms.models import ChannelName, Status
+from comms.models import BRUSSELS, ChannelName, Status
 from comms.reporting import TABLES, Period, build_report, csv_text, render_fragment
 
 PAGES = Path(__file__).resolve().parent / "pages" / "compliance"
@@ -55,7 +54,7 @@ def pages() -> Environment:
 def _local(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(LEGAL_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return moment.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 Officer = Annotated[Principal, Depends(require_page("compliance"))]

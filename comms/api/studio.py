@@ -24,11 +24,10 @@ from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import check_templates, static_problems
 from comms.compose.checks.problems import Problem
 from comms.compose.checks.rendering import SampleRenderer
-from comms.compose.composer import today_in_brussels
 from comms.compose.preview import pair, preview
 from comms.errors import InvalidEvent
 from comms.events import parse_event
-from comms.models import Language
+from comms.models import Language, today_in_brussels
 from comms.samples import all_samples
 from comms.templates_store import PublishingRefused, TemplateStore, cache_dir
 from comms.templates_store.publishing import CheckFailed, publish, working_versions

@@ -25,9 +25,9 @@ from comms.compose.checks.remote import remote_problems
 from comms.compose.checks.rendering import SampleRenderer, render_problems
 from comms.compose.checks.required import mention_problems
 from comms.compose.checks.structure import structure_problems
-from comms.compose.composer import Composer, today_in_brussels
+from comms.compose.composer import Composer
 from comms.compose.environment import build_environment
-from comms.models import Language
+from comms.models import Language, today_in_brussels
 from comms.samples import all_samples
 
 __all__ = ["CheckReport", "Kind", "Problem", "check_templates", "static_problems"]

@@ -8,10 +8,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
@@ -31,10 +30,9 @@ from comms.compose.remote import remote_resources
 from comms.compose.versions import template_files, template_version
 from comms.errors import MissingMention, MissingTemplate, RemoteContent, RenderRefused
 from comms.events import AnyEvent
-from comms.models import Document, Language, Message
+from comms.models import Document, Language, Message, today_in_brussels
 from comms.payment import epc_qr
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 EBOX_SUBJECT_MAX_CHARS = 400  # eBox v3 limit (domain/ebox.md)
 ADDRESS_TEMPLATE = "_common/address.txt"  # the window's lines, for the print manifest
 # One pixel per module: the CSS sets the printed size and scales it without smoothing
@@ -45,10 +43,6 @@ QR_PIXELS_PER_MODULE = 1
 # a template still producing after this is looping on purpose or by mistake. Checked as output
 # comes; a loop that prints nothing is stopped by the render process's COMMS_RENDER_TIMEOUT_S.
 TEXTS_MAX_S = 10.0
-
-
-def today_in_brussels() -> date:
-    return datetime.now(BRUSSELS).date()
 
 
 def _payment_block(payable: Payable) -> dict[str, Any]:

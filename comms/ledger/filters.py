@@ -163,16 +163,16 @@ class Filters:
 
 def parse_moment(text: str) -> datetime:
     """A day (`2027-03-31`: midnight in Brussels) or an ISO time; a time without zone is Brussels."""
-    from comms.ledger.retention import LEGAL_TIME_ZONE
+    from comms.models import BRUSSELS
 
     text = text.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), LEGAL_TIME_ZONE)
+            return datetime.combine(date.fromisoformat(text), time(0), BRUSSELS)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Unreadable("not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LEGAL_TIME_ZONE)
+    return moment if moment.tzinfo else moment.replace(tzinfo=BRUSSELS)
 
 
 def parse_evidence(text: str) -> tuple[str, str]:

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Connection
 
 from comms.ledger.filters import evidence_value_hash
 from comms.ledger.records import Tombstone
-from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
+from comms.ledger.retention import RetentionPolicy
 from comms.ledger.schema import chain_head, entries, entry_evidence, events, rejections, tombstones
 from comms.ledger.tombstones import append_tombstone, lock_tombstone_head
-from comms.models import EVIDENCE_WRAPPINGS, Status
+from comms.models import BRUSSELS, EVIDENCE_WRAPPINGS, Status
 
 if TYPE_CHECKING:
     from comms.archive import Archive
@@ -61,7 +61,7 @@ def cutoff(policy: RetentionPolicy, doc_type: str | None, before: date) -> datet
     ⟺ local year <= before.year - 1 - years ⟺ accepted before 1 January (before.year - years).
     """
     year = before.year - policy.years_for(doc_type)
-    return datetime(max(year, 1), 1, 1, tzinfo=LEGAL_TIME_ZONE)
+    return datetime(max(year, 1), 1, 1, tzinfo=BRUSSELS)
 
 
 def due_events(conn: Connection, policy: RetentionPolicy, before: date) -> list[DueEvent]:
@@ -71,7 +71,7 @@ def due_events(conn: Connection, policy: RetentionPolicy, before: date) -> list[
         sa.and_(events.c.doc_type == t, events.c.accepted_at < cutoff(policy, t, before))
         for t in named
     ]
-    default_cut = datetime(max(before.year - policy.default_years, 1), 1, 1, tzinfo=LEGAL_TIME_ZONE)
+    default_cut = datetime(max(before.year - policy.default_years, 1), 1, 1, tzinfo=BRUSSELS)
     conditions.append(
         sa.and_(events.c.doc_type.not_in(named), events.c.accepted_at < default_cut)
         if named

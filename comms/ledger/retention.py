@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+
+from comms.models import BRUSSELS
 
 if TYPE_CHECKING:
     from comms.settings import Settings
-
-LEGAL_TIME_ZONE = ZoneInfo("Europe/Brussels")  # "1 January after the action" is a Belgian date
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class RetentionPolicy:
 
     def retained_until(self, doc_type: str | None, happened_at: datetime) -> date:
         """The first day on which the content may be purged."""
-        local_year = happened_at.astimezone(LEGAL_TIME_ZONE).year
+        local_year = happened_at.astimezone(BRUSSELS).year
         return date(local_year + 1 + self.years_for(doc_type), 1, 1)
 
     def rule(self, doc_type: str | None) -> str:

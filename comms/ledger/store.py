@@ -39,7 +39,7 @@ from comms.ledger.records import (
     from_row,
     optional,
 )
-from comms.ledger.retention import LEGAL_TIME_ZONE, RetentionPolicy
+from comms.ledger.retention import RetentionPolicy
 from comms.ledger.schema import (
     chain_head,
     entries,
@@ -51,7 +51,7 @@ from comms.ledger.schema import (
 )
 from comms.ledger.tombstones import tombstone_hash, tombstones_for
 from comms.ledger.views import ViewFilters, find_views, insert_view
-from comms.models import ChannelName, Language, Status
+from comms.models import BRUSSELS, ChannelName, Language, Status
 
 if TYPE_CHECKING:
     from comms.archive import Archive
@@ -516,7 +516,7 @@ class Ledger:
         dry_run: bool = False,
     ) -> purge.PurgeReport:
         """Removes snapshots, rejected inputs and archived documents past retention on `before`."""
-        today = self._now().astimezone(LEGAL_TIME_ZONE).date()
+        today = self._now().astimezone(BRUSSELS).date()
         if before > today:
             raise ValueError("a purge cannot look ahead: the date is later than today")
         return purge.run(

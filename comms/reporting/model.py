@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime, time
 from comms.doctypes import types_with_date
 from comms.ledger import Ledger
 from comms.ledger.reports import CommunicationSummary, DatedEvent
-from comms.ledger.retention import LEGAL_TIME_ZONE
-from comms.models import ChannelName, Status
+from comms.models import BRUSSELS, ChannelName, Status
 
 NOTICE_TYPES = types_with_date("due_date")  # timeliness against the due date
 DECISION_TYPES = types_with_date("decision_date")  # days from decision to sending
@@ -47,7 +46,7 @@ class Period:
         def start(d: date | None) -> datetime | None:
             if d is None:
                 return None
-            return datetime.combine(d, time(0), LEGAL_TIME_ZONE).astimezone(UTC)
+            return datetime.combine(d, time(0), BRUSSELS).astimezone(UTC)
 
         return start(self.since), start(self.until)
 
@@ -134,11 +133,11 @@ def build_report(ledger: Ledger, period: Period, *, now: datetime | None = None)
 
 
 def month_of(moment: datetime) -> str:
-    return moment.astimezone(LEGAL_TIME_ZONE).strftime("%Y-%m")
+    return moment.astimezone(BRUSSELS).strftime("%Y-%m")
 
 
 def local_date(moment: datetime | None) -> date | None:
-    return moment.astimezone(LEGAL_TIME_ZONE).date() if moment else None
+    return moment.astimezone(BRUSSELS).date() if moment else None
 
 
 class Tally:

@@ -11,13 +11,12 @@ import calendar
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
+from comms.models import BRUSSELS
 from comms.payment import structured_communication_from_base
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 ACCOUNT = {
     "beneficiary": "Sociaal Verzekeringsfonds Voorbeeld vzw",
     "iban": "BE68539007547034",
