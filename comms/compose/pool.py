@@ -52,7 +52,6 @@ START_TIMEOUT_S = (
 )
 STOP_TIMEOUT_S = 10.0  # a retiring process finishes its last reply well within this
 WARM_UP_SAMPLES = ("contribution-notice-nl", "contribution-notice-fr")  # both languages' templates
-WARM_UP_DATE = date(2027, 1, 4)  # any date: warm-up letters are thrown away
 IN_FLIGHT_PER_PROCESS = 2  # `map` keeps this many letters queued per process, no more
 
 
@@ -131,7 +130,7 @@ def _warm_up(composer: Renderer) -> None:
     for name in WARM_UP_SAMPLES:
         # A tree without this type (or unpublished) still serves: the first real letter warms up.
         with contextlib.suppress(CommsError, OSError):
-            composer.compose(parse_event(load_sample(name)), issued_on=WARM_UP_DATE)
+            composer.compose(parse_event(load_sample(name)))  # the sample carries its date
 
 
 def _serve(conn: Connection, factory: ComposerFactory, log_setup: tuple[str, LogFormat]) -> None:
