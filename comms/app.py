@@ -96,6 +96,7 @@ class App:
     ) -> None:
         for channel in self.channels.values():
             await channel.close()
+        self.ledger.close()  # its pooled connections; the engine reopens if used again
 
 
 def build_composer(

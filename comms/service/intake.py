@@ -64,10 +64,12 @@ class Intake:
     async def open(cls, settings: Settings) -> AsyncIterator[Intake]:
         """An intake over its own app and queue, for callers without an app (`enqueue`, the CLI)."""
         queue = Queue.from_settings(settings)
+        app = build_app(settings)
         try:
-            yield cls(build_app(settings), queue)
+            yield cls(app, queue)
         finally:
             await queue.close()
+            app.ledger.close()
 
     async def take(self, raw: Raw, *, source: str, door: Door) -> Admission:
         """Validates `raw` (a model, dict or JSON) and admits it; bad input is kept as rejected."""
