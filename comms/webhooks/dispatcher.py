@@ -32,9 +32,9 @@ class DispatchTuning:
     batch: int
     endpoints_at_once: int
     in_flight_per_endpoint: int
-    endpoints_per_producer_at_once: int = 4  # one producer's dead receivers leave room for others
-    allow_private_targets: bool = False  # loopback and private addresses: tests and the demo only
-    keep_delivered_s: float = 30 * 86400.0  # then a delivered message's row is removed
+    endpoints_per_producer_at_once: int  # one producer's dead receivers leave room for others
+    allow_private_targets: bool  # loopback and private addresses: tests and the demo only
+    keep_delivered_s: float  # then a delivered message's row is removed
 
 
 class Dispatcher:

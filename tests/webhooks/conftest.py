@@ -28,7 +28,9 @@ FAST = DispatchTuning(
     batch=500,
     endpoints_at_once=8,
     in_flight_per_endpoint=4,
+    endpoints_per_producer_at_once=4,
     allow_private_targets=True,  # the receiver is on loopback
+    keep_delivered_s=30 * 86400.0,
 )
 
 
