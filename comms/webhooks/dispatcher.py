@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ import httpx
 import structlog
 from standardwebhooks.webhooks import Webhook
 
-from comms.webhooks.addresses import ForbiddenTarget, pin
+from comms.webhooks.addresses import ForbiddenTarget, Target, pin
 from comms.webhooks.store import DEAD, Endpoint, OutboxMessage, WebhookStore
 
 log = structlog.get_logger(__name__)
@@ -49,9 +50,7 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._tuning = tuning
-        self._client = httpx.AsyncClient(
-            timeout=tuning.timeout_s, transport=transport, follow_redirects=False
-        )
+        self._transport = transport
         self._running: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(tuning.endpoints_at_once)
         self._producer_slots: dict[str, asyncio.Semaphore] = {}
@@ -61,7 +60,6 @@ class Dispatcher:
         for task in self._running.values():
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
-        await self._client.aclose()
 
     async def run(self, *, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -104,9 +102,10 @@ class Dispatcher:
         mine = self._producer_slots.setdefault(
             endpoint.producer, asyncio.Semaphore(self._tuning.endpoints_per_producer_at_once)
         )
-        async with mine, self._slots:
+        async with mine, self._slots, self._client() as client:
             lease_s = self._tuning.timeout_s * 2 + 30
             signer: Webhook | None = None
+            target: Target | None = None  # resolved and checked once a turn, not per message
             # While it has due messages, up to a bound: then the slot goes back to the others.
             for _ in range(BATCHES_PER_TURN):
                 claimed = await asyncio.to_thread(
@@ -119,9 +118,30 @@ class Dispatcher:
                     return
                 if signer is None:
                     signer = Webhook(await asyncio.to_thread(self._store.secret_of, endpoint.id))
-                await asyncio.gather(*(self._send(endpoint, signer, m) for m in claimed))
+                    target = await self._pinned(endpoint)
+                post = functools.partial(self._post, client, target)
+                await asyncio.gather(*(self._send(endpoint, signer, post, m) for m in claimed))
 
-    async def _send(self, endpoint: Endpoint, signer: Webhook, message: OutboxMessage) -> None:
+    def _client(self) -> httpx.AsyncClient:
+        """One client per endpoint and turn: its pooled connections (and their TLS, checked for
+        this endpoint's name) are never lent to another endpoint behind the same address."""
+        return httpx.AsyncClient(
+            timeout=self._tuning.timeout_s, transport=self._transport, follow_redirects=False
+        )
+
+    async def _pinned(self, endpoint: Endpoint) -> Target | None:
+        try:
+            return await pin(endpoint.url, allow_private=self._tuning.allow_private_targets)
+        except ForbiddenTarget:
+            return None
+
+    async def _send(
+        self,
+        endpoint: Endpoint,
+        signer: Webhook,
+        post: Callable[[OutboxMessage, dict[str, str]], Awaitable[str | None]],
+        message: OutboxMessage,
+    ) -> None:
         now = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
@@ -129,7 +149,7 @@ class Dispatcher:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signer.sign(message.id, now, message.payload),
         }
-        error = await self._post(endpoint, message, headers)
+        error = await post(message, headers)
         if error is None:
             await asyncio.to_thread(self._store.succeeded, message)
             return
@@ -142,18 +162,20 @@ class Dispatcher:
             )
 
     async def _post(
-        self, endpoint: Endpoint, message: OutboxMessage, headers: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        target: Target | None,
+        message: OutboxMessage,
+        headers: dict[str, str],
     ) -> str | None:
         """None when the receiver took it; else what went wrong, coarse enough to show producers
         (no error text of ours: it would map the network behind the receiver)."""
-        try:
-            target = await pin(endpoint.url, allow_private=self._tuning.allow_private_targets)
-        except ForbiddenTarget:
+        if target is None:
             return "refused: not a public address"
         extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
         try:
             async with asyncio.timeout(self._tuning.timeout_s):
-                answer = await self._client.post(
+                answer = await client.post(
                     target.url,
                     content=message.payload,
                     headers=headers | {"host": target.host_header},
