@@ -22,9 +22,9 @@ from pydantic import BaseModel
 from comms.api.auth import Principal, require
 from comms.events import event_json_schema
 from comms.ledger import Entry
-from comms.ledger.queries import producer_of
+from comms.ledger.queries import owners_of
 from comms.ledger.standing import Standing, standing
-from comms.models import Status, producer_source
+from comms.models import producer_source
 from comms.notification import NotificationPolicy
 from comms.queue import Queue
 from comms.service.intake import Admission, Intake
@@ -209,12 +209,8 @@ def source_of(who: Principal) -> str:
 
 def sent_by(who: Principal, history: list[Entry]) -> bool:
     """Whether `who` sent this event: the source chained with its acceptance, or with its
-    rejection when nobody's was accepted (comms.ledger.queries.producer_of)."""
-    source = source_of(who)
-    accepted = next((e for e in history if e.status is Status.ACCEPTED), None)
-    if accepted is not None:
-        return producer_of(accepted, history) == source
-    return any(producer_of(e, history) == source for e in history)
+    rejection when nobody's was accepted (comms.ledger.queries.owners_of)."""
+    return source_of(who) in owners_of(history)
 
 
 def _answer(request: Request, admission: Admission) -> JSONResponse:

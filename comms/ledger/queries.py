@@ -154,6 +154,14 @@ def producer_of(entry: Entry, history: Sequence[Entry]) -> str | None:
     return accepted.evidence.get("source") if accepted is not None else None
 
 
+def owners_of(history: Sequence[Entry]) -> set[str]:
+    """Who may see this event: the producer its chained acceptance names, or, when none was
+    accepted, each sender of a rejection under its id."""
+    accepted = next((e for e in history if e.status is Status.ACCEPTED), None)
+    rows = [accepted] if accepted is not None else history
+    return {o for o in (producer_of(e, history) for e in rows) if o is not None}
+
+
 def rows_of_producer(source: str) -> sa.ColumnElement[bool]:
     """`producer_of` in SQL: the producer's own rejections, and every other row of the events
     whose chained acceptance names it as their `source`."""
