@@ -95,7 +95,12 @@ def test_find_a_communication_and_open_its_pdf(
     history = page.inner_text("#history")
     for state in ("accepted", "rendered", "routed", "dispatched"):
         assert state in history
-    assert ("wrappings_sha256:" in history and "print_batch" in history) or "outbox" in history
+    assert "wrappings_sha256:" in history  # the rendered row's evidence
+    rows = world.app.ledger.history("sample-decision-nl")
+    dispatched = next(e for e in reversed(rows) if e.status.value == "dispatched")
+    assert dispatched.evidence  # what the channel confirmed, each key shown on the page
+    for key in dispatched.evidence:
+        assert f"{key}:" in history, key
     expected = world.app.ledger.documents_of("sample-decision-nl")
     pdf_sha = next(sha for sha, kind in expected.items() if kind == "document")
     assert pdf_sha in page.inner_text("#documents")
