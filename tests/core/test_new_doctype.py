@@ -116,11 +116,16 @@ def _copy_with_new_type(root: Path) -> None:
     (root / "comms" / "doctypes" / "payment_plan.py").write_text(MODULE, encoding="utf-8")
     registry = root / "comms" / "doctypes" / "__init__.py"
     text = registry.read_text(encoding="utf-8")
-    text = text.replace("    decision,\n", "    decision,\n    payment_plan,\n", 1)
-    text = text.replace(
-        "        account_statement,\n    )",
-        "        account_statement,\n        payment_plan,\n    )",
-    )
+    # the one line a new type adds to the registry (its import and its place in the tuple)
+    for before, after in (
+        ("    decision,\n", "    decision,\n    payment_plan,\n"),
+        (
+            "        account_statement,\n    )",
+            "        account_statement,\n        payment_plan,\n    )",
+        ),
+    ):
+        assert before in text, f"the registry no longer reads {before!r}: update this test"
+        text = text.replace(before, after, 1)
     registry.write_text(text, encoding="utf-8")
     _templates(root)
 
@@ -166,7 +171,6 @@ with embedded_services(settings) as emb:
     report = build_report(app.ledger, Period())
     out["notices"] = [(r.doc_type, r.due_month, r.before_due) for r in report.notices]
     out["retention_years"] = RetentionPolicy.from_settings(app.settings).years_for("payment_plan")
-    out["queue_urgent"] = "payment_plan" in app.settings.urgent_types
 print(json.dumps(out))
 """
 
@@ -218,4 +222,3 @@ def test_a_document_type_from_one_module_and_its_templates(tmp_path: Path) -> No
     assert "BE68 5390 0754 7034" in text  # the payment block every payable type carries
     assert ["payment_plan", "2027-02", 1] in out["notices"]  # reported against its due date
     assert out["retention_years"] == 5
-    assert out["queue_urgent"] is False
