@@ -2,7 +2,8 @@
 
 The API answers `GET /health` (200 only when the database and Redis answer); the bounce receiver
 must greet an SMTP connection; a worker must serve its metrics (COMMS_WORKER_METRICS_PORT); the
-webhook dispatcher listens nowhere, so it only has to be alive and not stopped. Only the standard
+webhook dispatcher listens nowhere, so its heartbeat file (touched after every round) must be
+younger than HEARTBEAT_MAX_S: a stopped, hung or crashed loop shows. Only the standard
 library: it runs every 30 s and must not import the service. The argument (tests) names another
 process's command line.
 """
@@ -12,18 +13,20 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 TIMEOUT_S = 4.0
+HEARTBEAT_MAX_S = 120.0  # rounds come every COMMS_WEBHOOK_POLL_S (1 s) when idle
 
 
 def main(cmdline: str = "/proc/1/cmdline") -> int:
     try:
         args = Path(cmdline).read_bytes().split(b"\0")
         if b"webhooks" in args:
-            state = Path(cmdline).with_name("stat").read_text().rsplit(")", 1)[1].split()[0]
-            return 0 if state not in ("Z", "T", "X") else 1
+            beat = Path(os.environ.get("COMMS_DATA_DIR", "var")) / "webhooks.heartbeat"
+            return 0 if time.time() - beat.stat().st_mtime < HEARTBEAT_MAX_S else 1
         if b"bounces" in args:
             port = int(os.environ.get("COMMS_BOUNCE_LISTEN_PORT", "8026"))
             with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as s:

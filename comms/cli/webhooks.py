@@ -14,7 +14,7 @@ from comms.cli.console import console
 from comms.logging import configure_logging
 from comms.settings import Settings, load_settings
 from comms.webhooks import WebhookStore
-from comms.webhooks.dispatcher import Dispatcher, DispatchTuning
+from comms.webhooks.dispatcher import HEARTBEAT, Dispatcher, DispatchTuning
 from comms.webhooks.store import DEAD
 
 cli = typer.Typer(help="Webhooks to upstream: the dispatcher, and dead letters to replay.")
@@ -52,7 +52,7 @@ def run() -> None:
             loop.add_signal_handler(sig, stop.set)
         dispatcher = Dispatcher(store, tuning(settings))
         try:
-            await dispatcher.run(stop=stop)
+            await dispatcher.run(stop=stop, heartbeat=settings.data_dir / HEARTBEAT)
         finally:
             await dispatcher.close()
 

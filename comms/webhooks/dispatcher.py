@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import structlog
@@ -61,9 +62,12 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def run(self, *, stop: asyncio.Event) -> None:
+    async def run(self, *, stop: asyncio.Event, heartbeat: Path | None = None) -> None:
+        """Rounds until `stop`; after each, `heartbeat`'s time is set: the HEALTHCHECK reads its age."""
         while not stop.is_set():
             busy = await self.round()
+            if heartbeat is not None:
+                await asyncio.to_thread(heartbeat.touch)
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._tuning.poll_s)
@@ -188,5 +192,6 @@ class Dispatcher:
         return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
 
 
+HEARTBEAT = "webhooks.heartbeat"  # in the data folder; ops/healthcheck.py reads it by this name
 BATCHES_PER_TURN = 50  # claims one endpoint makes in a row before it lets others have the slot
 PURGE_EVERY_S = 3600.0  # delivered messages past their keep time are removed this often

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,12 +28,11 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return {**clean, "COMMS_DATA_DIR": str(tmp_path / "var"), **settings}
 
 
-def _pid1(tmp_path: Path, *args: str, state: str = "S") -> Path:
-    """A stand-in for /proc/1: the command line the container runs, and its state."""
+def _pid1(tmp_path: Path, *args: str) -> Path:
+    """A stand-in for /proc/1/cmdline: which command the container runs (the check picks by it)."""
     proc = tmp_path / "proc1"
     proc.mkdir(exist_ok=True)
     (proc / "cmdline").write_bytes(b"".join(a.encode() + b"\0" for a in args))
-    (proc / "stat").write_text(f"1 (comms) {state} 0 1 1 0 -1\n")
     return proc / "cmdline"
 
 
@@ -118,7 +119,24 @@ def test_a_worker_is_healthy_when_it_serves_its_metrics(
     wait_for(lambda: healthy(cmdline, env), 90, "a worker serving its metrics")
 
 
-def test_the_webhook_dispatcher_is_healthy_unless_stopped(tmp_path: Path) -> None:
+def test_the_webhook_dispatcher_is_healthy_while_its_rounds_go_on(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """A real `comms webhooks run`: healthy once its loop beats; stopped (SIGSTOP), its heartbeat
+    grows old and the check says so (the file's age is moved on rather than waited out)."""
+    cmdline = _pid1(tmp_path, "comms", "webhooks", "run")
     env = _env(tmp_path)
-    assert healthy(_pid1(tmp_path, "comms", "webhooks", "run", state="S"), env)
-    assert not healthy(_pid1(tmp_path, "comms", "webhooks", "run", state="T"), env)
+    assert not healthy(cmdline, env)  # no round yet: no heartbeat
+    dispatcher = subprocess.Popen([*COMMS, "webhooks", "run"], env=env)
+    started.append(dispatcher)
+    wait_for(lambda: healthy(cmdline, env), 90, "the dispatcher's first rounds")
+
+    dispatcher.send_signal(signal.SIGSTOP)
+    try:
+        beat = tmp_path / "var" / "webhooks.heartbeat"
+        old = time.time() - 600
+        os.utime(beat, (old, old))
+        assert not healthy(cmdline, env)
+    finally:
+        dispatcher.send_signal(signal.SIGCONT)
+    wait_for(lambda: healthy(cmdline, env), 30, "the dispatcher beating again")
