@@ -37,7 +37,7 @@ from comms.pipeline import Pipeline, Services
 from comms.routing import LookedUpFacts, Router
 from comms.runner import Runner
 from comms.settings import Settings
-from comms.templates_store import TemplateStore, renders_published
+from comms.templates_store import TemplateStore, cache_dir, renders_published
 from comms.templates_store.published import PublishedComposer
 from comms.tracking import FeedbackSources
 from comms.webhooks import WebhookStore
@@ -100,12 +100,20 @@ class App:
 
 
 def build_composer(
-    settings: Settings, *, pdf: PdfMaker | None = None
+    settings: Settings, *, pdf: PdfMaker | None = None, ledger: Ledger | None = None
 ) -> Composer | PublishedComposer:
-    """What members' letters are rendered with: in production, approved versions only (issue 6)."""
+    """What members' letters are rendered with: in production, approved versions only (issue 6).
+
+    With the app's `ledger`, the template store shares its engine, migrated once already.
+    """
     if renders_published(settings):
         layout = WindowLayout.from_settings(settings)
-        return PublishedComposer(TemplateStore.from_settings(settings), layout, pdf=pdf)
+        store = (
+            TemplateStore.over(ledger.engine, cache_dir(settings))
+            if ledger is not None
+            else TemplateStore.from_settings(settings)
+        )
+        return PublishedComposer(store, layout, pdf=pdf)
     return working_composer(settings, pdf=pdf)
 
 
@@ -247,7 +255,9 @@ def build_app(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
-        composer=composer if composer is not None else build_composer(settings, pdf=pdf),
+        composer=composer
+        if composer is not None
+        else build_composer(settings, pdf=pdf, ledger=ledger),
         router=build_router(settings, ledger, lookups),
         channels=channels,
         feedback=feedback if feedback is not None else build_feedback(settings, lookups),

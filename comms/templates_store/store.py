@@ -39,7 +39,11 @@ class TemplateStore:
 
     @classmethod
     def open(cls, database_url: str, cache: Path) -> TemplateStore:
-        engine = make_engine(database_url)
+        return cls.over(make_engine(database_url), cache)
+
+    @classmethod
+    def over(cls, engine: Engine, cache: Path) -> TemplateStore:
+        """On an engine already open and migrated (the app's ledger's): no second pool."""
         snapshots = Snapshots(engine)
         return cls(engine, snapshots, Trees(snapshots, cache), Publications(engine))
 
