@@ -22,7 +22,7 @@ EVENTS_RECEIVED = Counter(
 )
 EVENTS_PROCESSED = Counter(
     "comms_events_processed_total",
-    "Worker runs of one event, by document type and verdict",
+    "Runs of one event (a worker, or `comms process`/`demo` in process), by type and verdict",
     ["type", "outcome"],
 )
 DELIVERIES = Counter(

@@ -22,7 +22,7 @@ from comms.errors import FieldError, InvalidEvent
 from comms.events import AnyEvent, parse_event, sealable_text
 from comms.ledger.standing import needs_work
 from comms.logging import get_logger
-from comms.observability import EVENTS_RECEIVED, UNQUEUED, type_label
+from comms.observability import EVENTS_PROCESSED, EVENTS_RECEIVED, UNQUEUED, type_label
 from comms.pipeline import Outcome
 from comms.queue import Queue
 from comms.settings import Settings, load_settings
@@ -86,7 +86,10 @@ class Intake:
                 "rejected", event.event_id, event.doc_type, event.reason, errors=event.errors
             )
         outcome = await self.app.runner.run(event, source=source)
-        EVENTS_RECEIVED.labels(door, type_label(event.type), outcome.verdict).inc()
+        # The door's answer, as `take` counts it; the run's verdict is a processed event's.
+        answer = outcome.verdict if outcome.verdict in ("conflict", "duplicate") else "accepted"
+        EVENTS_RECEIVED.labels(door, type_label(event.type), answer).inc()
+        EVENTS_PROCESSED.labels(type_label(event.type), outcome.verdict).inc()
         return outcome
 
     async def _validated(self, raw: Raw, *, source: str, door: Door) -> AnyEvent | Admission:
