@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from comms.coherence.base import Rule, time_to_pay
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, single
 from comms.doctypes.parts import Envelope, Money, Payment, Quarter, SignedMoney, Strict, Year
 
 
@@ -54,14 +54,6 @@ class AccountStatementEvent(Envelope):
     payload: AccountStatement
 
 
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, AccountStatement)
-    if p.balance <= 0 or p.payment is None or p.pay_by is None:
-        return ()
-    return (Payable(p.balance, p.pay_by, p.payment),)
-
-
 def _statement_not_ahead(p: AccountStatement, issued_on: date) -> Iterator[str]:
     if p.statement_date > issued_on:
         yield "payload.statement_date"
@@ -93,6 +85,6 @@ DOC_TYPE = DocType(
     "account_statement",
     AccountStatementEvent,
     retention_years=7,
-    payables=_payables,
+    payables=single("balance", "pay_by"),
     rules=RULES,
 )

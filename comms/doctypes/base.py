@@ -51,6 +51,22 @@ def per_debt(deadline: str) -> Callable[[Envelope], tuple[Payable, ...]]:
     return payables
 
 
+def single(amount: str, due: str) -> Callable[[Envelope], tuple[Payable, ...]]:
+    """One payment block from the payload's `amount`, `due` and `payment` fields; none when
+    nothing is owed or the letter names no payment (a statement or regularisation in credit)."""
+
+    def payables(event: Envelope) -> tuple[Payable, ...]:
+        p = event.payload
+        owed: Decimal | None = getattr(p, amount)
+        by: date | None = getattr(p, due)
+        account: Payment | None = getattr(p, "payment", None)
+        if owed is None or owed <= 0 or by is None or account is None:
+            return ()
+        return (Payable(owed, by, account),)
+
+    return payables
+
+
 def _not_payable(_event: Envelope) -> tuple[Payable, ...]:
     return ()
 

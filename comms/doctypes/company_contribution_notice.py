@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from comms.coherence.base import Rule, time_to_pay
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, single
 from comms.doctypes.parts import (
     AmountDue,
     CompanyRecipient,
@@ -51,12 +51,6 @@ class CompanyContributionNoticeEvent(Envelope):
         return self
 
 
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, CompanyContributionNotice)
-    return (Payable(p.amount, p.due_date, p.payment),)
-
-
 DUE_MONTH, DUE_DAY = 6, 30  # domain §6: due by 30 June
 
 
@@ -80,6 +74,6 @@ DOC_TYPE = DocType(
     mentions=COMPANY_MENTIONS,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},
-    payables=_payables,
+    payables=single("amount", "due_date"),
     rules=RULES,
 )

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from comms.coherence import calculation
 from comms.coherence.base import Rule, next_quarter, percent_of, quarter_end, time_to_pay
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, single
 from comms.doctypes.parts import (
     AmountDue,
     Envelope,
@@ -52,12 +52,6 @@ class ContributionNotice(Strict):
 class ContributionNoticeEvent(Envelope):
     type: Literal["contribution_notice"]
     payload: ContributionNotice
-
-
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, ContributionNotice)
-    return (Payable(p.amount, p.due_date, p.payment),)
 
 
 INCOME_YEARS_BACK = 3  # domain §4: the income of three years earlier, indexed
@@ -114,6 +108,6 @@ DOC_TYPE = DocType(
     ContributionNoticeEvent,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the quarter
-    payables=_payables,
+    payables=single("amount", "due_date"),
     rules=RULES,
 )

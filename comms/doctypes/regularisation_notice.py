@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from comms.coherence import calculation
 from comms.coherence.base import Rule, next_quarter, percent_of, quarter_end, quarter_of
-from comms.doctypes.base import DocType, Payable
+from comms.doctypes.base import DocType, single
 from comms.doctypes.parts import (
     Envelope,
     Iban,
@@ -62,14 +62,6 @@ class RegularisationNotice(Strict):
 class RegularisationNoticeEvent(Envelope):
     type: Literal["regularisation_notice"]
     payload: RegularisationNotice
-
-
-def _payables(event: Envelope) -> tuple[Payable, ...]:
-    p = event.payload
-    assert isinstance(p, RegularisationNotice)
-    if p.balance <= 0 or p.payment is None or p.due_date is None:
-        return ()
-    return (Payable(p.balance, p.due_date, p.payment),)
 
 
 def _income_of_the_year(p: RegularisationNotice, _issued_on: date) -> Iterator[str]:
@@ -136,6 +128,6 @@ DOC_TYPE = DocType(
     RegularisationNoticeEvent,
     retention_years=7,
     key_dates={"due_date": ("payload", "due_date")},  # domain §4: end of the next quarter
-    payables=_payables,
+    payables=single("balance", "due_date"),
     rules=RULES,
 )
