@@ -16,6 +16,7 @@ from pydantic_core import from_json
 
 from comms.doctypes import DOC_TYPES
 from comms.doctypes.parts import (
+    EVENT_ID_PATTERN,
     SCHEMA_VERSION,
     CompanyRecipient,
     Envelope,
@@ -162,7 +163,7 @@ def is_storable_text(text: str) -> bool:
     return True
 
 
-_EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,99}")
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 # One JSON token: a string (escapes kept) or a structural character; scanned without recursion.
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
 

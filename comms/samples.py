@@ -26,6 +26,7 @@ from comms.coherence.base import (
     quarter_end,
     quarter_of,
 )
+from comms.doctypes.company_contribution_notice import DUE_DAY, DUE_MONTH
 from comms.doctypes.parts import OpenItem
 from comms.models import BRUSSELS, today_in_brussels
 from comms.payment import structured_communication_from_base
@@ -510,7 +511,7 @@ def _contribution_notice(m: Member, today: date) -> dict[str, Any]:
 
 def _company_notice(company: dict[str, Any], today: date) -> dict[str, Any]:
     year = today.year
-    if date(year, 6, 30) < today + timedelta(days=MIN_DAYS_TO_PAY):
+    if date(year, DUE_MONTH, DUE_DAY) < today + timedelta(days=MIN_DAYS_TO_PAY):
         year += 1
     number = int(company["enterprise_number"][-5:])
     return {
@@ -519,7 +520,7 @@ def _company_notice(company: dict[str, Any], today: date) -> dict[str, Any]:
         "tier": "standard",
         "tier_threshold": Decimal("700000.00"),  # sample data, like the amounts (domain §6)
         "amount": Decimal("347.50"),  # sample data: the amounts are configuration (domain §6)
-        "due_date": date(year, 6, 30),
+        "due_date": date(year, DUE_MONTH, DUE_DAY),
         "payment": {**ACCOUNT, "structured_communication": _ogm(year, 5, number)},
     }
 

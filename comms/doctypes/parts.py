@@ -271,7 +271,8 @@ class Arrears(Strict):
 
 # --- events -----------------------------------------------------------------------------------
 
-EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,99}$")]
+EVENT_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{7,99}"  # also what a rejection may keep as its id
+EventId = Annotated[str, StringConstraints(pattern=f"^{EVENT_ID_PATTERN}$")]
 
 
 class Envelope(Strict):
