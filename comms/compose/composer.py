@@ -26,7 +26,7 @@ from comms.compose.environment import (
 )
 from comms.compose.mentions import missing_mentions
 from comms.compose.pdf import DeferredPdf, PdfMaker, WindowLayout, renderer_version
-from comms.compose.remote import remote_resources
+from comms.compose.remote import remote_resources, would_fetch
 from comms.compose.versions import template_files, template_version
 from comms.errors import MissingMention, MissingTemplate, RemoteContent, RenderRefused
 from comms.events import AnyEvent
@@ -181,8 +181,7 @@ class Composer:
         remote = remote_resources(texts["email.html"])
         if remote:
             raise RemoteContent(
-                f"the member's mail client would fetch {remote[0].kind} from the web "
-                "when the email is opened",
+                would_fetch(f"{remote[0].kind} from the web"),
                 template=f"{language.value}/{doc_type.name}/email.html",
             )
         fund = context["fund"]

@@ -32,6 +32,11 @@ _CSS_URL = re.compile(
 TEMPLATE_MARKS = ("{{", "{%")  # a template's own expression: known only once rendered
 
 
+def would_fetch(what: str) -> str:
+    """Why a remote reference refuses an email, in the words the check and the composer share."""
+    return f"the member's mail client would fetch {what} when the email is opened"
+
+
 @dataclass(frozen=True)
 class RemoteResource:
     """One reference a mail client would fetch: where (1-based line) and whence (no path)."""

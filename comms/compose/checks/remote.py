@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from comms.compose.checks.problems import Kind, Problem
-from comms.compose.remote import remote_resources
+from comms.compose.remote import remote_resources, would_fetch
 from comms.models import Language
 
 EMAIL_FILE = "email.html"
@@ -15,10 +15,6 @@ REMOTE_TODO = (
     "opening and tell that server who read the mail. Put the image in the letter (PDF), or "
     "remove it; a link (<a href>) the reader clicks is fine."
 )
-
-
-def what(origin: str) -> str:
-    return f"the member's mail client would fetch {origin} when the email is opened."
 
 
 def remote_problems(root: Path, doc_types: Iterable[str]) -> list[Problem]:
@@ -35,6 +31,8 @@ def remote_problems(root: Path, doc_types: Iterable[str]) -> list[Problem]:
                 continue  # the structure check reports a missing or unreadable file
             for found in remote_resources(source, template=True):
                 problems.append(
-                    Problem(shown, found.line, what(found.origin), REMOTE_TODO, Kind.REMOTE)
+                    Problem(
+                        shown, found.line, would_fetch(found.origin) + ".", REMOTE_TODO, Kind.REMOTE
+                    )
                 )
     return problems
