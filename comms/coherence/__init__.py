@@ -5,6 +5,6 @@ references) and refuses it otherwise, naming the rule and the field, never the v
 document type lists its rules in its own module (`DocType.rules`, comms/doctypes/); this package
 holds what they share: the vocabulary and calendar (`base`), the arrears rules of reminders and
 formal notices (`arrears`), the contribution calculation (`calculation`), and the check the
-composer runs (`letter`). Nothing here imports the document types at run time, so they can
-import it.
+composer runs (`letter`). Only `letter` imports the document types (to find an event's
+rules); the document types import `base`, `arrears` and `calculation`, never `letter`.
 """
