@@ -25,11 +25,12 @@ class SampleLetters:
 
     def __init__(self, composer: Composer) -> None:
         self._composer = composer
+        self._samples = all_samples(ISSUED)
         self._made: dict[str, tuple[AnyEvent, Message]] = {}
 
     def __getitem__(self, name: str) -> tuple[AnyEvent, Message]:
         if name not in self._made:
-            event = parse_event(dict(all_samples(ISSUED)[name]))
+            event = parse_event(dict(self._samples[name]))
             self._made[name] = (event, self._composer.compose(event, issued_on=ISSUED))
         return self._made[name]
 
