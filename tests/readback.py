@@ -8,12 +8,24 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pikepdf
 import pypdfium2
 import zxingcpp
+from babel.numbers import format_currency
 from PIL.Image import Image
 from pypdf import PdfReader
+
+
+def plain(text: str) -> str:
+    """Spaces as a reader compares them: no-break and narrow no-break spaces plain, runs as one."""
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def money(value: Decimal | str, lang: str) -> str:
+    """An amount in euro as the letter in `lang` prints it, plain-spaced (see `plain`)."""
+    return plain(format_currency(Decimal(value), "EUR", locale=f"{lang}_BE"))
 
 
 def pdf_text(pdf: bytes) -> str:

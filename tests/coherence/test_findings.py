@@ -20,7 +20,7 @@ from comms.models import Status
 from comms.payment import format_structured_communication
 from comms.samples import all_samples
 from tests.pipeline.conftest import Rig, make_rig
-from tests.readback import pdf_text, qr_codes
+from tests.readback import pdf_text, plain, qr_codes
 
 ISSUED = date(2027, 1, 4)  # a Monday in January: the 7 % applies, the certificate's year ended
 STORY = all_samples(ISSUED)
@@ -28,10 +28,6 @@ STORY = all_samples(ISSUED)
 
 def sample(name: str) -> dict[str, Any]:
     return copy.deepcopy(STORY[name])
-
-
-def plain(text: str) -> str:
-    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
 
 
 def broken(raw: dict[str, Any], issued: date = ISSUED) -> set[tuple[str, str]]:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from babel.dates import format_date
-from babel.numbers import format_currency
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,7 @@ from comms.errors import IncoherentLetter
 from comms.events import parse_event
 from comms.payment import format_structured_communication
 from tests.coherence.strategies import BY_TYPE
-from tests.readback import pdf_text, qr_codes
+from tests.readback import money, pdf_text, plain, qr_codes
 
 CHECKED_PER_TYPE = 1000  # in-process rule checks per document type
 RENDERED_PER_TYPE = 3  # PDFs per type: 8 types, 24 letters, about half a minute
@@ -80,14 +79,6 @@ def test_a_letter_dated_against_its_own_dates_is_refused_naming_the_field(doc_ty
     check()
 
 
-def _plain(text: str) -> str:
-    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
-
-
-def _money(value: Decimal | str, lang: str) -> str:
-    return _plain(format_currency(Decimal(value), "EUR", locale=f"{lang}_BE"))
-
-
 def _printed_amounts(payload: dict[str, Any]) -> list[str]:
     """The amounts a letter of this payload must print, wherever they sit in it."""
     out: list[str] = []
@@ -129,10 +120,10 @@ def test_rendered_letters_read_back_without_contradiction(
         event = parse_event(raw)
         lang = event.recipient.language.value
         pdf = composer.compose(event).document.pdf  # the event's own issue date
-        text = _plain(pdf_text(pdf))
-        assert _plain(format_date(issued, "long", locale=f"{lang}_BE")) in text
+        text = plain(pdf_text(pdf))
+        assert plain(format_date(issued, "long", locale=f"{lang}_BE")) in text
         for amount in _printed_amounts(raw["payload"]):
-            assert _money(amount, lang) in text, amount
+            assert money(amount, lang) in text, amount
         payload = raw["payload"]
         items = payload.get("open_items", [])
         for item in items:

@@ -12,7 +12,7 @@ from comms.compose import Composer
 from comms.events import parse_event
 from comms.samples import all_samples
 from tests.compose.conftest import SAMPLE_READERS, SampleLetters
-from tests.readback import pdf_text
+from tests.readback import pdf_text, plain
 
 ISSUED = date(2027, 1, 4)
 SAMPLES = sorted(all_samples(ISSUED))
@@ -23,12 +23,8 @@ def sample(name: str) -> dict[str, Any]:
     return copy.deepcopy(dict(all_samples(ISSUED)[name]))
 
 
-def plain(pdf: bytes) -> str:
-    return " ".join(pdf_text(pdf).replace("\u202f", " ").replace("\xa0", " ").split())
-
-
 def text_of(composer: Composer, raw: dict[str, Any]) -> str:
-    return plain(composer.compose(parse_event(raw), issued_on=ISSUED).document.pdf)
+    return plain(pdf_text(composer.compose(parse_event(raw), issued_on=ISSUED).document.pdf))
 
 
 @pytest.mark.parametrize(
@@ -59,7 +55,7 @@ def test_every_letter_says_how_personal_data_is_used_and_where_to_complain(
     sample_letters: SampleLetters, name: str
 ) -> None:
     event, message = sample_letters[name]  # the letters the other readers read: rendered once
-    text = plain(message.document.pdf)
+    text = plain(pdf_text(message.document.pdf))
     for words in PRIVACY_AND_COMPLAINTS[event.recipient.language.value]:
         assert words in text
 

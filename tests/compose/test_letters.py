@@ -9,7 +9,6 @@ import pikepdf
 import pypdfium2
 import pytest
 from babel.dates import format_date
-from babel.numbers import format_currency
 
 from comms.compose import CATALOGUE
 from comms.doctypes.decision import Decision
@@ -18,24 +17,10 @@ from comms.identifiers import format_iban
 from comms.payment import epc_payload, format_structured_communication
 from comms.samples import all_samples
 from tests.compose.conftest import ISSUED, SAMPLE_READERS, SampleLetters
-from tests.readback import pdf_text, qr_codes
+from tests.readback import money, pdf_text, plain, qr_codes
 
 SAMPLES = sorted(all_samples(ISSUED).items())  # the story as upstream sends it on ISSUED
 pytestmark = SAMPLE_READERS
-
-
-def money(value: Decimal, lang: str) -> str:
-    # pypdf turns no-break spaces into plain spaces; compare on the normalised text.
-    return " ".join(
-        format_currency(value, "EUR", locale=f"{lang}_BE")
-        .replace("\u202f", " ")
-        .replace("\xa0", " ")
-        .split()
-    )
-
-
-def normal(text: str) -> str:
-    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +28,7 @@ def rendered(sample_letters: SampleLetters) -> dict[str, tuple[AnyEvent, bytes, 
     out = {}
     for name, _ in SAMPLES:
         event, message = sample_letters[name]
-        out[name] = (event, message.document.pdf, normal(pdf_text(message.document.pdf)))
+        out[name] = (event, message.document.pdf, plain(pdf_text(message.document.pdf)))
     return out
 
 
@@ -110,7 +95,7 @@ def test_decisions_state_reasons_and_every_appeal_mention(rendered, name: str) -
     d = event.payload
     assert isinstance(d, Decision)
     for reason in [*d.reasons_in_fact, *d.reasons_in_law, *d.legal_basis]:
-        assert normal(reason) in text
+        assert plain(reason) in text
     appeal = d.appeal
     assert appeal.court.name in text
     assert appeal.court.address.street in text and appeal.court.address.postcode in text
