@@ -59,15 +59,6 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for proc in procs:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
 def test_the_api_is_healthy_when_it_answers_with_its_database_and_redis(
     tmp_path: Path, started: list[subprocess.Popen[bytes]], redis_url: str
 ) -> None:

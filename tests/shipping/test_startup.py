@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,24 +50,15 @@ def _answers(url: str) -> bool:
     return True
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def test_serve_stays_on_loopback_unless_told_and_the_image_setting_opens_it(
-    tmp_path: Path, serve: list[subprocess.Popen[bytes]]
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
     outward = _outward_address()
     closed, opened = free_port(), free_port()
-    serve.append(subprocess.Popen([*COMMS, "serve", "--port", str(closed)], env=_env(tmp_path)))
+    started.append(subprocess.Popen([*COMMS, "serve", "--port", str(closed)], env=_env(tmp_path)))
     # What the image sets (Dockerfile): COMMS_API_HOST and COMMS_API_PORT, no command-line option.
     env = _env(tmp_path, COMMS_API_HOST="0.0.0.0", COMMS_API_PORT=str(opened))
-    serve.append(subprocess.Popen([*COMMS, "serve"], env=env))
+    started.append(subprocess.Popen([*COMMS, "serve"], env=env))
     wait_for(lambda: _answers(f"http://127.0.0.1:{closed}/health"), 60, "the default API")
     wait_for(lambda: _answers(f"http://{outward}:{opened}/health"), 60, "the image's API")
     assert not _answers(f"http://{outward}:{closed}/health")
