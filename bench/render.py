@@ -414,8 +414,8 @@ def run_levers(letters: list[AnyEvent], rounds: int) -> None:
     import pydyf
     import weasyprint
 
-    from comms.compose import CATALOGUE
     from comms.compose.weasy import PdfRenderer
+    from comms.doctypes import DOC_TYPES
     from comms.payment import epc_qr
 
     pdf = PdfRenderer(SHARED, LAYOUT)  # the real one: its parsed styles and fonts are reused
@@ -424,7 +424,7 @@ def run_levers(letters: list[AnyEvent], rounds: int) -> None:
     htmls = [composer.render_texts(e, issued_on=ISSUED).letter_html for e in letters]
 
     def svg_qr(html: str, event: AnyEvent) -> str:
-        payable = CATALOGUE[event.type].payable(event)
+        payable = DOC_TYPES[event.type].payable(event)
         if payable is None:
             return html
         qr = epc_qr(

@@ -20,11 +20,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from comms.api.auth import Principal, require, require_page
 from comms.app import App, working_composer
-from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import check_templates, static_problems
 from comms.compose.checks.problems import Problem
 from comms.compose.checks.rendering import SampleRenderer
 from comms.compose.preview import pair, preview
+from comms.doctypes import DOC_TYPES
 from comms.errors import InvalidEvent
 from comms.events import parse_event
 from comms.models import Language, today_in_brussels
@@ -128,7 +128,7 @@ def concerns(problem: Problem, doc_type: str) -> bool:
 def index(request: Request, who: Staff) -> HTMLResponse:
     s = studio(request)
     problems = s.problems()
-    working = working_versions(s.templates_dir, CATALOGUE)
+    working = working_versions(s.templates_dir, DOC_TYPES)
     live = s.store.publications.live_versions()
     rows = [
         {
@@ -139,7 +139,7 @@ def index(request: Request, who: Staff) -> HTMLResponse:
                 for lang in Language
             ],
         }
-        for t in CATALOGUE
+        for t in DOC_TYPES
     ]
     return page("index.html", who=who, rows=rows, problems=problems, token=s.token())
 
@@ -267,7 +267,7 @@ def preview_pasted(request: Request, who: StaffPost, event: Annotated[str, Form(
 
 @router.get("/{doc_type}", response_class=HTMLResponse)
 def preview_sample(request: Request, doc_type: str, who: Staff, sample: str = "") -> HTMLResponse:
-    if doc_type not in CATALOGUE:
+    if doc_type not in DOC_TYPES:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such document type")
     s = studio(request)
     samples = all_samples()

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from comms.app import working_composer
 from comms.cli.console import console, err
-from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import CheckReport, check_templates
+from comms.doctypes import DOC_TYPES
 from comms.models import Language
 from comms.settings import load_settings
 from comms.templates_store import Publication, PublishingRefused, TemplateStore, UnknownVersion
@@ -194,8 +194,8 @@ def history(
     doc_type: Annotated[str, typer.Argument(help="Document type, e.g. decision.")],
 ) -> None:
     """Every published version of a document type, with who asked, who approved, and when."""
-    if doc_type not in CATALOGUE:
-        _err(f"Unknown document type {doc_type!r}; known: {', '.join(CATALOGUE)}.")
+    if doc_type not in DOC_TYPES:
+        _err(f"Unknown document type {doc_type!r}; known: {', '.join(DOC_TYPES)}.")
         raise typer.Exit(1)
     settings = load_settings()
     with TemplateStore.from_settings(settings) as store:
@@ -248,7 +248,7 @@ def status() -> None:
     with TemplateStore.from_settings(settings) as store:
         live = store.publications.live_versions()
         pending = [p for p in store.publications.history() if p.state.value == "pending"]
-    working = working_versions(settings.templates_dir, CATALOGUE)
+    working = working_versions(settings.templates_dir, DOC_TYPES)
     table = Table(title="Templates: working copy and approved versions")
     for col in ("type", "lang", "working copy", "approved (live)", "state"):
         table.add_column(col)

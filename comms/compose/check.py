@@ -18,7 +18,6 @@ from typing import Any
 
 from jinja2 import Environment
 
-from comms.compose.catalogue import CATALOGUE
 from comms.compose.checks.fields import field_problems
 from comms.compose.checks.problems import Kind, Problem, sort_problems
 from comms.compose.checks.remote import remote_problems
@@ -27,6 +26,7 @@ from comms.compose.checks.required import mention_problems
 from comms.compose.checks.structure import structure_problems
 from comms.compose.composer import Composer
 from comms.compose.environment import build_environment
+from comms.doctypes import DOC_TYPES
 from comms.models import Language, today_in_brussels
 from comms.samples import all_samples
 
@@ -50,11 +50,11 @@ def _environments(templates_dir: Path) -> dict[Language, Environment]:
 
 
 def _types(doc_types: Iterable[str] | None) -> list[str]:
-    chosen = list(CATALOGUE) if doc_types is None else list(doc_types)
-    unknown = [t for t in chosen if t not in CATALOGUE]
+    chosen = list(DOC_TYPES) if doc_types is None else list(doc_types)
+    unknown = [t for t in chosen if t not in DOC_TYPES]
     if unknown:
         raise ValueError(
-            f"unknown document type(s): {', '.join(unknown)}; known: {', '.join(CATALOGUE)}"
+            f"unknown document type(s): {', '.join(unknown)}; known: {', '.join(DOC_TYPES)}"
         )
     return chosen
 

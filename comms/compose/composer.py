@@ -16,7 +16,7 @@ from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, Undefin
 from jinja2.exceptions import SecurityError
 
 from comms.coherence import letter as coherence
-from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES, DocType, Payable
+from comms.compose.catalogue import TEMPLATE_FILES
 from comms.compose.environment import (
     MAX_TEXT_CHARS,
     BoundedEnvironment,
@@ -28,6 +28,7 @@ from comms.compose.mentions import missing_mentions
 from comms.compose.pdf import DeferredPdf, PdfMaker, WindowLayout, renderer_version
 from comms.compose.remote import remote_resources, would_fetch
 from comms.compose.versions import template_files, template_version
+from comms.doctypes import DOC_TYPES, DocType, Payable
 from comms.errors import MissingMention, MissingTemplate, RemoteContent, RenderRefused
 from comms.events import AnyEvent
 from comms.models import Document, Language, Message, today_in_brussels
@@ -135,7 +136,7 @@ class Composer:
 
     def context(self, event: AnyEvent, issued_on: date) -> dict[str, Any]:
         """What templates see (docs/templates.md): plain data, no model methods."""
-        doc_type = CATALOGUE[event.type]
+        doc_type = DOC_TYPES[event.type]
         language = event.recipient.language
         payments = [_payment_block(p) for p in doc_type.payables(event)]
         dumped = event.model_dump(mode="python")
@@ -235,7 +236,7 @@ class Composer:
     @staticmethod
     def _doc_type(event: AnyEvent) -> DocType:
         try:
-            return CATALOGUE[event.type]
+            return DOC_TYPES[event.type]
         except KeyError:
             raise RenderRefused(f"unknown document type {event.type!r}") from None
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from comms.compose.catalogue import CATALOGUE
 from comms.compose.check import CheckReport
 from comms.compose.composer import Composer
 from comms.compose.versions import template_version
+from comms.doctypes import DOC_TYPES
 from comms.models import Language
 from comms.templates_store.publications import Item, Publication, PublishingRefused
 from comms.templates_store.store import TemplateStore
@@ -65,8 +65,8 @@ def publish(
     note: str | None = None,
 ) -> Filed:
     """Checks a frozen copy; stores and requests only the (type, language) pairs that changed."""
-    types = list(CATALOGUE) if doc_types is None else list(doc_types)
-    unknown = [t for t in types if t not in CATALOGUE]
+    types = list(DOC_TYPES) if doc_types is None else list(doc_types)
+    unknown = [t for t in types if t not in DOC_TYPES]
     if unknown:
         raise PublishingRefused(f"unknown document type(s): {', '.join(unknown)}")
     frozen = Path(tempfile.mkdtemp(prefix="comms-publish-"))

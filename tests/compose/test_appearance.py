@@ -9,7 +9,8 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from comms.compose import CATALOGUE, Composer
+from comms.compose import Composer
+from comms.doctypes import DOC_TYPES
 from comms.events import AnyEvent, parse_event
 from comms.payment import epc_qr
 from comms.samples import all_samples
@@ -95,7 +96,7 @@ def before_issue_7(composer: Composer, event: AnyEvent) -> bytes:
     # The QR code as an SVG, as before, in letters with one payment block; letters with one
     # block per debt keep their bitmaps (at some page offsets a bitmap and a vector differ by
     # more than anti-aliasing), so for them only the letterhead is compared.
-    payable = CATALOGUE[event.type].payable(event)
+    payable = DOC_TYPES[event.type].payable(event)
     if payable is not None:
         qr = epc_qr(
             beneficiary=payable.payment.beneficiary,

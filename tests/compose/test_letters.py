@@ -10,7 +10,7 @@ import pypdfium2
 import pytest
 from babel.dates import format_date
 
-from comms.compose import CATALOGUE
+from comms.doctypes import DOC_TYPES
 from comms.doctypes.decision import Decision
 from comms.events import AnyEvent, CompanyRecipient, parse_event
 from comms.identifiers import format_iban
@@ -39,7 +39,7 @@ def test_letter_names_the_recipient_and_is_dated_in_its_locale(rendered, name: s
     assert event.recipient.name in text
     assert event.recipient.address.municipality in text
     assert format_date(ISSUED, "long", locale=f"{lang}_BE") in text
-    assert CATALOGUE[event.type].reference(event) in text  # the one number to quote (issue 16 §6)
+    assert DOC_TYPES[event.type].reference(event) in text  # the one number to quote (issue 16 §6)
     if isinstance(event.recipient, CompanyRecipient):
         assert "0852.093.431" in text or "0474.028.805" in text
     else:
@@ -52,7 +52,7 @@ def test_letter_names_the_recipient_and_is_dated_in_its_locale(rendered, name: s
 
 
 # Every letter with a payment block: one, or one per debt (reminders, formal notices: domain §2).
-PAYABLE = [n for n, raw in SAMPLES if CATALOGUE[raw["type"]].payables(parse_event(raw))]
+PAYABLE = [n for n, raw in SAMPLES if DOC_TYPES[raw["type"]].payables(parse_event(raw))]
 
 
 @pytest.mark.parametrize("name", PAYABLE)
@@ -61,7 +61,7 @@ def test_payable_letters_carry_amount_due_date_iban_and_structured_communication
 ) -> None:
     event, _, text = rendered[name]
     lang = event.recipient.language.value
-    for payable in CATALOGUE[event.type].payables(event):
+    for payable in DOC_TYPES[event.type].payables(event):
         assert money(payable.amount, lang) in text
         assert format_date(payable.due_date, "long", locale=f"{lang}_BE") in text
         assert format_iban(payable.payment.iban) in text
@@ -71,7 +71,7 @@ def test_payable_letters_carry_amount_due_date_iban_and_structured_communication
 @pytest.mark.parametrize("name", PAYABLE)
 def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, name: str) -> None:
     event, pdf, _ = rendered[name]
-    payables = CATALOGUE[event.type].payables(event)
+    payables = DOC_TYPES[event.type].payables(event)
     found = qr_codes(pdf)
     assert len(found) == len(payables)  # one code per payment block, each for its own debt
     for code in found:
@@ -148,7 +148,7 @@ def test_a_recovery_decision_tells_how_and_by_when_to_repay(
 def test_a_refusal_has_nothing_to_pay(rendered) -> None:
     for name in ("decision-nl", "decision-fr"):
         event, pdf, text = rendered[name]
-        assert CATALOGUE["decision"].payable(event) is None
+        assert DOC_TYPES["decision"].payable(event) is None
         assert qr_codes(pdf) == [] and "+++" not in text
 
 

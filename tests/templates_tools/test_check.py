@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.compose import CATALOGUE, Composer
+from comms.compose import Composer
 from comms.compose.check import Kind, Problem, static_problems
 from comms.compose.checks.shapes import (
     EVENT_FIELDS,
@@ -17,6 +17,7 @@ from comms.compose.checks.shapes import (
     context_shapes,
     has_payment,
 )
+from comms.doctypes import DOC_TYPES
 from comms.events import parse_event
 from comms.samples import all_samples, load_sample
 from comms.settings import REPO_ROOT
@@ -166,7 +167,7 @@ def test_recovery_mentions_are_required_because_a_sample_is_a_recovery(
     assert p.file == "nl/decision/letter.html" and "recovery-waiver" in p.what
 
 
-@pytest.mark.parametrize("doc_type", [t for t in CATALOGUE if has_payment(t)])
+@pytest.mark.parametrize("doc_type", [t for t in DOC_TYPES if has_payment(t)])
 def test_payable_notices_must_hold_the_payment_block(templates_copy: Path, doc_type: str) -> None:
     edit(
         templates_copy / "fr" / doc_type / "letter.html", '{% include "_common/payment.html" %}', ""

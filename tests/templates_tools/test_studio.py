@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from comms.api import create_api
 from comms.api.auth import token_digest
 from comms.app import build_app
-from comms.compose import CATALOGUE
+from comms.doctypes import DOC_TYPES
 from comms.samples import all_samples, load_sample
 from comms.settings import ApiUser, Settings
 from tests.fakes import StubPdf
@@ -63,9 +63,9 @@ def test_the_index_lists_every_type_in_both_languages_under_a_strict_policy(
     assert page.status_code == 200
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src 'self'" in policy
-    for doc_type in CATALOGUE:
+    for doc_type in DOC_TYPES:
         assert f'href="/studio/{doc_type}"' in page.text
-    assert page.text.count("never published") == 2 * len(CATALOGUE)
+    assert page.text.count("never published") == 2 * len(DOC_TYPES)
     assert 'id="no-problems"' in page.text
 
 

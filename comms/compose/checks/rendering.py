@@ -13,12 +13,12 @@ from typing import Any
 
 from tinyhtml5.parser import HTMLParser  # type: ignore[import-untyped]
 
-from comms.compose.catalogue import CATALOGUE
 from comms.compose.checks.problems import Kind, Problem
 from comms.compose.checks.remote import REMOTE_TODO
 from comms.compose.checks.structure import LANGUAGE_NAMES
 from comms.compose.composer import Composer, Rendered
 from comms.compose.environment import build_environment
+from comms.doctypes import DOC_TYPES
 from comms.errors import InvalidEvent, MissingMention, RemoteContent, RenderRefused
 from comms.events import AnyEvent, parse_event
 from comms.models import Language
@@ -251,7 +251,7 @@ def render_problems(
             made += trial.pdf is not None
     problems = [finding.for_samples(names) for finding, names in grouped.items()]
     for doc_type in sorted(wanted - covered):
-        if doc_type in CATALOGUE:
+        if doc_type in DOC_TYPES:
             problems.append(
                 Problem(
                     f"samples/{doc_type}",

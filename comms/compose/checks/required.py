@@ -15,9 +15,9 @@ from typing import Any
 
 from jinja2 import Environment, TemplateNotFound, TemplateSyntaxError, nodes
 
-from comms.compose.catalogue import CATALOGUE, PAYMENT_MENTIONS
 from comms.compose.checks.problems import Kind, Problem
 from comms.compose.checks.shapes import has_payment
+from comms.doctypes import DOC_TYPES, PAYMENT_MENTIONS
 from comms.errors import InvalidEvent
 from comms.events import parse_event
 from comms.models import Language
@@ -28,7 +28,7 @@ LETTER = "letter.html"
 
 def required_marks(doc_type: str, samples: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     """The type's own marks, the payment block if it has a payment, and what any sample needs."""
-    kind = CATALOGUE[doc_type]
+    kind = DOC_TYPES[doc_type]
     needed = list(kind.mentions)
     if has_payment(doc_type):
         needed += PAYMENT_MENTIONS

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
 
-from comms.compose.catalogue import CATALOGUE, TEMPLATE_FILES
+from comms.compose.catalogue import TEMPLATE_FILES
 from comms.compose.checks.problems import Kind, Problem
+from comms.doctypes import DOC_TYPES
 from comms.models import Language
 
 TEMPLATE_SUFFIXES = (".html", ".txt")
@@ -111,7 +112,7 @@ def structure_problems(
                 )
     for lang in Language:
         for folder in sorted({name.split("/")[0] for name in files[lang] if "/" in name}):
-            if folder != "_common" and folder not in CATALOGUE:
+            if folder != "_common" and folder not in DOC_TYPES:
                 problems.append(
                     Problem(
                         f"{lang.value}/{folder}",
