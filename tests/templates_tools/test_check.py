@@ -151,6 +151,22 @@ def test_a_syntax_error_gives_the_line_and_plain_words(templates_copy: Path) -> 
     assert "{% endif %}" in p.todo
 
 
+def test_an_edit_is_read_again_and_an_undone_edit_passes_again(templates_copy: Path) -> None:
+    """Staff check, break, check, mend, check in one studio session: each check sees the file now."""
+    letter = templates_copy / "nl" / "formal_notice" / "letter.html"
+    text = letter.read_text(encoding="utf-8")
+    assert static_problems(templates_copy) == []
+    letter.write_text(text.replace("{% endif %}", "", 1), encoding="utf-8")
+    assert [p.file for p in only(static_problems(templates_copy), Kind.SYNTAX)] == [
+        "nl/formal_notice/letter.html"
+    ]
+    assert [p.file for p in only(static_problems(templates_copy), Kind.SYNTAX)] == [
+        "nl/formal_notice/letter.html"
+    ]
+    letter.write_text(text, encoding="utf-8")
+    assert static_problems(templates_copy) == []
+
+
 def test_decisions_must_hold_every_appeal_mention_in_both_languages(templates_copy: Path) -> None:
     appeal = templates_copy / "fr" / "_common" / "appeal.html"
     edit(appeal, 'data-mention="art-1017"', "")

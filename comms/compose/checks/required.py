@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, TemplateNotFound, TemplateSyntaxError, nodes
 
+from comms.compose.checks import parsing
 from comms.compose.checks.problems import Kind, Problem
 from comms.compose.checks.shapes import has_payment
 from comms.doctypes import DOC_TYPES, PAYMENT_MENTIONS
@@ -55,7 +56,7 @@ def marks_in(env: Environment, templates_dir: Path, name: str) -> dict[str, tupl
         seen.add(current)
         try:
             source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
-            tree = env.parse(source)
+            tree = parsing.parse(env, source, current, filename)
         except (TemplateNotFound, TemplateSyntaxError):
             continue  # reported by the structure check
         shown = Path(filename or current).resolve().relative_to(root).as_posix()

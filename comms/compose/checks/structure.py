@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from comms.compose.catalogue import TEMPLATE_FILES
+from comms.compose.checks import parsing
 from comms.compose.checks.problems import Kind, Problem
 from comms.doctypes import DOC_TYPES
 from comms.models import Language
@@ -54,7 +55,7 @@ def parse(env: Environment, path: Path, shown: str) -> tuple[nodes.Template | No
             )
         ]
     try:
-        return env.parse(source, shown, str(path)), []
+        return parsing.parse(env, source, shown, str(path)), []
     except TemplateSyntaxError as exc:
         return None, [
             Problem(

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, TemplateNotFound, TemplateSyntaxError, nodes
 
+from comms.compose.checks import parsing
 from comms.compose.checks.shapes import ANY, Shape
 
 Scope = ChainMap[str, Shape]
@@ -58,7 +59,7 @@ class Walker:
             try:
                 source, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
                 relative = Path(filename or name).resolve().relative_to(self.root).as_posix()
-                self._trees[name] = (self.env.parse(source, name, filename), relative)
+                self._trees[name] = (parsing.parse(self.env, source, name, filename), relative)
             except (TemplateNotFound, TemplateSyntaxError, ValueError):
                 self._trees[name] = None
         return self._trees[name]

@@ -1,0 +1,56 @@
+"""One parse per template text: every check reads the same files and pieces, for every type and language.
+
+A studio page view, `comms templates check` and every publication run the checks; parsing the same
+text again for each type, each language and each check cost most of their time. The trees are
+shared between checks, which only read them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from jinja2 import Environment, nodes
+
+_KEPT = 512  # trees kept: the real templates are a few dozen files per language
+_trees: OrderedDict[tuple[object, ...], nodes.Template] = OrderedDict()
+_lock = threading.Lock()  # the studio checks in several threads
+
+
+def parse(env: Environment, source: str, name: str | None, filename: str | None) -> nodes.Template:
+    """`env.parse(source, name, filename)`, made once per syntax, text and file name.
+
+    A syntax error is raised each time (it is not kept), with the same message and line.
+    """
+    key = (_syntax(env), source, name, filename)
+    with _lock:
+        tree = _trees.get(key)
+        if tree is not None:
+            _trees.move_to_end(key)
+            return tree
+    tree = env.parse(source, name, filename)
+    with _lock:
+        _trees[key] = tree
+        if len(_trees) > _KEPT:
+            _trees.popitem(last=False)
+    return tree
+
+
+def _syntax(env: Environment) -> tuple[object, ...]:
+    """What decides how a text parses: the delimiters, whitespace options and extensions."""
+    return (
+        type(env),
+        env.block_start_string,
+        env.block_end_string,
+        env.variable_start_string,
+        env.variable_end_string,
+        env.comment_start_string,
+        env.comment_end_string,
+        env.line_statement_prefix,
+        env.line_comment_prefix,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.newline_sequence,
+        env.keep_trailing_newline,
+        tuple(sorted(env.extensions)),
+    )
