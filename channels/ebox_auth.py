@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 import jwt
@@ -31,6 +32,15 @@ AUTH_RETRY_S = 300.0  # a refused client is a configuration problem: give operat
 class _Token:
     value: str
     renew_at: float  # on the clock given to TokenSource
+
+
+@lru_cache(maxsize=4)
+def _rsa_key(pem: bytes, password: bytes | None) -> RSAPrivateKey:
+    """The client key, loaded once per process: loading checks the key, a tenth of a second."""
+    key = load_pem_private_key(pem, password=password)
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError("the eBox client key must be an RSA key (RS256)")
+    return key
 
 
 class TokenSource:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from comms.errors import SettingsProblem
 from comms.settings import Settings
 
@@ -17,12 +19,17 @@ def ebox_private_key(settings: Settings) -> bytes:
             ) from None
     if settings.environment == "production":
         raise SettingsProblem("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
-    from channels.ebox_simulator import generate_key_pair
-
     path = settings.data_dir / "ebox-dev-key.pem"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        private_pem, _ = generate_key_pair()
-        path.write_bytes(private_pem)
+        path.write_bytes(_throwaway_key())
         path.chmod(0o600)
     return path.read_bytes()
+
+
+@cache
+def _throwaway_key() -> bytes:
+    """One development key per process: an RSA key takes a tenth of a second to make."""
+    from channels.ebox_simulator import generate_key_pair
+
+    return generate_key_pair()[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -19,8 +21,12 @@ def generate_key_pair() -> tuple[bytes, bytes]:
     return private_pem, public_key_of(private_pem)
 
 
+@lru_cache(maxsize=8)
 def public_key_of(private_pem: bytes, password: bytes | None = None) -> bytes:
-    """The public half, for a simulator that must accept a key read from disk."""
+    """The public half, for a simulator that must accept a key read from disk.
+
+    Kept per key: loading checks the RSA key, which takes a tenth of a second.
+    """
     key = serialization.load_pem_private_key(private_pem, password=password)
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
