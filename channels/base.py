@@ -4,10 +4,12 @@ what next; and read back what became of it (bounces, eBox read statuses, the pri
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self, runtime_checkable
@@ -16,6 +18,18 @@ from typing import Any, Literal, NamedTuple, Protocol, Self, runtime_checkable
 ChannelState = Literal[
     "dispatched", "delivered", "published_no_id", "read", "bounced", "returned", "failed"
 ]
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verification, built once per process: loading the CA bundle takes 60 ms.
+
+    A context holds the trust store and settings, not connections: clients that must not share
+    connections (one per webhook endpoint) may still share it; each checks its own host name.
+    """
+    import httpx  # only the adapters that speak HTTP need it, not every process that imports this
+
+    return httpx.create_ssl_context()
 
 
 class TransientError(Exception):

@@ -21,6 +21,7 @@ from channels.base import (
     StatusQuery,
     StatusUpdate,
     TransientError,
+    tls_context,
 )
 from channels.ebox_answers import (
     PREFERENCES,
@@ -147,7 +148,9 @@ class EboxChannel(BaseChannel):
 
     async def open(self) -> None:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._http = httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, verify=tls_context()
+            )
 
     async def close(self) -> None:
         if self._http is not None:

@@ -18,6 +18,7 @@ import httpx
 import structlog
 from standardwebhooks.webhooks import Webhook
 
+from channels.base import tls_context
 from comms.webhooks.addresses import ForbiddenTarget, Target, pin
 from comms.webhooks.store import DEAD, Endpoint, OutboxMessage, WebhookStore
 
@@ -130,7 +131,10 @@ class Dispatcher:
         """One client per endpoint and turn: its pooled connections (and their TLS, checked for
         this endpoint's name) are never lent to another endpoint behind the same address."""
         return httpx.AsyncClient(
-            timeout=self._tuning.timeout_s, transport=self._transport, follow_redirects=False
+            timeout=self._tuning.timeout_s,
+            transport=self._transport,
+            follow_redirects=False,
+            verify=tls_context(),
         )
 
     async def _pinned(self, endpoint: Endpoint) -> Target | None:

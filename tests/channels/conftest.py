@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pypdf import PdfWriter
 
@@ -16,6 +15,7 @@ from channels.base import Attachment, ChannelAddress, Outgoing
 from channels.ebox import EboxChannel
 from channels.ebox_simulator import SimulatorServer, create_app, generate_key_pair
 from channels.smtp_sink import SmtpSink
+from tests.net import HTTP
 
 # Valid identifiers only (domain §1): the numbers printed in the eBox documentation fail mod 97.
 SSIN_19XX = "85073003328"
@@ -100,7 +100,7 @@ def ebox_server(ebox_keys: tuple[bytes, bytes]) -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def ebox_sim(ebox_server: SimulatorServer) -> SimulatorServer:
-    httpx.post(ebox_server.base_url + "/_sim/reset").raise_for_status()
+    HTTP.post(ebox_server.base_url + "/_sim/reset").raise_for_status()
     return ebox_server
 
 

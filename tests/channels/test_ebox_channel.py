@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from channels.base import Outgoing, PermanentError, StatusQuery, StatusUpdate, TransientError
 from channels.ebox import IDEMPOTENCY_NAMESPACE, EboxChannel
 from channels.ebox_simulator import SimulatorServer, generate_key_pair
+from tests.net import HTTP
 
 # Valid identifiers only (domain §1); SSIN_20XX is configured as NO_DIGITAL_USER in conftest.
 SSIN_19XX = "85073003328"
@@ -23,11 +23,11 @@ KBO_CLIENT = "0852093431"
 
 
 def sim_post(sim: SimulatorServer, path: str, json: Any = None) -> None:
-    httpx.post(sim.base_url + path, json=json).raise_for_status()
+    HTTP.post(sim.base_url + path, json=json).raise_for_status()
 
 
 def sim_messages(sim: SimulatorServer) -> list[dict[str, Any]]:
-    answer: list[dict[str, Any]] = httpx.get(sim.base_url + "/_sim/messages").json()
+    answer: list[dict[str, Any]] = HTTP.get(sim.base_url + "/_sim/messages").json()
     return answer
 
 

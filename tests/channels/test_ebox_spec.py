@@ -46,6 +46,7 @@ from tests.channels.conftest import (
     SSIN_19XX,
     SSIN_20XX,
 )
+from tests.net import HTTP
 
 KBO = r"^[0-1][0-9]{9}$"  # REST MessageToPublish.senderOrganizationId.pattern
 SSIN = r"^[0-9]{11}$"
@@ -274,7 +275,7 @@ def multipart(request: httpx.Request) -> dict[str, tuple[str | None, str, bytes]
 
 
 def mark_read(sim: SimulatorServer, message_id: str) -> None:
-    httpx.post(f"{sim.base_url}/_sim/read/{message_id}").raise_for_status()
+    HTTP.post(f"{sim.base_url}/_sim/read/{message_id}").raise_for_status()
 
 
 def check_exchange(version: str, exchange: Exchange) -> str:

@@ -32,7 +32,7 @@ from comms.ledger import Ledger
 from comms.ledger.schema import entries
 from comms.samples import load_sample
 from comms.settings import Settings, load_settings
-from tests.net import free_port
+from tests.net import HTTP, free_port
 
 REDIS_HOST = "127.0.0.1:6379"
 CLAIMS_DB = 8  # holds `comms:test:db:<n>` claims, nothing else
@@ -232,7 +232,7 @@ class Stack:
         def answers() -> bool:
             assert proc.alive(), f"comms serve exited:\n{proc.tail()}"
             try:
-                return httpx.get(self.api_url + "/health", timeout=2).status_code == 200
+                return HTTP.get(self.api_url + "/health", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -283,12 +283,10 @@ class Stack:
 
     def post(self, raw: dict[str, Any] | str) -> httpx.Response:
         body = raw if isinstance(raw, str) else json.dumps(raw)
-        return httpx.post(
-            self.api_url + "/events", content=body, headers=self.headers(), timeout=30
-        )
+        return HTTP.post(self.api_url + "/events", content=body, headers=self.headers(), timeout=30)
 
     def get_status(self, event_id: str) -> dict[str, Any]:
-        r = httpx.get(f"{self.api_url}/events/{event_id}", headers=self.headers(), timeout=10)
+        r = HTTP.get(f"{self.api_url}/events/{event_id}", headers=self.headers(), timeout=10)
         r.raise_for_status()
         body: dict[str, Any] = r.json()
         return body

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.net import free_port
+from tests.net import HTTP, free_port
 from tests.service.conftest import PERSONAL, WORKERS_B, Stack, event, wait_for
 
 # Real processes on a shared machine: pytest's default 300 s per test is too tight under load.
@@ -55,7 +54,7 @@ def test_smtp_4xx_is_retried_until_it_recovers_and_5xx_falls_back_to_post(stack:
         "post": "dispatched",
     }
     # The worker's own Prometheus endpoint: render and send latency, deliveries, retries.
-    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    metrics = HTTP.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     assert 'comms_render_seconds_count{type="contribution_notice"} 2.0' in metrics
     assert 'comms_deliveries_total{channel="post",state="dispatched"} 1.0' in metrics
     assert 'comms_send_seconds_count{channel="email",outcome="transient"}' in metrics

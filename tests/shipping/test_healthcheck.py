@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from comms.settings import REPO_ROOT
-from tests.net import free_port
+from tests.net import HTTP, free_port
 from tests.redisserver import start_redis
 from tests.service.conftest import wait_for
 
@@ -77,7 +77,7 @@ def test_the_api_is_healthy_when_it_answers_with_its_database_and_redis(
 
     def answers_503() -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{away_port}/health", timeout=10).status_code == 503
+            return HTTP.get(f"http://127.0.0.1:{away_port}/health", timeout=10).status_code == 503
         except httpx.TransportError:
             return False
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.net import free_port
+from tests.net import HTTP, free_port
 from tests.redisserver import start_redis
 from tests.service.conftest import wait_for
 
@@ -44,7 +44,7 @@ def _outward_address() -> str:
 
 def _answers(url: str) -> bool:
     try:
-        httpx.get(url, timeout=2.0)
+        HTTP.get(url, timeout=2.0)
     except httpx.TransportError:
         return False
     return True

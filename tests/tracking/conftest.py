@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 
 from channels.post import PostChannel
@@ -22,6 +21,7 @@ from comms.pipeline import Outcome
 from comms.samples import load_sample
 from comms.settings import Settings
 from tests.fakes import StubPdf
+from tests.net import HTTP
 
 ISSUED = date(2027, 1, 4)
 NO_DIGITAL_USER = "0474028805"  # the French sample company: published, but it never looks
@@ -63,11 +63,11 @@ class Rig:
         return next(d.communication_id for d in outcome.deliveries if d.channel is channel)
 
     def mark_read(self, message_id: str) -> None:
-        httpx.post(f"{self.emb.ebox.base_url}/_sim/read/{message_id}").raise_for_status()
+        HTTP.post(f"{self.emb.ebox.base_url}/_sim/read/{message_id}").raise_for_status()
 
     def set_preference(self, enterprise_number: str, *, exclusively_ebox: bool) -> None:
         """What the federation answers for this company from now on."""
-        answer = httpx.put(
+        answer = HTTP.put(
             f"{self.emb.ebox.base_url}/_sim/preferences/{enterprise_number}",
             json={"exclusivelyEbox": exclusively_ebox},
         )
@@ -75,7 +75,7 @@ class Rig:
 
     def fail_ebox(self, status: int, *, count: int) -> None:
         """The simulator answers `status` to the next `count` calls."""
-        answer = httpx.post(
+        answer = HTTP.post(
             f"{self.emb.ebox.base_url}/_sim/fail", json={"status": status, "count": count}
         )
         answer.raise_for_status()

@@ -21,7 +21,7 @@ from comms.models import ChannelName, Status
 from comms.samples import load_sample
 from comms.settings import load_settings
 from tests.commands import COMMS_ARGV, comms, process_env
-from tests.net import free_port
+from tests.net import HTTP, free_port
 
 FIXTURES = Path(__file__).parent.parent / "channels" / "fixtures" / "dsn"
 FIXTURE_CID = "5d1c0b7a9e3f4a2b8c6d0e1f2a3b4c5d"
@@ -184,7 +184,7 @@ def test_the_ebox_simulator_command_serves_until_stopped(tmp_path: Path) -> None
         deadline = time.monotonic() + 60
         while True:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/_sim/messages", timeout=2)
+                answer = HTTP.get(f"http://127.0.0.1:{port}/_sim/messages", timeout=2)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or simulator.poll() is not None:
