@@ -45,7 +45,8 @@ def qr_codes(pdf: bytes) -> list[str]:
     """The text of every QR code on the letter's pages, page by page."""
     found: list[str] = []
     for page in pypdfium2.PdfDocument(io.BytesIO(pdf)):
-        found += qr_texts(page.render(scale=4).to_pil())
+        # 144 dpi, less than a phone's photo of the page: a code printed too small fails here first.
+        found += qr_texts(page.render(scale=2).to_pil())
     return found
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from comms.compose import Composer
 from comms.doctypes import DOC_TYPES
@@ -40,13 +41,29 @@ def pages(pdf: bytes) -> list[Image.Image]:
     ]
 
 
+def around(
+    image: Image.Image, pick: Callable[[Image.Image, Image.Image], Image.Image]
+) -> Image.Image:
+    """Each pixel made the darkest (`ImageChops.darker`) or lightest of its 3×3 neighbourhood.
+
+    What `ImageFilter.MinFilter(3)` and `MaxFilter(3)` give, in row and column passes of whole-image
+    operations (a fifth of their time); the page is padded with paper white, as its margins are.
+    """
+    padded = ImageOps.expand(image, border=1, fill=255)
+    for dx, dy in ((1, 0), (-1, 0)):
+        padded = pick(padded, ImageChops.offset(padded, dx, dy))
+    for dx, dy in ((0, 1), (0, -1)):
+        padded = pick(padded, ImageChops.offset(padded, dx, dy))
+    return padded.crop((1, 1, image.width + 1, image.height + 1))
+
+
 def pixels_off(a: Image.Image, b: Image.Image) -> int:
     """Pixels of `b` darker or lighter than every pixel around the same place in `a`.
 
     Anti-aliasing moves an edge by less than a pixel, so it stays inside the 3×3 range; a moved,
     missing or changed glyph does not.
     """
-    low, high = a.filter(ImageFilter.MinFilter(3)), a.filter(ImageFilter.MaxFilter(3))
+    low, high = around(a, ImageChops.darker), around(a, ImageChops.lighter)
     outside = ImageChops.lighter(ImageChops.subtract(b, high), ImageChops.subtract(low, b))
     return sum(outside.histogram()[TOLERANCE:])
 
