@@ -1,4 +1,4 @@
-"""Shared test data and helpers; a plain module, so spawned worker processes can import it."""
+"""Shared test data and helpers; a plain module, so worker processes started by tests can import it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Code run in child processes (spawned, so each builds its own engine as a real worker does)."""
+"""Code run in child processes; each builds its own engine, as a real worker does."""
 
 from __future__ import annotations
 
