@@ -18,11 +18,12 @@ _lock = threading.Lock()  # the studio checks in several threads
 
 
 def parse(env: Environment, source: str, name: str | None, filename: str | None) -> nodes.Template:
-    """`env.parse(source, name, filename)`, made once per syntax, text and file name.
+    """`env.parse(source, name, filename)`, made once per syntax and text.
 
-    A syntax error is raised each time (it is not kept), with the same message and line.
+    The tree holds neither name nor file name (only errors do), so copies of the same template
+    elsewhere share it. A syntax error is raised each time (it is not kept), naming this file.
     """
-    key = (_syntax(env), source, name, filename)
+    key = (_syntax(env), source)
     with _lock:
         tree = _trees.get(key)
         if tree is not None:
