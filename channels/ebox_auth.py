@@ -57,10 +57,7 @@ class TokenSource:
         audience: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        key = load_pem_private_key(private_key_pem, password=private_key_password)
-        if not isinstance(key, RSAPrivateKey):
-            raise ValueError("the eBox client key must be an RSA key (RS256)")
-        self._key = key
+        self._key = _rsa_key(private_key_pem, private_key_password)
         self._token_url = token_url
         self._client_id = client_id
         self._key_id = key_id
