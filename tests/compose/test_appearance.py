@@ -90,6 +90,19 @@ def image_boxes(pdf: bytes) -> list[list[tuple[float, float, float, float]]]:
     return boxes
 
 
+def codes_in(page: Image.Image, boxes: list[tuple[float, float, float, float]]) -> list[str]:
+    """What a banking app reads in each image's place, with a quiet zone around it.
+
+    Reading the images' places, not the whole page: a few milliseconds instead of a fifth of a second.
+    """
+    quiet = 12 * SCALE  # px: more than the four modules of white a QR code needs around it
+    return [
+        text
+        for left, top, right, bottom in boxes
+        for text in qr_texts(page.crop((left - quiet, top - quiet, right + quiet, bottom + quiet)))
+    ]
+
+
 def difference(before: bytes, after: bytes) -> list[int]:
     """Pixels off per page, the QR code aside: it must say the same, module for module.
 
@@ -100,7 +113,7 @@ def difference(before: bytes, after: bytes) -> list[int]:
     a, b = pages(before), pages(after)
     assert len(a) == len(b), f"{len(a)} pages before, {len(b)} after"
     for x, y, boxes in zip(a, b, image_boxes(after), strict=True):
-        assert qr_texts(x) == qr_texts(y)
+        assert codes_in(x, boxes) == codes_in(y, boxes)
         for box in boxes:
             ImageDraw.Draw(x).rectangle(box, fill=255)
             ImageDraw.Draw(y).rectangle(box, fill=255)
