@@ -212,7 +212,7 @@ def request_publication(
             make_composer=lambda folder: working_composer(
                 s.settings, templates_dir=folder, pdf=s.pdf
             ),
-            check=lambda composer: check_templates(composer),
+            check=lambda composer, types: check_templates(composer, doc_types=types),
         )
     except CheckFailed as exc:
         found = s.store.publications.history(limit=50)

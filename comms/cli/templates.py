@@ -99,7 +99,7 @@ def publish_command(
                 note=note,
                 doc_types=doc_types,
                 make_composer=lambda folder: working_composer(settings, templates_dir=folder),
-                check=lambda composer: check_templates(composer),
+                check=lambda composer, types: check_templates(composer, doc_types=types),
             )
         except CheckFailed as exc:
             _print_problems(exc.report)

@@ -20,7 +20,7 @@ from comms.models import Language
 from comms.templates_store.publications import Item, Publication, PublishingRefused
 from comms.templates_store.store import TemplateStore
 
-Checker = Callable[[Composer], CheckReport]
+Checker = Callable[[Composer, list[str]], CheckReport]  # the composer, the types to publish
 ComposerFactory = Callable[[Path], Composer]
 
 
@@ -64,7 +64,11 @@ def publish(
     doc_types: Iterable[str] | None = None,
     note: str | None = None,
 ) -> Filed:
-    """Checks a frozen copy; stores and requests only the (type, language) pairs that changed."""
+    """Checks a frozen copy; stores and requests only the (type, language) pairs that changed.
+
+    The check covers the types asked for: the others keep their approved versions, and their
+    letters are checked when they are published.
+    """
     types = list(DOC_TYPES) if doc_types is None else list(doc_types)
     unknown = [t for t in types if t not in DOC_TYPES]
     if unknown:
@@ -73,7 +77,7 @@ def publish(
     try:
         copy = frozen / "templates"
         shutil.copytree(templates_dir, copy, symlinks=True)  # links are refused by the check
-        report = check(make_composer(copy))
+        report = check(make_composer(copy), types)
         if not report.ok:
             raise CheckFailed(report)
         live = store.publications.live_versions()

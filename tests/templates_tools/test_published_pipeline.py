@@ -26,7 +26,9 @@ def _publish_and_approve(store: TemplateStore, templates: Path) -> None:
         templates,
         by="An",
         make_composer=lambda folder: Composer(folder, LAYOUT),
-        check=lambda composer: check_templates(composer, render=False, issued_on=ISSUED),
+        check=lambda composer, types: check_templates(
+            composer, doc_types=types, render=False, issued_on=ISSUED
+        ),
     )
     assert outcome.publication is not None
     store.publications.decide(outcome.publication.id, by="Bart", approve=True)

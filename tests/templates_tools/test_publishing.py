@@ -54,8 +54,8 @@ def ask(
         templates,
         by=by,
         make_composer=lambda folder: Composer(folder, LAYOUT, pdf=render),
-        check=lambda composer: check_templates(
-            composer, issued_on=ISSUED, render=render is not None
+        check=lambda composer, types: check_templates(
+            composer, doc_types=types, issued_on=ISSUED, render=render is not None
         ),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -133,6 +133,18 @@ def test_a_working_copy_that_fails_the_check_is_not_stored_or_asked(
     assert store.publications.history() == []
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(template_blobs)).scalar() == 0
+
+
+def test_a_publication_is_checked_for_the_types_it_publishes(
+    store: TemplateStore, templates_copy: Path
+) -> None:
+    """A broken certificate does not hold back a decision; it is refused when it is published."""
+    edit(templates_copy / "nl" / "tax_certificate" / "letter.html", "data.year }}", "data.yaer }}")
+    p = ask(store, templates_copy, doc_types=["decision"]).publication
+    assert p is not None and {i.doc_type for i in p.items} == {"decision"}
+    with pytest.raises(CheckFailed) as caught:
+        ask(store, templates_copy, doc_types=["tax_certificate"])
+    assert [p.file for p in caught.value.report.problems] == ["nl/tax_certificate/letter.html"]
 
 
 def test_letters_render_from_the_approved_version_never_the_working_copy(
