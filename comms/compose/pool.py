@@ -51,6 +51,8 @@ START_TIMEOUT_S = (
     120.0  # imports, fonts and the warm-up letters; a process slower than this is stuck
 )
 STOP_TIMEOUT_S = 10.0  # a retiring process finishes its last reply well within this
+# The module behind DeferredPdf: the fork server imports it so that no render process has to.
+WEASYPRINT = "comms.compose.weasy"
 WARM_UP_SAMPLES = ("contribution-notice-nl", "contribution-notice-fr")  # both languages' templates
 IN_FLIGHT_PER_PROCESS = 2  # `map` keeps this many letters queued per process, no more
 
@@ -335,7 +337,7 @@ class RenderPool:
             # process costs its warm-up letters, not the imports. Never plain fork: the caller
             # has threads (asyncio's, arq's) that a forked child would inherit half-way.
             self._ctx = multiprocessing.get_context("forkserver")
-            self._ctx.set_forkserver_preload([__name__])
+            self._ctx.set_forkserver_preload([__name__, WEASYPRINT])
         else:
             self._ctx = multiprocessing.get_context("spawn")
         self._tasks: queue.SimpleQueue[tuple[Future[Message], _Task] | None] = queue.SimpleQueue()

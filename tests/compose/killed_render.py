@@ -16,7 +16,7 @@ from typing import Any
 
 from comms.compose.composer import Composer
 from comms.compose.pdf import WindowLayout
-from comms.compose.pool import RenderPool
+from comms.compose.pool import WEASYPRINT, RenderPool
 from comms.events import parse_event
 from comms.logging import configure_logging
 from comms.models import Message
@@ -26,6 +26,7 @@ from comms.settings import load_settings
 SLOW_PREFIX = "slow-"  # only these letters are slow: the warm-up letters are not
 SLOW_S = 2.0  # long enough for the test to kill the parent mid-letter
 STARTED = "slow-letter-started"  # written in the data dir by the render process
+FORKED_WARM = "weasyprint-imported-before-the-fork"  # written if the fork server had imported it
 START_TIMEOUT_S = 60.0  # a loaded machine is slow to start a render process, not this slow
 
 
@@ -33,6 +34,8 @@ class SlowComposer(Composer):
     def __init__(self, templates_dir: Path, layout: WindowLayout, started: Path) -> None:
         super().__init__(templates_dir, layout)
         self.started = started
+        if WEASYPRINT in sys.modules:  # made in the render process, before its first letter
+            (started.parent / FORKED_WARM).touch()
 
     def compose(self, event: Any, *, issued_on: date | None = None) -> Message:
         if event.event_id.startswith(SLOW_PREFIX):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from comms.settings import REPO_ROOT
+from tests.compose.killed_render import FORKED_WARM
 from tests.service.conftest import wait_for
 from tests.service.test_render_processes import alive, descendants
 
@@ -28,6 +29,8 @@ def test_a_killed_workers_render_process_logs_json_lines_only(tmp_path: Path) ->
         assert parent.stdout.readline().strip() == "rendering", log.read_text()
         # Killed mid-letter, not before the render process took it up.
         assert (tmp_path / "var" / "slow-letter-started").exists()
+        # The render process forked with WeasyPrint loaded: a replacement costs no import.
+        assert (tmp_path / "var" / FORKED_WARM).exists()
         helpers = descendants(parent.pid)
         assert helpers
         parent.send_signal(signal.SIGKILL)
