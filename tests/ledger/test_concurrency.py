@@ -21,11 +21,12 @@ JOIN_TIMEOUT_S = 120
 # Separate processes, as workers are: each child builds its own engine and inherits no connection.
 # Forked from a server that has imported the workers' code once, instead of importing it again
 # in every child (a second of CPU each).
+# (A process has one fork server: the first test to start a child sets what it preloads.)
 CTX = multiprocessing.get_context("forkserver")
-CTX.set_forkserver_preload(["tests.ledger.workers"])
 
 
 def _run(target: Any, args_for: list[tuple[Any, ...]]) -> None:
+    CTX.set_forkserver_preload([workers.__name__])
     procs = [CTX.Process(target=target, args=args) for args in args_for]
     for p in procs:
         p.start()
