@@ -26,6 +26,7 @@ def tls_context() -> ssl.SSLContext:
 
     A context holds the trust store and settings, not connections: clients that must not share
     connections (one per webhook endpoint) may still share it; each checks its own host name.
+    httpx sets ALPN on it at every connection: a client with `http2=True` would set it for all.
     """
     import httpx  # only the adapters that speak HTTP need it, not every process that imports this
 

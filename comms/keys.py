@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from functools import cache
+from pathlib import Path
 
 from comms.errors import SettingsProblem
 from comms.settings import Settings
@@ -21,10 +25,25 @@ def ebox_private_key(settings: Settings) -> bytes:
         raise SettingsProblem("COMMS_EBOX_PRIVATE_KEY_PATH must be set in production")
     path = settings.data_dir / "ebox-dev-key.pem"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_throwaway_key())
-        path.chmod(0o600)
+        _write_once(path, _throwaway_key())
     return path.read_bytes()
+
+
+def _write_once(path: Path, content: bytes) -> None:
+    """Writes `content` to `path` unless a process starting beside us did first.
+
+    The file appears whole (linked from a finished private file), readable by its owner only, and
+    the first writer wins: the API and a worker starting together end up with the same key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        os.unlink(draft)
 
 
 @cache

@@ -8,6 +8,7 @@ import httpx
 
 # `httpx.get` and friends build a client, and with it a TLS context (60 ms of CPU), on every call.
 # This one is built once; it keeps no connection, so each call is a fresh one as theirs were.
+# It keeps cookies, and loopback cookies ignore the port: a test that signs in uses its own client.
 HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 

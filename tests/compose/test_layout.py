@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,7 +25,8 @@ RETURN_ADDRESS = {
 
 # The samples are dated 4 January, as the letters of the other sample tests: January reminders carry
 # the 7 % line, the longest of the year. Dated from the run day, the reminder's payment box left
-# 52 mm blank on page 1 from 1 January on; every month of 2027 was checked when it was mended.
+# 52 mm blank on page 1 from 1 January on; every month of 2027 was checked when it was mended, and
+# the payment box is checked in July too.
 def sample(name: str) -> dict[str, Any]:
     return copy.deepcopy(dict(all_samples(ISSUED)[name]))
 
@@ -130,13 +132,21 @@ def test_the_closing_never_stands_on_a_page_of_its_own(
     assert len(before) >= 3, f"page {closing.page} holds {len(before)} line(s) before the closing"
 
 
+SUMMER = date(2027, 7, 5)  # a second season: other quarters, no 7 % line
+
+
 @SAMPLE_READERS
 @pytest.mark.parametrize("name", sorted(all_samples()))
+@pytest.mark.parametrize("issued", [ISSUED, SUMMER], ids=["january", "july"])
 def test_the_payment_box_is_not_pushed_to_the_next_page_leaving_a_gap(
-    sample_letters: SampleLetters, name: str
+    composer: Composer, sample_letters: SampleLetters, name: str, issued: date
 ) -> None:
-    raw = sample(name)
-    lines = text_lines(sample_letters[name][1].document.pdf)
+    if issued == ISSUED:
+        raw = sample(name)
+        lines = text_lines(sample_letters[name][1].document.pdf)
+    else:
+        raw = copy.deepcopy(dict(all_samples(issued)[name]))
+        lines = text_lines(composer.compose(parse_event(raw), issued_on=issued).document.pdf)
     heading = PAYMENT_HEADING[raw["recipient"]["language"]]
     box = next((x for x in lines if x.text == heading), None)
     if box is None or box.page == 1 or body_lines(lines, box.page)[0] != box:

@@ -2,7 +2,8 @@
 
 A studio page view, `comms templates check` and every publication run the checks; parsing the same
 text again for each type, each language and each check cost most of their time. The trees are
-shared between checks, which only read them.
+shared between checks, which only read them: never compile or optimise one (that rewrites it in
+place), and never evaluate with it (it keeps the first environment that parsed it).
 """
 
 from __future__ import annotations
