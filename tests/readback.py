@@ -41,12 +41,15 @@ def qr_texts(image: Image) -> list[str]:
     ]
 
 
-def qr_codes(pdf: bytes) -> list[str]:
-    """The text of every QR code on the letter's pages, page by page."""
+def qr_codes(pdf: bytes, *, scale: float = 2) -> list[str]:
+    """The text of every QR code on the letter's pages, page by page.
+
+    At 144 dpi (scale 2), less than a phone's photo of the page, a code printed too small fails
+    here first. To show there is no code, read closer (`scale=4`, 288 dpi).
+    """
     found: list[str] = []
     for page in pypdfium2.PdfDocument(io.BytesIO(pdf)):
-        # 144 dpi, less than a phone's photo of the page: a code printed too small fails here first.
-        found += qr_texts(page.render(scale=2).to_pil())
+        found += qr_texts(page.render(scale=scale).to_pil())
     return found
 
 
