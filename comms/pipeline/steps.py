@@ -99,7 +99,7 @@ class RouteStep(Step):
 
 
 class Compose(Step):
-    """Render the letter once; on a repeat, reuse the frozen document."""
+    """Render the letter once; on a repeat, reuse the frozen document (a new event has none)."""
 
     name = "compose"
     makes = Composed
@@ -107,9 +107,10 @@ class Compose(Step):
     async def process(self, job: Job) -> Outcome | Composed:
         event = job.event
         issued_on = job.request.issued_on
-        frozen = await asyncio.to_thread(self.s.thaw, await self.s.history(job))
-        if frozen is not None:
-            return Composed(frozen, from_archive=True)
+        if job.need(Admitted).repeat:
+            frozen = await asyncio.to_thread(self.s.thaw, await self.s.history(job))
+            if frozen is not None:
+                return Composed(frozen, from_archive=True)
         try:
             if self.s.render is not None:
                 message = await self.s.render(event, issued_on)

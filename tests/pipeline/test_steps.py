@@ -77,6 +77,7 @@ async def test_each_delivery_step_makes_the_result_the_next_reads(recorded: Reco
     assert first.need(Planned).plan.routes[0].channel is ChannelName.EMAIL
     assert first.need(Dispatched).deliveries == outcome.deliveries
     assert [d.channel for d in outcome.deliveries] == [ChannelName.EMAIL]
+    assert first.history is None  # a new event has no past to read: no query for it
 
     again = Job(Request(event, issued_on=ISSUED))
     repeat = await run_steps(delivery, again)
@@ -84,6 +85,7 @@ async def test_each_delivery_step_makes_the_result_the_next_reads(recorded: Reco
     assert repeat.verdict == "duplicate"
     assert again.need(Admitted) == Admitted(repeat=True)
     assert again.need(Composed).from_archive and again.need(Archived) == Archived(sha, stored=False)
+    assert again.history is not None
     assert len(recorded.sent(ChannelName.EMAIL)) == 1
 
 
