@@ -242,22 +242,27 @@ def build_app(
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
     feedback: FeedbackSources | None = None,
     lookups: Mapping[ChannelName, Channel] | None = None,
+    wrap_composer: Callable[[Renderer], Renderer] | None = None,
 ) -> App:
     """One call builds the whole service; the worker and tests may hand in their own parts.
 
     `lookups`: the adapters themselves, asked for eBox preferences and read statuses, where
     `channels` wraps them (the worker's timed channels); by default `channels`.
+    `wrap_composer`: wraps the composer built here (the worker times it), which shares the
+    ledger's database and its one migration with the template store.
     """
     ledger = build_ledger(settings)
     channels = channels if channels is not None else build_channels(settings)
     lookups = lookups if lookups is not None else channels
+    if composer is None:
+        composer = build_composer(settings, pdf=pdf, ledger=ledger)
+    if wrap_composer is not None:
+        composer = wrap_composer(composer)
     return App(
         settings=settings,
         ledger=ledger,
         archive=Archive(settings.archive_dir),
-        composer=composer
-        if composer is not None
-        else build_composer(settings, pdf=pdf, ledger=ledger),
+        composer=composer,
         router=build_router(settings, ledger, lookups),
         channels=channels,
         feedback=feedback if feedback is not None else build_feedback(settings, lookups),

@@ -230,7 +230,7 @@ def build_worker_app(settings: Settings, pool: RenderPool | None) -> App:
         return build_app(
             settings,
             channels=channels,
-            composer=timed_composer(build_composer(settings)),
+            wrap_composer=timed_composer,
             lookups=concrete,
         )
 
