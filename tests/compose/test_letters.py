@@ -77,6 +77,11 @@ def test_the_qr_code_decodes_to_the_notices_iban_amount_and_reference(rendered, 
     for code in found:
         lines = code.split("\n")
         assert lines[0] == "BCD" and lines[3] == "SCT"
+    # What a banking app fills in, read field by field (EPC069-12), not only as the payload made it.
+    fields = [code.split("\n") for code in found]
+    assert sorted((f[6], Decimal(f[7].removeprefix("EUR")), f[9]) for f in fields) == sorted(
+        (p.payment.iban, p.amount, p.payment.structured_communication) for p in payables
+    )
     assert sorted(found) == sorted(
         epc_payload(
             beneficiary=payable.payment.beneficiary,
