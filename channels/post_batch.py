@@ -134,6 +134,20 @@ class Placed:
         return placed_update(self.batch_id, self.sequence, self.communication_id)
 
 
+@dataclass(frozen=True)
+class BatchIndex:
+    """The print shop's files name a letter by batch and place, or by its communication id."""
+
+    by_place: dict[tuple[str, int], Placed]
+    by_id: dict[str, Placed]
+
+    def locate(self, batch_id: str, sequence: int) -> Placed | None:
+        return self.by_place.get((batch_id, sequence))
+
+    def find(self, communication_id: str) -> Placed | None:
+        return self.by_id.get(communication_id)
+
+
 class PrintBatcher:
     """Cuts the post outbox into batches; `cut(force=True)` on the schedule, `force=False` on size."""
 
@@ -204,13 +218,14 @@ class PrintBatcher:
         """The place of every letter in a batch cut since `since` (channels.base.PrintBatchCloser)."""
         return [p.status_update() for p in self.placed() if p.cut_at >= since]
 
-    def locate(self, batch_id: str, sequence: int) -> Placed | None:
-        return next(
-            (p for p in self.placed() if (p.batch_id, p.sequence) == (batch_id, sequence)), None
-        )
-
-    def find(self, communication_id: str) -> Placed | None:
-        return next((p for p in self.placed() if p.communication_id == communication_id), None)
+    def index(self) -> BatchIndex:
+        """Every placed letter by place and by communication, from one read of the index."""
+        by_place: dict[tuple[str, int], Placed] = {}
+        by_id: dict[str, Placed] = {}
+        for placed in self.placed():
+            by_place.setdefault((placed.batch_id, placed.sequence), placed)
+            by_id.setdefault(placed.communication_id, placed)  # its first placement counts
+        return BatchIndex(by_place, by_id)
 
     # --- inside the lock ---------------------------------------------------------------------
 

@@ -116,23 +116,14 @@ class PrintShopFiles:
     def __init__(self, batcher: PrintBatcher) -> None:
         self._batcher = batcher
 
+    # The batch index is read once per file, not once per line: it holds every letter batched.
     def acknowledgements(self, content: bytes) -> FileFeedback:
-        locate, find = self._lookups()
-        return read_acknowledgements(content, locate=locate, find=find)
+        index = self._batcher.index()
+        return read_acknowledgements(content, locate=index.locate, find=index.find)
 
     def returns(self, content: bytes) -> FileFeedback:
-        locate, find = self._lookups()
-        return read_returns(content, locate=locate, find=find)
-
-    def _lookups(self) -> tuple[Locate, Find]:
-        """The batch index read once per file, not once per line (it holds every letter ever
-        batched); the first placement of a letter counts, as in `PrintBatcher.find`."""
-        by_place: dict[tuple[str, int], Placed] = {}
-        by_id: dict[str, Placed] = {}
-        for placed in self._batcher.placed():
-            by_place.setdefault((placed.batch_id, placed.sequence), placed)
-            by_id.setdefault(placed.communication_id, placed)
-        return (lambda batch, sequence: by_place.get((batch, sequence))), by_id.get
+        index = self._batcher.index()
+        return read_returns(content, locate=index.locate, find=index.find)
 
 
 class _Bad(Exception):

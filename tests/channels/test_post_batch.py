@@ -175,7 +175,8 @@ async def test_cut_on_size_waits_for_full_batches_and_the_schedule_takes_the_res
     placed = batcher.placed()
     assert len(placed) == len({p.communication_id for p in placed}) == 5
     assert len({b.batch_id for b in [*by_size, rest]}) == 3
-    assert batcher.locate(rest.batch_id, 1) == batcher.find(rest.items[0].communication_id)
+    index = batcher.index()
+    assert index.locate(rest.batch_id, 1) == index.find(rest.items[0].communication_id)
 
 
 async def test_a_crash_after_the_commit_is_finished_by_the_next_cut(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from channels.base import Outgoing
 from channels.post_batch import PrintBatcher
-from channels.post_feedback import read_acknowledgements, read_returns, valid_s10
+from channels.post_feedback import PrintShopFiles, valid_s10
 from tests.channels.test_post_batch import spool
 
 TRACKING = "RR123456785BE"  # a valid UPU S10 number (check digit 5)
@@ -33,7 +33,7 @@ async def test_printed_and_posted_by_id_or_by_place(
         f"{first.batch_id};1;{first.communication_id};posted;2027-01-06T10:15:00+01:00;{TRACKING}\n"
     ).encode()
 
-    feedback = read_acknowledgements(content, locate=batcher.locate, find=batcher.find)
+    feedback = PrintShopFiles(batcher).acknowledgements(content)
 
     assert feedback.problems == []
     assert [(u.communication_id, u.outcome) for u in feedback.updates] == [
@@ -64,7 +64,7 @@ async def test_bad_lines_are_reported_by_number_without_values_and_the_rest_is_u
         f"{plain.batch_id},2,,printed,2027-01-05,\n"
     ).encode()
 
-    feedback = read_acknowledgements(content, locate=batcher.locate, find=batcher.find)
+    feedback = PrintShopFiles(batcher).acknowledgements(content)
 
     assert [str(p) for p in feedback.problems] == [
         "line 2: a registered letter was posted without its tracking number",
@@ -90,7 +90,7 @@ async def test_returns_say_whether_the_address_is_wrong(
         f"{second.communication_id},2027-01-13,deceased\n"
     ).encode()
 
-    feedback = read_returns(content, locate=batcher.locate, find=batcher.find)
+    feedback = PrintShopFiles(batcher).returns(content)
 
     assert [
         (u.outcome, u.evidence["return_reason"], u.evidence["address_wrong"])
