@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -93,6 +94,7 @@ class DeferredPdf:
         return self._engine.render(html)
 
 
+@cache
 def renderer_version() -> str:
     from comms import __version__
 
