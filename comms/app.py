@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -133,9 +133,10 @@ def build_webhook_store(
     return WebhookStore(ledger.engine, ledger.sealer, policy)
 
 
-def build_ledger(settings: Settings) -> Ledger:
+def build_ledger(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Ledger:
+    """`clock`: when the ledger says things happened (tests that need the past)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger.from_settings(settings)
+    ledger = Ledger.from_settings(settings, **({"clock": clock} if clock else {}))
     ledger.migrate()
     return ledger
 
@@ -243,6 +244,7 @@ def build_app(
     feedback: FeedbackSources | None = None,
     lookups: Mapping[ChannelName, Channel] | None = None,
     wrap_composer: Callable[[Renderer], Renderer] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> App:
     """One call builds the whole service; the worker and tests may hand in their own parts.
 
@@ -251,7 +253,7 @@ def build_app(
     `wrap_composer`: wraps the composer built here (the worker times it), which shares the
     ledger's database and its one migration with the template store.
     """
-    ledger = build_ledger(settings)
+    ledger = build_ledger(settings, clock=clock)
     channels = channels if channels is not None else build_channels(settings)
     lookups = lookups if lookups is not None else channels
     if composer is None:

@@ -104,11 +104,14 @@ class Ledger:
         self._pid = os.getpid()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Ledger:
+    def from_settings(
+        cls, settings: Settings, *, clock: Callable[[], datetime] = _utcnow
+    ) -> Ledger:
         return cls(
             settings.effective_database_url,
             settings.hmac_secret.get_secret_value(),
             seal_keys=settings.seal_key_ring,
+            clock=clock,
         )
 
     def __repr__(self) -> str:  # no URL: it may carry a password

@@ -19,14 +19,11 @@ import pytest
 import sqlalchemy as sa
 
 from comms.api.auth import token_digest
-from comms.app import App, build_channels, build_composer, build_feedback
-from comms.archive import Archive
+from comms.app import App, build_app
 from comms.compose.pdf import PdfMaker
 from comms.embedded import embedded_services
 from comms.events import parse_event
-from comms.ledger import Ledger
 from comms.models import ChannelName, Status
-from comms.routing import Router
 from comms.samples import all_samples, load_sample
 from comms.settings import ApiUser, Settings, load_settings
 from tests.fakes import StubPdf
@@ -89,21 +86,8 @@ def build_world_app(
     clock: Callable[[], datetime] | None = None,
     pdf: PdfMaker | None = None,
 ) -> App:
-    """The composition root's parts, with the ledger's clock set when a test needs the past."""
-    secret = settings.hmac_secret.get_secret_value()
-    ledger = Ledger(settings.effective_database_url, secret, **({"clock": clock} if clock else {}))
-    ledger.migrate()
-    channels = build_channels(settings)
-    return App(
-        settings=settings,
-        ledger=ledger,
-        archive=Archive(settings.archive_dir),
-        composer=build_composer(settings, pdf=pdf),
-        router=Router.from_file(settings.routing_policy),
-        channels=channels,
-        feedback=build_feedback(settings, channels),
-        pdf=pdf,
-    )
+    """The composition root's app, with the ledger's clock set when a test needs the past."""
+    return build_app(settings, pdf=pdf, clock=clock)
 
 
 async def send_everything(app: App) -> None:
