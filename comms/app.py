@@ -241,7 +241,6 @@ def build_app(
     pdf: PdfMaker | None = None,
     composer: Renderer | None = None,
     render: Callable[[AnyEvent, date | None], Awaitable[Message]] | None = None,
-    feedback: FeedbackSources | None = None,
     lookups: Mapping[ChannelName, Channel] | None = None,
     wrap_composer: Callable[[Renderer], Renderer] | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -267,7 +266,7 @@ def build_app(
         composer=composer,
         router=build_router(settings, ledger, lookups),
         channels=channels,
-        feedback=feedback if feedback is not None else build_feedback(settings, lookups),
+        feedback=build_feedback(settings, lookups),
         pdf=pdf,
         render=render,
     )
