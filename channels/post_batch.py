@@ -178,14 +178,15 @@ class PrintBatcher:
         """New batches of pending letters; without `force`, only full ones (the rest waits)."""
         with outbox_lock(self.outbox_dir):
             self._recover()
-            pending = self._pending()
+            placed = self.placed()  # the index holds every letter ever batched: read it once
+            pending = self._pending(placed)
             chunks = [
                 pending[i : i + self.max_letters] for i in range(0, len(pending), self.max_letters)
             ]
             if not force:
                 chunks = [c for c in chunks if len(c) == self.max_letters]
             now = self._clock().astimezone(UTC)
-            taken = {p.batch_id for p in self.placed()}
+            taken = {p.batch_id for p in placed}
             batches = []
             for number, chunk in enumerate(chunks, start=1):
                 batch_id = _batch_id(now, number, taken)
@@ -196,7 +197,7 @@ class PrintBatcher:
     def pending(self) -> list[ManifestEntry]:
         """Spooled letters in no batch yet, in print order (postcode, then communication id)."""
         with outbox_lock(self.outbox_dir):
-            return self._pending()
+            return self._pending(self.placed())
 
     def placed(self) -> list[Placed]:
         """Every letter ever batched, from our own index (the print shop may delete its copies)."""
@@ -229,8 +230,8 @@ class PrintBatcher:
 
     # --- inside the lock ---------------------------------------------------------------------
 
-    def _pending(self) -> list[ManifestEntry]:
-        done = {p.communication_id for p in self.placed()}
+    def _pending(self, placed: list[Placed]) -> list[ManifestEntry]:
+        done = {p.communication_id for p in placed}
         fresh: dict[str, ManifestEntry] = {}
         for entry in read_manifest(self.outbox_dir):
             if entry.communication_id not in done:
