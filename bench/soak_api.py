@@ -30,6 +30,7 @@ from typing import Any
 
 import schemathesis
 import sqlalchemy as sa
+from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -67,21 +68,35 @@ KEPT_PROBLEMS = 5  # problems described in full; the rest are counted
 
 
 @dataclass
-class Soak:
-    """One app under generated requests; `counts` and `problems` say how it went."""
+class Target:
+    """One app under the soak, and how far into its ledger the soak has already looked."""
 
     app: App
+    api: FastAPI
+    seq: int = 0
+    rejection: int = 0
+
+
+@dataclass
+class Soak:
+    """Apps under the same generated requests; `counts` and `problems` say how it went.
+
+    Each request is generated once and sent to every app in turn (the tests soak a SQLite and a
+    PostgreSQL ledger with one stream: generating is most of the cost); each app's answers, logs
+    and rows are checked on their own.
+    """
+
+    apps: list[App]
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
-    _seq: int = 0
-    _rejection: int = 0
     _logs: io.StringIO = field(default_factory=io.StringIO)
 
     def __post_init__(self) -> None:
-        self.api = create_api(self.app)
-        self.schema = schemathesis.openapi.from_asgi("/openapi.json", self.api)
+        self.targets = [Target(app, create_api(app)) for app in self.apps]
+        api = self.targets[0].api  # every app serves the same OpenAPI document
+        self.schema = schemathesis.openapi.from_asgi("/openapi.json", api)
         self.schema.config.generation.update(allow_x00=True)
-        self.own_words = set(re.findall(r"[A-Za-z_]+", json.dumps(self.api.openapi())))
+        self.own_words = set(re.findall(r"[A-Za-z_]+", json.dumps(api.openapi())))
         self.own_words.update([*entries.c.keys(), *rejections.c.keys(), *(s.value for s in Status)])
         self.contract_names = set(
             re.findall(r'"([A-Za-z_]+)":', json.dumps(event_json_schema()))
@@ -127,20 +142,24 @@ class Soak:
         one()
 
     def check(self, case: Any) -> None:
-        """One request; counts its answer class and anything personal that came back out."""
+        """One request to each app; counts its answer class and anything personal that came back out."""
+        for target in self.targets:
+            self._check_one(case, target)
+
+    def _check_one(self, case: Any, target: Target) -> None:
         self._logs.seek(0)
         self._logs.truncate()
         try:
-            response = case.call(headers={"Authorization": f"Bearer {SOAK_TOKEN}"})
+            response = case.call(headers={"Authorization": f"Bearer {SOAK_TOKEN}"}, app=target.api)
         except UnicodeEncodeError:
             self.counts["unsendable"] += 1  # a lone surrogate in a URL: no client can send it
             return
-        where = f"{case.method} {case.path}"
+        where = f"{target.app.ledger.engine.dialect.name}: {case.method} {case.path}"
         self.counts["requests"] += 1
         self.counts[f"{response.status_code // 100}xx"] += 1
         if response.status_code >= 500:
             self._problem("answers >= 500", f"{where}: {response.status_code}")
-        answer, logs, rows = response.text, self._logs.getvalue(), self._new_rows()
+        answer, logs, rows = response.text, self._logs.getvalue(), self._new_rows(target)
         for value in self.personal_values(case.body):
             for place, text in (("answer", answer), ("log", logs), ("chained row", rows)):
                 if value in text:
@@ -172,18 +191,19 @@ class Soak:
                 stack.extend(node)
         return {v for v in found if len(v.strip()) >= SHORTEST_CHECKED and v not in self.own_words}
 
-    def _new_rows(self) -> str:
+    @staticmethod
+    def _new_rows(target: Target) -> str:
         """Chained rows and rejections written since the last look, as text."""
-        with self.app.ledger.engine.connect() as conn:
-            rows = conn.execute(sa.select(entries).where(entries.c.seq > self._seq)).mappings()
+        with target.app.ledger.engine.connect() as conn:
+            rows = conn.execute(sa.select(entries).where(entries.c.seq > target.seq)).mappings()
             chained = [dict(r) for r in rows]
             kept = conn.execute(
                 sa.select(rejections.c.id, rejections.c.event_id, rejections.c.errors).where(
-                    rejections.c.id > self._rejection
+                    rejections.c.id > target.rejection
                 )
             ).all()
-        self._seq = max([self._seq, *(r["seq"] for r in chained)])
-        self._rejection = max([self._rejection, *(k.id for k in kept)])
+        target.seq = max([target.seq, *(r["seq"] for r in chained)])
+        target.rejection = max([target.rejection, *(k.id for k in kept)])
         return "\n".join([*map(str, chained), *(str(tuple(k)) for k in kept)])
 
 
@@ -255,12 +275,12 @@ def main() -> None:
     args = parser.parse_args()
     warn_if_busy()
     with tempfile.TemporaryDirectory() as tmp:
-        soak = Soak(soak_app(Path(tmp), args.database_url))
+        soak = Soak([soak_app(Path(tmp), args.database_url)])
         per_strategy = max(1, args.requests // (len(soak.operations()) * 3))
         started = time.monotonic()
         soak.run(per_strategy)
         elapsed_s = time.monotonic() - started
-        soak.app.ledger.close()
+        soak.apps[0].ledger.close()
     for name, count in sorted(soak.counts.items()):
         print(f"{name:>26}: {count}")
     print(f"{'seconds':>26}: {elapsed_s:.0f}")

@@ -42,17 +42,18 @@ def comms_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
     redis: str = request.getfixturevalue("redis_url")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'comms.db'}"
-        yield _app(tmp_path, url, redis)
+        yield app_over(tmp_path, url, redis)
         return
     with pg_schema(request.getfixturevalue("pg_database")) as url:
-        app = _app(tmp_path, url, redis)
+        app = app_over(tmp_path, url, redis)
         try:
             yield app
         finally:
             app.ledger.close()
 
 
-def _app(tmp_path: Path, url: str, redis: str) -> App:
+def app_over(tmp_path: Path, url: str, redis: str) -> App:
+    """The composition root over the ledger at `url`, with the API users the tests sign in as."""
     settings = load_settings(
         environment="test",
         data_dir=tmp_path / "var",

@@ -1,34 +1,57 @@
 """The whole HTTP API under generated requests (schemathesis, from its OpenAPI document).
 
-On SQLite and PostgreSQL: no answer >= 500, and no personal value of a request (names, numbers,
-made-up field names, malformed ids) in any answer, log line, chained row or rejection's errors.
-`bench/soak_api.py` runs the same soak longer; here FUZZ_EXAMPLES bounds it for CI.
+On SQLite and PostgreSQL, each request sent to both: no answer >= 500, and no personal value of a
+request (names, numbers, made-up field names, malformed ids) in any answer, log line, chained row
+or rejection's errors. `bench/soak_api.py` runs the same soak longer; here FUZZ_EXAMPLES bounds
+it for CI.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from bench.soak_api import SOAK_TOKEN, Soak
 from comms.api.auth import token_digest
 from comms.app import App
 from comms.settings import ApiUser
+from tests.api.conftest import app_over
+from tests.compliance.conftest import pg_schema
 
 FUZZ_EXAMPLES = int(os.environ.get("COMMS_FUZZ_EXAMPLES", "20"))  # per operation and kind
 EVERY_OPERATION = 9  # the OpenAPI document's operations today; more is fine, fewer is a loss
 
 
-def test_no_server_error_and_no_personal_value_repeated(comms_app: App) -> None:
+@pytest.fixture
+def both_apps(tmp_path: Path, redis_url: str, pg_database: str) -> Iterator[list[App]]:
+    """An app over SQLite and one over PostgreSQL, each with a user holding every role."""
     user = ApiUser(
         name="soak",
         roles=["producer", "compliance", "staff", "operator"],
         token_sha256=token_digest(SOAK_TOKEN),
     )
-    comms_app.settings.api_users.append(user)
-    soak = Soak(comms_app)
+    with pg_schema(pg_database) as url:
+        apps = [
+            app_over(tmp_path / "sqlite", f"sqlite:///{tmp_path / 'comms.db'}", redis_url),
+            app_over(tmp_path / "postgresql", url, redis_url),
+        ]
+        for app in apps:
+            app.settings.api_users.append(user)
+        try:
+            yield apps
+        finally:
+            for app in apps:
+                app.ledger.close()
+
+
+def test_no_server_error_and_no_personal_value_repeated(both_apps: list[App]) -> None:
+    soak = Soak(both_apps)
     assert len(soak.operations()) >= EVERY_OPERATION
     soak.run(FUZZ_EXAMPLES)
-    assert soak.counts["requests"] > FUZZ_EXAMPLES * EVERY_OPERATION
+    assert soak.counts["requests"] > 2 * FUZZ_EXAMPLES * EVERY_OPERATION
     assert soak.counts["answers >= 500"] == 0, soak.problems
     assert soak.counts["personal values repeated"] == 0, soak.problems
     assert soak.counts["2xx"] > 0 and soak.counts["4xx"] > 0, soak.counts
