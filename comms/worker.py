@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -51,6 +51,7 @@ log = get_logger(__name__)
 ARQ_MAX_TRIES = 10_000
 HEALTH_CHECK_INTERVAL_S = 60  # arq writes `<queue>:health-check` this often
 CHANNEL_CLOSE_TIMEOUT_S = 5.0  # at shutdown, after in-flight events finished or were cancelled
+STOP_MARGIN_S = 5.0  # past the grace period, arq has had its turn to cancel its own jobs
 REDIS_FIRST_RETRY_S = 1.0  # at start, Redis unreachable: retry after this, doubling up to
 REDIS_LONGEST_RETRY_S = 16.0
 
@@ -295,9 +296,10 @@ async def run_workers(
             log.warning("arq's start_jobs changed: claims are not sifted (comms/service/claims.py)")
         kind = SiftingWorker if sift else Worker
         workers = [kind(**worker_settings(settings, q, runtime, burst=burst)) for q in queues]
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _on_signal, workers, sig)
+            loop.add_signal_handler(sig, _on_signal, workers, sig, stop)
         log.info(
             "worker started",
             queues=[QUEUES[q] for q in queues],
@@ -305,7 +307,9 @@ async def run_workers(
             render_processes=pool.processes if pool else 0,
         )
         try:
-            await asyncio.wait([asyncio.create_task(w.async_run()) for w in workers])
+            await run_until_stopped(
+                [w.async_run() for w in workers], stop, settings.shutdown_grace_s
+            )
         finally:
             for worker in workers:
                 # arq's close gathers the job tasks it cancelled on shutdown: not our cancellation.
@@ -331,7 +335,36 @@ async def _close_channels(app: App) -> None:
         log.warning("channels did not close in time; exiting anyway")
 
 
-def _on_signal(workers: Sequence[Worker], sig: signal.Signals) -> None:
+def _on_signal(workers: Sequence[Worker], sig: signal.Signals, stop: asyncio.Event) -> None:
     """Stop taking jobs; let in-flight ones finish within the grace period; then cancel them."""
+    stop.set()
     for worker in workers:
         worker.handle_sig_wait_for_completion(sig)
+
+
+async def run_until_stopped(
+    runs: Sequence[Coroutine[Any, Any, None]], stop: asyncio.Event, grace_s: float
+) -> None:
+    """Runs the arq workers to their end; once `stop` is set, ends any still running past the grace.
+
+    arq ends a worker by cancelling its poll loop once the grace is over, and that one
+    cancellation can be lost: a worker seen here took one more job and then polled on, never
+    taking another, until it was killed (tests/service/test_lifecycle.py, once in many runs). A
+    stop asked for is a stop: after the grace and a margin, what still runs is cancelled again.
+    """
+    tasks = [asyncio.create_task(run) for run in runs]
+
+    async def enforce() -> None:
+        await stop.wait()
+        await asyncio.sleep(grace_s + STOP_MARGIN_S)
+        while running := [t for t in tasks if not t.done()]:
+            log.warning("a worker did not stop after the grace period: cancelling it again")
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=STOP_MARGIN_S)
+
+    enforcer = asyncio.create_task(enforce())
+    try:
+        await asyncio.wait(tasks)
+    finally:
+        enforcer.cancel()

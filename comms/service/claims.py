@@ -30,7 +30,9 @@ class SiftingWorker(Worker):
     """arq's Worker, minus the round trips spent on jobs that are plainly running already."""
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        await super().start_jobs(await self._not_running(job_ids))
+        candidates = await self._not_running(job_ids)
+        if self.allow_pick_jobs:  # a stop may have come while the MGET was out: no new job then
+            await super().start_jobs(candidates)
 
     async def _not_running(self, job_ids: list[bytes]) -> list[bytes]:
         mine = {job_id for job_id, task in self.tasks.items() if not task.done()}

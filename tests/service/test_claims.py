@@ -79,6 +79,31 @@ async def test_a_job_running_elsewhere_or_here_is_not_offered_to_the_claim(redis
         await pool.aclose()
 
 
+class StoppedWhileSifting(SiftingWorker):
+    """SIGTERM arrives while the MGET is out, as it did once in tests/service/test_lifecycle.py."""
+
+    async def _not_running(self, job_ids: list[bytes]) -> list[bytes]:
+        found = await super()._not_running(job_ids)
+        self.allow_pick_jobs = False  # what arq's handle_sig_wait_for_completion sets
+        return found
+
+
+async def test_a_stop_that_comes_during_the_sift_starts_no_job(redis_url: str) -> None:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    stopping = worker(StoppedWhileSifting, pool)
+    try:
+        await pool.enqueue_job("slow", 1, _job_id="claims-stop")
+        await stopping.start_jobs([b"claims-stop"])
+        assert stopping.tasks == {}
+        assert await pool.zrange(QUEUE, 0, -1) == [
+            b"claims-stop"
+        ]  # still there for the next worker
+        assert not await pool.exists(in_progress_key_prefix + "claims-stop")
+    finally:
+        await stopping.close()
+        await pool.aclose()
+
+
 def test_the_override_is_used_only_while_arq_keeps_start_jobs_as_it_was(
     monkeypatch: Any,
 ) -> None:
