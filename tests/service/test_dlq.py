@@ -12,9 +12,9 @@ from comms.service.intake import Intake
 from comms.service.jobs import BULK_QUEUE
 from tests.commands import Ran, comms_process
 from tests.commands import comms as run
-from tests.service.conftest import REPO, WORKERS_B, Stack, event
+from tests.service.conftest import REPO, WORKERS_A, Stack, event
 
-pytestmark = [WORKERS_B]
+pytestmark = [WORKERS_A]
 
 EVENT_ID = "dead-letter-0001"
 
