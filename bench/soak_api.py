@@ -73,6 +73,7 @@ class Target:
 
     app: App
     api: FastAPI
+    counts: Counter[str] = field(default_factory=Counter)  # this app's answers by class
     seq: int = 0
     rejection: int = 0
 
@@ -155,8 +156,9 @@ class Soak:
             self.counts["unsendable"] += 1  # a lone surrogate in a URL: no client can send it
             return
         where = f"{target.app.ledger.engine.dialect.name}: {case.method} {case.path}"
-        self.counts["requests"] += 1
-        self.counts[f"{response.status_code // 100}xx"] += 1
+        for counts in (self.counts, target.counts):
+            counts["requests"] += 1
+            counts[f"{response.status_code // 100}xx"] += 1
         if response.status_code >= 500:
             self._problem("answers >= 500", f"{where}: {response.status_code}")
         answer, logs, rows = response.text, self._logs.getvalue(), self._new_rows(target)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -308,7 +308,7 @@ async def run_workers(
         )
         try:
             await run_until_stopped(
-                [w.async_run() for w in workers], stop, settings.shutdown_grace_s
+                {w.queue_name: w.async_run() for w in workers}, stop, settings.shutdown_grace_s
             )
         finally:
             for worker in workers:
@@ -343,28 +343,40 @@ def _on_signal(workers: Sequence[Worker], sig: signal.Signals, stop: asyncio.Eve
 
 
 async def run_until_stopped(
-    runs: Sequence[Coroutine[Any, Any, None]], stop: asyncio.Event, grace_s: float
+    runs: Mapping[str, Coroutine[Any, Any, None]], stop: asyncio.Event, grace_s: float
 ) -> None:
-    """Runs the arq workers to their end; once `stop` is set, ends any still running past the grace.
+    """Runs the arq workers (by queue) to their end; once `stop` is set, ends any past the grace.
 
-    arq ends a worker by cancelling its poll loop once the grace is over, and that one
-    cancellation can be lost: a worker seen here took one more job and then polled on, never
-    taking another, until it was killed (tests/service/test_lifecycle.py, once in many runs). A
-    stop asked for is a stop: after the grace and a margin, what still runs is cancelled again.
+    arq ends a worker by cancelling its poll loop once, when the grace is over, and on Python
+    3.11 that cancellation can be lost: redis-py sends under `asyncio.wait_for`, which drops a
+    cancellation that comes as the send completes (comms/service/claims.py raises it where the
+    loop claims jobs). Elsewhere in the loop it would poll on until killed: after the grace and a
+    margin, what still runs is cancelled again, as often as it takes. A worker whose loop fails
+    stops the process (the other queue's too), so that its supervisor starts a whole one again.
     """
-    tasks = [asyncio.create_task(run) for run in runs]
+    tasks = {queue: asyncio.create_task(run) for queue, run in runs.items()}
 
     async def enforce() -> None:
         await stop.wait()
         await asyncio.sleep(grace_s + STOP_MARGIN_S)
-        while running := [t for t in tasks if not t.done()]:
-            log.warning("a worker did not stop after the grace period: cancelling it again")
-            for task in running:
+        while running := {q: t for q, t in tasks.items() if not t.done()}:
+            log.warning(
+                "a worker did not stop after the grace period: cancelling it again",
+                queues=sorted(running),
+            )
+            for task in running.values():
                 task.cancel()
-            await asyncio.wait(running, timeout=STOP_MARGIN_S)
+            await asyncio.wait(running.values(), timeout=STOP_MARGIN_S)
 
     enforcer = asyncio.create_task(enforce())
     try:
-        await asyncio.wait(tasks)
+        done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
+        for queue, task in tasks.items():
+            failure = None if task not in done or task.cancelled() else task.exception()
+            if failure is not None:
+                log.error("a worker's poll loop failed: the process stops", queue=queue)
+                raise failure
     finally:
         enforcer.cancel()
+        for task in tasks.values():
+            task.cancel()  # the other queue's worker, when one failed; a no-op otherwise

@@ -51,7 +51,9 @@ def test_no_server_error_and_no_personal_value_repeated(both_apps: list[App]) ->
     soak = Soak(both_apps)
     assert len(soak.operations()) >= EVERY_OPERATION
     soak.run(FUZZ_EXAMPLES)
-    assert soak.counts["requests"] > 2 * FUZZ_EXAMPLES * EVERY_OPERATION
     assert soak.counts["answers >= 500"] == 0, soak.problems
     assert soak.counts["personal values repeated"] == 0, soak.problems
-    assert soak.counts["2xx"] > 0 and soak.counts["4xx"] > 0, soak.counts
+    for target in soak.targets:  # each database took the whole stream and answered both ways
+        counts = target.counts
+        assert counts["requests"] > FUZZ_EXAMPLES * EVERY_OPERATION, counts
+        assert counts["2xx"] > 0 and counts["4xx"] > 0, counts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
@@ -79,28 +80,68 @@ async def test_a_job_running_elsewhere_or_here_is_not_offered_to_the_claim(redis
         await pool.aclose()
 
 
-class StoppedWhileSifting(SiftingWorker):
-    """SIGTERM arrives while the MGET is out, as it did once in tests/service/test_lifecycle.py."""
+class StopAfterOneClaim(Worker):
+    """Below the sifting worker: SIGTERM arrives as arq claims the poll's first candidate."""
 
-    async def _not_running(self, job_ids: list[bytes]) -> list[bytes]:
-        found = await super()._not_running(job_ids)
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        await super().start_jobs(job_ids)
         self.allow_pick_jobs = False  # what arq's handle_sig_wait_for_completion sets
-        return found
 
 
-async def test_a_stop_that_comes_during_the_sift_starts_no_job(redis_url: str) -> None:
+class StoppedWhileClaiming(SiftingWorker, StopAfterOneClaim):
+    """A stop in the middle of a poll's claims, as came once in tests/service/test_lifecycle.py."""
+
+
+async def queued(pool: ArqRedis, *names: str) -> None:
+    for name in names:
+        await pool.enqueue_job("slow", 1, _job_id=name)
+
+
+async def test_a_stop_that_comes_while_claiming_starts_no_further_job(redis_url: str) -> None:
     pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
-    stopping = worker(StoppedWhileSifting, pool)
+    stopping = worker(StoppedWhileClaiming, pool)
+    stopping.ctx["redis"] = pool  # as arq's main() sets it for the job it lets run
     try:
-        await pool.enqueue_job("slow", 1, _job_id="claims-stop")
-        await stopping.start_jobs([b"claims-stop"])
-        assert stopping.tasks == {}
-        assert await pool.zrange(QUEUE, 0, -1) == [
-            b"claims-stop"
-        ]  # still there for the next worker
-        assert not await pool.exists(in_progress_key_prefix + "claims-stop")
+        await queued(pool, "claims-stop-1", "claims-stop-2", "claims-stop-3")
+        await stopping.start_jobs([b"claims-stop-1", b"claims-stop-2", b"claims-stop-3"])
+        assert list(stopping.tasks) == ["claims-stop-1"]  # claimed before the stop came
+        for later in ("claims-stop-2", "claims-stop-3"):
+            assert not await pool.exists(in_progress_key_prefix + later)
+            assert await pool.zscore(QUEUE, later)  # still queued for the next worker
+        await asyncio.gather(*stopping.tasks.values())
+        assert await pool.get("comms:test:ran:1") == b"1"
     finally:
         await stopping.close()
+        await pool.aclose()
+
+
+async def test_a_cancellation_lost_on_the_way_is_raised_before_any_claim(redis_url: str) -> None:
+    """Python 3.11's `asyncio.wait_for` (redis-py sends under it) drops a cancellation that comes
+    as the send completes; arq cancels its poll loop only once, so the loop must notice."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    sifter = worker(SiftingWorker, pool)
+    lost = asyncio.Event()
+
+    async def poll_after_a_lost_cancellation() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            lost.set()  # swallowed, as wait_for does, without uncancel()
+        await sifter.start_jobs([b"claims-lost"])
+
+    try:
+        await queued(pool, "claims-lost")
+        poll = asyncio.create_task(poll_after_a_lost_cancellation())
+        await asyncio.sleep(0.05)
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+        assert lost.is_set()
+        assert sifter.tasks == {}
+        assert await pool.zrange(QUEUE, 0, -1) == [b"claims-lost"]
+        assert not await pool.exists(in_progress_key_prefix + "claims-lost")
+    finally:
+        await sifter.close()
         await pool.aclose()
 
 

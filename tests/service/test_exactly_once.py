@@ -67,6 +67,8 @@ def test_a_batch_of_events_is_each_sent_once_and_repeats_send_nothing(stack: Sta
     elapsed = time.monotonic() - started
     assert_each_once(stack, ids)
     assert len(stack.mail_ids()) == BATCH
+    for w in workers:  # both took events side by side: the race this test is about was run
+        assert "email dispatched" in w.log.read_text(errors="replace"), w.tail()
     rows = stack.row_count()
     print(f"\n{BATCH} events sent in {elapsed:.1f} s ({BATCH / elapsed:.1f}/s, 2 workers)")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from arq.constants import in_progress_key_prefix
 
+from comms.service.guard import LOCK_PREFIX
 from comms.service.jobs import job_id
 from tests.commands import comms
 from tests.service.conftest import REPO, WORKERS_B, Stack, event, wait_for
@@ -96,9 +97,11 @@ def test_an_event_that_crashes_its_worker_three_times_is_quarantined(stack: Stac
             assert worker.popen.returncode == -signal.SIGKILL
             crashes += 1
             if crashes > 1:
-                # The first crash waits out arq's claim (job timeout + 10 s) as production does;
-                # after the others the claim is expired by hand, as that wait would, 13 s sooner.
-                assert stack.redis().delete(in_progress_key_prefix + job_id(poison)) == 1
+                # The first crash waits out arq's claim (job timeout + 10 s) and the event's lock
+                # (job timeout + 5 s) as production does; after the others both are expired by
+                # hand, as that wait would, 13 s sooner.
+                claim, lock = in_progress_key_prefix + job_id(poison), LOCK_PREFIX + poison
+                assert stack.redis().delete(claim, lock) == 2
     assert crashes == 3
     failed = stack.ledger.history(poison)[-1]
     assert failed.communication_id is None and failed.evidence["quarantined"] == "true"

@@ -1,7 +1,8 @@
 """A stop asked for is a stop: a worker still running past its grace period is cancelled again.
 
-arq cancels a worker's poll loop once the grace is over; that cancellation was once lost (the
-worker took one more job and polled on until it was killed). `run_until_stopped` is the backstop.
+arq cancels a worker's poll loop once the grace is over; on Python 3.11 that cancellation can be
+lost inside redis-py (its `asyncio.wait_for`), and a worker took one more job and polled on until
+it was killed. `run_until_stopped` is the backstop; tests/service/test_claims.py the claim side.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ async def test_a_worker_still_running_after_the_grace_is_cancelled_until_it_ends
     stop = asyncio.Event()
     cancelled: list[float] = []
     run = asyncio.create_task(
-        run_until_stopped([loses_its_first_cancellation(cancelled)], stop, grace_s=0.3)
+        run_until_stopped({"bulk": loses_its_first_cancellation(cancelled)}, stop, grace_s=0.3)
     )
     await asyncio.sleep(0.5)
     assert not run.done() and cancelled == []  # nobody asked it to stop: it runs on
@@ -57,6 +58,30 @@ async def test_workers_that_end_on_their_own_are_left_alone() -> None:
         ended.append(name)
 
     started = time.monotonic()
-    await run_until_stopped([finishes("urgent", 0.1), finishes("bulk", 0.2)], stop, grace_s=30)
+    await run_until_stopped(
+        {"urgent": finishes("urgent", 0.1), "bulk": finishes("bulk", 0.2)}, stop, grace_s=30
+    )
     assert ended == ["urgent", "bulk"]
     assert time.monotonic() - started < 5  # no grace or margin waited for: no stop was asked
+
+
+async def test_a_worker_whose_loop_fails_stops_the_process_and_the_other_queue() -> None:
+    other_cancelled = asyncio.Event()
+
+    async def fails() -> None:
+        await asyncio.sleep(0.1)
+        raise ConnectionError("Redis went away")
+
+    async def polls_on() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            other_cancelled.set()
+            raise
+
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(
+            run_until_stopped({"urgent": fails(), "bulk": polls_on()}, asyncio.Event(), 30), 10
+        )
+    await asyncio.sleep(0)
+    assert other_cancelled.is_set()
