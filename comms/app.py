@@ -134,9 +134,8 @@ def build_webhook_store(
 
 
 def build_ledger(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Ledger:
-    """`clock`: when the ledger says things happened (tests that need the past)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger.from_settings(settings, **({"clock": clock} if clock else {}))
+    ledger = Ledger.from_settings(settings, clock=clock)
     ledger.migrate()
     return ledger
 

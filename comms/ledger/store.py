@@ -105,13 +105,14 @@ class Ledger:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, clock: Callable[[], datetime] = _utcnow
+        cls, settings: Settings, *, clock: Callable[[], datetime] | None = None
     ) -> Ledger:
+        """`clock`: when the ledger says things happened (tests that need the past); now by default."""
         return cls(
             settings.effective_database_url,
             settings.hmac_secret.get_secret_value(),
             seal_keys=settings.seal_key_ring,
-            clock=clock,
+            clock=clock or _utcnow,
         )
 
     def __repr__(self) -> str:  # no URL: it may carry a password
