@@ -88,8 +88,8 @@ class Soak:
     """
 
     apps: list[App]
-    counts: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    _found: Counter[str] = field(default_factory=Counter)  # problems and unsendable requests
     _logs: io.StringIO = field(default_factory=io.StringIO)
 
     def __post_init__(self) -> None:
@@ -102,6 +102,14 @@ class Soak:
         self.contract_names = set(
             re.findall(r'"([A-Za-z_]+)":', json.dumps(event_json_schema()))
         ) | {UNKNOWN_FIELD}
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Every app's answers by class, and the problems found in any of them."""
+        total = Counter(self._found)
+        for target in self.targets:
+            total.update(target.counts)
+        return total
 
     def run(self, examples: int) -> None:
         """Every operation: valid cases, valid cases spoilt by one hostile value, invalid ones."""
@@ -153,12 +161,11 @@ class Soak:
         try:
             response = case.call(headers={"Authorization": f"Bearer {SOAK_TOKEN}"}, app=target.api)
         except UnicodeEncodeError:
-            self.counts["unsendable"] += 1  # a lone surrogate in a URL: no client can send it
+            self._found["unsendable"] += 1  # a lone surrogate in a URL: no client can send it
             return
         where = f"{target.app.ledger.engine.dialect.name}: {case.method} {case.path}"
-        for counts in (self.counts, target.counts):
-            counts["requests"] += 1
-            counts[f"{response.status_code // 100}xx"] += 1
+        target.counts["requests"] += 1
+        target.counts[f"{response.status_code // 100}xx"] += 1
         if response.status_code >= 500:
             self._problem("answers >= 500", f"{where}: {response.status_code}")
         answer, logs, rows = response.text, self._logs.getvalue(), self._new_rows(target)
@@ -168,7 +175,7 @@ class Soak:
                     self._problem("personal values repeated", f"{where}: {value!r} in {place}")
 
     def _problem(self, kind: str, detail: str) -> None:
-        self.counts[kind] += 1
+        self._found[kind] += 1
         if len(self.problems) < KEPT_PROBLEMS:
             self.problems.append(detail)
 
