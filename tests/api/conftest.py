@@ -69,9 +69,7 @@ def app_over(tmp_path: Path, url: str, redis: str) -> App:
             {"name": "bart", "roles": ["staff"], "token_sha256": token_digest(STAFF_TOKEN)},
         ],
     )
-    app = build_app(settings)
-    app.ledger.migrate()
-    return app
+    return build_app(settings)  # migrated
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The one TLS context the HTTP adapters share still checks certificates and host names."""
+"""`tls_context()`, the one the HTTP adapters and tests/net.py share, still checks certificates
+and host names, and is built once."""
 
 from __future__ import annotations
 

@@ -81,15 +81,6 @@ def database(dialect: str, request: pytest.FixtureRequest, folder: Path) -> Iter
         yield url
 
 
-def build_world_app(
-    settings: Settings,
-    clock: Callable[[], datetime] | None = None,
-    pdf: PdfMaker | None = None,
-) -> App:
-    """The composition root's app, with the ledger's clock set when a test needs the past."""
-    return build_app(settings, pdf=pdf, clock=clock)
-
-
 async def send_everything(app: App) -> None:
     """Every sample, plus a company that never reads its eBox (so paper follows)."""
     async with app:
@@ -137,7 +128,7 @@ def make_world(
     base = load_settings(environment="test", data_dir=folder / "var", database_url=url)
     with embedded_services(base, no_digital_users=(NO_DIGITAL_USER,)) as emb:
         settings = emb.settings.model_copy(update={"api_users": USERS})
-        app = build_world_app(settings, clock, pdf)
+        app = build_app(settings, pdf=pdf, clock=clock)
         # In a thread of its own: a browser test may hold this thread's event loop already.
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, send_everything(app)).result()

@@ -9,6 +9,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
+from comms.compose import pool
 from comms.ledger import Filters, Ledger
 from comms.migrations import alembic_config
 from comms.models import Status
@@ -21,12 +22,13 @@ JOIN_TIMEOUT_S = 120
 # Separate processes, as workers are: each child builds its own engine and inherits no connection.
 # Forked from a server that has imported the workers' code once, instead of importing it again
 # in every child (a second of CPU each).
-# (A process has one fork server: the first test to start a child sets what it preloads.)
+# A process has one fork server, and the first test to start a child sets what it preloads: this
+# one preloads the render pool's modules too, so render processes started later start warm.
 CTX = multiprocessing.get_context("forkserver")
 
 
 def _run(target: Any, args_for: list[tuple[Any, ...]]) -> None:
-    CTX.set_forkserver_preload([workers.__name__])
+    CTX.set_forkserver_preload([workers.__name__, pool.__name__, pool.WEASYPRINT])
     procs = [CTX.Process(target=target, args=args) for args in args_for]
     for p in procs:
         p.start()

@@ -152,14 +152,15 @@ def test_a_syntax_error_gives_the_line_and_plain_words(templates_copy: Path) -> 
 
 
 def test_an_edit_is_read_again_and_an_undone_edit_passes_again(templates_copy: Path) -> None:
-    """Staff check, break, check, mend, check in one studio session: each check sees the file now."""
+    """Staff check, break, check, check, mend, check in one studio session: each check sees the
+    file as it is now (the parsed trees are shared; a syntax error is never kept)."""
     letter = templates_copy / "nl" / "formal_notice" / "letter.html"
     text = letter.read_text(encoding="utf-8")
     assert static_problems(templates_copy) == []
     letter.write_text(text.replace("{% endif %}", "", 1), encoding="utf-8")
     assert [p.file for p in only(static_problems(templates_copy), Kind.SYNTAX)] == [
         "nl/formal_notice/letter.html"
-    ]
+    ]  # and again: the broken text was not cached as a tree
     assert [p.file for p in only(static_problems(templates_copy), Kind.SYNTAX)] == [
         "nl/formal_notice/letter.html"
     ]
