@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from comms.api.auth import token_digest
 from comms.app import App, build_app
 from comms.ledger.schema import entries, rejections
 from comms.settings import load_settings
-from tests.compliance.conftest import pg_schema
+from tests.compliance.conftest import database
 from tests.ledger.conftest import pg_database  # noqa: F401 - the session's PostgreSQL database
 from tests.service.conftest import (  # noqa: F401 - fixtures
     COMPLIANCE_TOKEN,
@@ -39,13 +40,15 @@ STAFF_TOKEN = "staff-token"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def comms_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
     """The composition root over an empty ledger on either database."""
-    redis: str = request.getfixturevalue("redis_url")
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'comms.db'}"
-        yield app_over(tmp_path, url, redis)
-        return
-    with pg_schema(request.getfixturevalue("pg_database")) as url:
-        app = app_over(tmp_path, url, redis)
+    with app_on(request.param, request, tmp_path) as app:
+        yield app
+
+
+@contextmanager
+def app_on(dialect: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[App]:
+    """`app_over` a new ledger on `dialect` (tests/compliance's `database`), closed afterwards."""
+    with database(dialect, request, folder) as url:
+        app = app_over(folder, url, request.getfixturevalue("redis_url"))
         try:
             yield app
         finally:

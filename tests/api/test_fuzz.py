@@ -18,33 +18,27 @@ from bench.soak_api import SOAK_TOKEN, Soak
 from comms.api.auth import token_digest
 from comms.app import App
 from comms.settings import ApiUser
-from tests.api.conftest import app_over
-from tests.compliance.conftest import pg_schema
+from tests.api.conftest import app_on
 
 FUZZ_EXAMPLES = int(os.environ.get("COMMS_FUZZ_EXAMPLES", "20"))  # per operation and kind
 EVERY_OPERATION = 9  # the OpenAPI document's operations today; more is fine, fewer is a loss
 
 
 @pytest.fixture
-def both_apps(tmp_path: Path, redis_url: str, pg_database: str) -> Iterator[list[App]]:
+def both_apps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[App]]:
     """An app over SQLite and one over PostgreSQL, each with a user holding every role."""
     user = ApiUser(
         name="soak",
         roles=["producer", "compliance", "staff", "operator"],
         token_sha256=token_digest(SOAK_TOKEN),
     )
-    with pg_schema(pg_database) as url:
-        apps = [
-            app_over(tmp_path / "sqlite", f"sqlite:///{tmp_path / 'comms.db'}", redis_url),
-            app_over(tmp_path / "postgresql", url, redis_url),
-        ]
-        for app in apps:
+    with (
+        app_on("sqlite", request, tmp_path / "sqlite") as lite,
+        app_on("postgresql", request, tmp_path / "postgresql") as pg,
+    ):
+        for app in (lite, pg):
             app.settings.api_users.append(user)
-        try:
-            yield apps
-        finally:
-            for app in apps:
-                app.ledger.close()
+        yield [lite, pg]
 
 
 def test_no_server_error_and_no_personal_value_repeated(both_apps: list[App]) -> None:
