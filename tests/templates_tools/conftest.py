@@ -12,7 +12,9 @@ from comms.compose import Composer
 from comms.compose.check import CheckReport, check_templates
 from comms.settings import Settings
 from comms.templates_store import TemplateStore
+from comms.templates_store.publishing import Filed, publish
 from tests.compose.conftest import LAYOUT
+from tests.fakes import StubPdf
 from tests.ledger.conftest import db_url, pg_database
 
 __all__ = ["db_url", "pg_database"]  # the ledger's database fixtures (SQLite and PostgreSQL)
@@ -56,3 +58,31 @@ def any_store(db_url: str, settings: Settings) -> Iterator[TemplateStore]:
     """The store on SQLite and on PostgreSQL, for the tests that touch every table."""
     with TemplateStore.from_settings(settings.model_copy(update={"database_url": db_url})) as s:
         yield s
+
+
+def ask(
+    store: TemplateStore,
+    templates: Path,
+    by: str = "An",
+    render: StubPdf | None = None,
+    **kwargs: object,
+) -> Filed:
+    """`comms templates publish`; with `render`, every sample is rendered, to stub PDFs (the real
+    engine on every sample is tests/templates_tools/test_check.py's, it takes seconds)."""
+    return publish(
+        store,
+        templates,
+        by=by,
+        make_composer=lambda folder: Composer(folder, LAYOUT, pdf=render),
+        check=lambda composer, types: check_templates(
+            composer, doc_types=types, issued_on=ISSUED, render=render is not None
+        ),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def publish_and_approve(store: TemplateStore, templates: Path, **kwargs: object) -> None:
+    """Everything published by An (checked without rendering) and approved by Bart."""
+    outcome = ask(store, templates, **kwargs)
+    assert outcome.publication is not None
+    store.publications.decide(outcome.publication.id, by="Bart", approve=True)

@@ -5,33 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from comms.app import build_app
-from comms.compose import Composer
-from comms.compose.check import check_templates
 from comms.embedded import Embedded
 from comms.models import Language, Status
 from comms.samples import load_sample
 from comms.service.intake import Intake
 from comms.templates_store import TemplateStore
-from comms.templates_store.publishing import publish
-from tests.compose.conftest import LAYOUT
 from tests.pipeline.conftest import embedded
-from tests.templates_tools.conftest import ISSUED, edit
+from tests.templates_tools.conftest import edit, publish_and_approve
 
 __all__ = ["embedded"]  # the pipeline tests' loopback SMTP server and eBox simulator
-
-
-def _publish_and_approve(store: TemplateStore, templates: Path) -> None:
-    outcome = publish(
-        store,
-        templates,
-        by="An",
-        make_composer=lambda folder: Composer(folder, LAYOUT),
-        check=lambda composer, types: check_templates(
-            composer, doc_types=types, render=False, issued_on=ISSUED
-        ),
-    )
-    assert outcome.publication is not None
-    store.publications.decide(outcome.publication.id, by="Bart", approve=True)
 
 
 async def test_the_ledger_names_the_approved_version_not_the_working_copy(
@@ -41,7 +23,7 @@ async def test_the_ledger_names_the_approved_version_not_the_working_copy(
         update={"templates_dir": templates_copy, "templates_source": "published"}
     )
     with TemplateStore.from_settings(settings) as store:
-        _publish_and_approve(store, templates_copy)
+        publish_and_approve(store, templates_copy)
         live = store.publications.live_versions()[("decision", Language.NL)]
     edit(templates_copy / "nl" / "decision" / "letter.html", "Onze beslissing", "NIET GOEDGEKEURD")
     app = build_app(settings)

@@ -14,7 +14,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from comms.compose import Composer
-from comms.compose.check import check_templates
 from comms.compose.versions import template_version
 from comms.errors import MissingTemplate
 from comms.events import parse_event
@@ -30,43 +29,20 @@ from comms.templates_store import (
     UnknownVersion,
 )
 from comms.templates_store.published import PublishedComposer
-from comms.templates_store.publishing import CheckFailed, publish
+from comms.templates_store.publishing import CheckFailed
 from comms.templates_store.schema import metadata, template_blobs, template_version_files
 from tests.commands import Ran, comms
 from tests.compose.conftest import LAYOUT
 from tests.fakes import StubPdf
-from tests.templates_tools.conftest import ISSUED, edit
+from tests.templates_tools.conftest import ISSUED, ask, edit, publish_and_approve
 
 DECISION_NL = ("decision", Language.NL)
-
-
-def ask(
-    store: TemplateStore,
-    templates: Path,
-    by: str = "An",
-    render: StubPdf | None = None,
-    **kwargs: object,
-):
-    """`comms templates publish`; with `render`, every sample is rendered, to stub PDFs (the real
-    engine on every sample is tests/templates_tools/test_check.py's, it takes seconds)."""
-    return publish(
-        store,
-        templates,
-        by=by,
-        make_composer=lambda folder: Composer(folder, LAYOUT, pdf=render),
-        check=lambda composer, types: check_templates(
-            composer, doc_types=types, issued_on=ISSUED, render=render is not None
-        ),
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
 def published(store: TemplateStore, templates_copy: Path) -> Iterator[TemplateStore]:
     """Everything published once by An and approved by Bart."""
-    outcome = ask(store, templates_copy, note="first version")
-    assert outcome.publication is not None
-    store.publications.decide(outcome.publication.id, by="Bart", approve=True)
+    publish_and_approve(store, templates_copy, note="first version")
     yield store
 
 
